@@ -1,0 +1,3 @@
+module github.com/pace-cli/pace/function
+
+go 1.25.0

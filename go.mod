@@ -1,0 +1,14 @@
+module github.com/pace-cli/pace
+
+go 1.26.0
+
+replace github.com/pace-cli/pace/function => ./function
+
+require (
+	github.com/gofrs/flock v0.13.2 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

@@ -1,0 +1,109 @@
+// Package lockedfile edits small files that several processes share: a
+// read-modify-write under an exclusive lock, ending in an atomic replace.
+//
+// The lock is taken on a separate file (path + ".lock"), never on the file
+// being replaced: on Windows a locked file cannot be renamed over, and on
+// Unix a lock on an inode that a rename has just unlinked protects nothing.
+package lockedfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// ErrTooLarge is passed to an edit function when the file is bigger than
+// the caller's limit; the data it gets is then nil.
+var ErrTooLarge = errors.New("file is too large")
+
+// ErrLockTimeout means another process held the lock for the whole wait.
+var ErrLockTimeout = errors.New("timed out waiting for the lock")
+
+// retryDelay is how often a waiting process polls the lock. Holders keep it
+// for well under a millisecond, so a short delay keeps waits short.
+const retryDelay = 500 * time.Microsecond
+
+// Lock takes the exclusive lock that guards path, waiting at most until
+// ctx is done. The caller must call the returned unlock function.
+func Lock(ctx context.Context, path string) (unlock func(), err error) {
+	l := flock.New(path + ".lock")
+	ok, err := l.TryLockContext(ctx, retryDelay)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
+	}
+	if !ok {
+		l.Close()
+		return nil, fmt.Errorf("lock %s: %w", l.Path(), ErrLockTimeout)
+	}
+	return func() { l.Unlock(); l.Close() }, nil
+}
+
+// Edit locks path, reads it, and passes its content to edit. readErr is nil,
+// an error wrapping fs.ErrNotExist, ErrTooLarge (content over maxSize bytes),
+// or another read error. If edit returns non-nil data, it replaces the file
+// atomically with mode perm. Edit's own error is returned as is.
+func Edit(ctx context.Context, path string, maxSize int64, perm fs.FileMode, edit func(data []byte, readErr error) ([]byte, error)) error {
+	unlock, err := Lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	data, readErr := Read(path, maxSize)
+	out, err := edit(data, readErr)
+	if err != nil || out == nil {
+		return err
+	}
+	return Replace(path, out, perm)
+}
+
+// Read reads path, refusing to hold more than maxSize bytes in memory.
+func Read(path string, maxSize int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxSize {
+		return nil, ErrTooLarge
+	}
+	return data, nil
+}
+
+// Replace writes data to path+".tmp" and renames it over path, so a reader
+// or a crash at any moment sees either the old file or the new one, never
+// a part. The temporary name is fixed, which is safe only because writers
+// hold the lock; it also means a writer killed mid-write leaves at most one
+// stray file, which the next writer truncates.
+//
+// There is no fsync: process crashes cannot lose the written data (the page
+// cache has it), and a file cut short by a power loss is caught by the
+// reader's validation and moved aside.
+func Replace(path string, data []byte, perm fs.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

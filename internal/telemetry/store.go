@@ -1,0 +1,189 @@
+// Package telemetry keeps pace's usage counters in telemetry.yaml and
+// decides, from the user's settings, whether to keep them at all.
+//
+// Recording is the CLI's hot path: it never returns an error to the
+// command, never waits long, and never touches the network (this package
+// does not import net; a test checks it).
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/lockedfile"
+)
+
+// FileName is the counters file in the config folder.
+const FileName = "telemetry.yaml"
+
+// MaxFileSize is the largest telemetry file we read. Real files stay far
+// below it (300 counters are about 20 KiB); a bigger one is not ours.
+const MaxFileSize = 1 << 20
+
+// DefaultLockTimeout bounds how long a command waits for another pace
+// process to finish its update before giving up on recording this run.
+// Holders keep the lock well under a millisecond.
+const DefaultLockTimeout = time.Second
+
+// Store is the telemetry file of one config folder. The zero values of the
+// optional fields are the production defaults; tests override them.
+type Store struct {
+	Dir     string // the config folder
+	Version string // the running CLI version, written as cli_version
+
+	GOOS        string           // default runtime.GOOS
+	Now         func() time.Time // default time.Now; names moved-aside files
+	LockTimeout time.Duration    // default DefaultLockTimeout
+	Log         io.Writer        // explanations for PACE_TELEMETRY_DEBUG; nil is silent
+}
+
+// Path is the telemetry file's path.
+func (s *Store) Path() string { return filepath.Join(s.Dir, FileName) }
+
+// Record adds one to the counter of (command path, exit code). It never
+// fails the caller: problems are explained on Log and the run is simply
+// not counted. It reports whether it created the file, which is when the
+// CLI shows its one-time notice.
+func (s *Store) Record(path string, code int) (created bool) {
+	if err := payload.ValidCommandPath(path); err != nil {
+		s.logf("not recorded: %v", err)
+		return false
+	}
+	if code < 0 || code > 255 {
+		s.logf("not recorded: exit code %d is outside 0-255", code)
+		return false
+	}
+	err := s.edit(func(p *payload.Payload, fresh bool) {
+		created = fresh
+		codes := p.MetricPoints[path]
+		if codes == nil {
+			codes = map[int]payload.Point{}
+			p.MetricPoints[path] = codes
+		}
+		if n := codes[code].CumulativeCount; n < payload.MaxCount {
+			codes[code] = payload.Point{CumulativeCount: n + 1}
+		}
+	})
+	if err != nil {
+		s.logf("not recorded: %v", err)
+		return false
+	}
+	s.logf("recorded %q exit code %d in %s", path, code, s.Path())
+	return created
+}
+
+// Reset replaces the file with a new id and no counts.
+func (s *Store) Reset() error {
+	return s.edit(func(p *payload.Payload, fresh bool) {
+		*p = *s.fresh()
+	})
+}
+
+// Load reads the file. It returns an error wrapping fs.ErrNotExist when
+// nothing has been recorded yet.
+func (s *Store) Load() (*payload.Payload, error) {
+	data, err := lockedfile.Read(s.Path(), MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path(), err)
+	}
+	return p, nil
+}
+
+// edit runs change on the current counters under the lock and writes the
+// result. A file that cannot be understood is moved aside, never
+// overwritten, and change then gets fresh counters.
+func (s *Store) edit(change func(p *payload.Payload, fresh bool)) error {
+	if err := os.MkdirAll(s.Dir, config.DirPerm); err != nil {
+		return err
+	}
+	timeout := s.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return lockedfile.Edit(ctx, s.Path(), MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+		var p *payload.Payload
+		fresh := false
+		switch {
+		case errors.Is(readErr, fs.ErrNotExist):
+			p, fresh = s.fresh(), true
+		case errors.Is(readErr, lockedfile.ErrTooLarge):
+			if err := s.moveAside(fmt.Errorf("larger than %d bytes", MaxFileSize)); err != nil {
+				return nil, err
+			}
+			p = s.fresh()
+		case readErr != nil:
+			return nil, readErr // unreadable for a reason we cannot fix; leave it be
+		default:
+			var err error
+			if p, err = decode(data); err != nil {
+				if err := s.moveAside(err); err != nil {
+					return nil, err
+				}
+				p = s.fresh()
+			}
+		}
+		change(p, fresh)
+		p.CLIVersion = s.Version
+		p.OperatingSystem = s.goos()
+		return encode(p), nil
+	})
+}
+
+// moveAside renames the file to telemetry.yaml.corrupt-<UTC time> so the
+// user can inspect it; the caller holds the lock.
+func (s *Store) moveAside(why error) error {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	base := s.Path() + ".corrupt-" + now().UTC().Format("20060102T150405Z")
+	name := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.Rename(s.Path(), name); err != nil {
+		return fmt.Errorf("%s cannot be read (%v) nor moved aside: %w", s.Path(), why, err)
+	}
+	s.logf("%s cannot be read (%v); moved it to %s and started a new file", s.Path(), why, name)
+	return nil
+}
+
+func (s *Store) fresh() *payload.Payload {
+	return &payload.Payload{
+		MetricPoints:    map[string]map[int]payload.Point{},
+		CLIVersion:      s.Version,
+		OperatingSystem: s.goos(),
+		ID:              newID(),
+	}
+}
+
+func (s *Store) goos() string {
+	if s.GOOS != "" {
+		return s.GOOS
+	}
+	return runtime.GOOS
+}
+
+func (s *Store) logf(format string, args ...any) {
+	if s.Log != nil {
+		fmt.Fprintf(s.Log, "pace telemetry: "+format+"\n", args...)
+	}
+}
