@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -131,6 +132,11 @@ func setKey(m *yaml.Node, key string, value any) {
 			continue
 		}
 		if value == nil {
+			// Keep a comment above the removed key: it may be about the file.
+			if c := m.Content[i].HeadComment; c != "" && i+2 < len(m.Content) {
+				next := m.Content[i+2]
+				next.HeadComment = strings.TrimSpace(c + "\n" + next.HeadComment)
+			}
 			m.Content = append(m.Content[:i], m.Content[i+2:]...)
 			return
 		}

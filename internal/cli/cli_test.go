@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/internal/telemetry"
+)
+
+// run is one in-process pace invocation.
+type run struct {
+	code        int
+	stdout, err string
+}
+
+// sandbox is a config folder and environment of one test.
+type sandbox struct {
+	t   *testing.T
+	dir string
+	env map[string]string
+}
+
+func newSandbox(t *testing.T) *sandbox {
+	dir := filepath.Join(t.TempDir(), "pace")
+	return &sandbox{t: t, dir: dir, env: map[string]string{"PACE_CONFIG_PATH": dir}}
+}
+
+func (s *sandbox) pace(args ...string) run {
+	var out, errOut bytes.Buffer
+	code := Main(args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}, func(k string) string { return s.env[k] })
+	return run{code, out.String(), errOut.String()}
+}
+
+func (s *sandbox) counts() map[string]map[int]payload.Point {
+	s.t.Helper()
+	p, err := (&telemetry.Store{Dir: s.dir}).Load()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return p.MetricPoints
+}
+
+func TestExitCodesAndRecordedPaths(t *testing.T) {
+	cases := []struct {
+		args     []string
+		code     int
+		path     string
+		stderr   string
+		notInAny string // never written to the file
+	}{
+		{[]string{"version"}, ExitOK, "pace version", "", ""},
+		{[]string{}, ExitOK, "pace", "", ""},
+		{[]string{"--help"}, ExitOK, "pace", "", ""},
+		{[]string{"version", "--help"}, ExitOK, "pace version", "", ""},
+		{[]string{"telemetry"}, ExitOK, "pace telemetry", "", ""},
+		{[]string{"help", "version"}, ExitOK, "pace help", "", ""},
+		{[]string{"completion", "bash"}, ExitOK, "pace completion bash", "", ""},
+		{[]string{"frobnicate-secret"}, ExitUsage, "pace", `unknown command "frobnicate-secret" for "pace"`, "frobnicate"},
+		{[]string{"telemetry", "shwo"}, ExitUsage, "pace telemetry", "did you mean show?", "shwo"},
+		{[]string{"version", "--token=hunter2"}, ExitUsage, "pace version", "unknown flag: --token", "hunter2"},
+		{[]string{"--secret-flag"}, ExitUsage, "pace", "unknown flag", "secret"},
+		{[]string{"version", "/home/ann/private.yaml"}, ExitUsage, "pace version", `unknown command "/home/ann/private.yaml"`, "private"},
+		{[]string{"telemetry", "show", "--payload=maybe"}, ExitUsage, "pace telemetry show", "invalid argument", "maybe"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			s := newSandbox(t)
+			s.pace("version") // create the file, so no notice below
+			r := s.pace(c.args...)
+			if r.code != c.code {
+				t.Fatalf("exit code %d, want %d (stderr %q)", r.code, c.code, r.err)
+			}
+			if c.stderr != "" && !strings.Contains(r.err, c.stderr) {
+				t.Fatalf("stderr %q does not contain %q", r.err, c.stderr)
+			}
+			if c.stderr == "" && r.err != "" {
+				t.Fatalf("unexpected stderr %q", r.err)
+			}
+			want := uint64(1)
+			if c.path == "pace version" && c.code == ExitOK {
+				want = 2
+			}
+			if got := s.counts()[c.path][c.code].CumulativeCount; got != want {
+				t.Fatalf("%q exit %d counted %d times, want %d; file has %v", c.path, c.code, got, want, s.counts())
+			}
+			if c.notInAny != "" {
+				data, _ := os.ReadFile(filepath.Join(s.dir, telemetry.FileName))
+				if bytes.Contains(data, []byte(c.notInAny)) {
+					t.Fatalf("%q leaked into the file:\n%s", c.notInAny, data)
+				}
+			}
+		})
+	}
+}
+
+func TestCompletionRequestsAreNotCounted(t *testing.T) {
+	s := newSandbox(t)
+	s.pace("version")
+	for _, args := range [][]string{{"__complete", "tel"}, {"__completeNoDesc", "telemetry", ""}} {
+		if r := s.pace(args...); r.code != ExitOK || !strings.Contains(r.stdout, "telemetry") && args[1] == "tel" {
+			t.Fatalf("%v: code %d, stdout %q", args, r.code, r.stdout)
+		}
+	}
+	if got := s.counts(); len(got) != 1 {
+		t.Fatalf("completion requests were counted: %v", got)
+	}
+}
+
+// Telemetry never changes what a command prints or how it exits: the same
+// runs with counting on, local, off, and with a broken file give the same
+// stdout and exit code.
+func TestTelemetryDoesNotChangeOutput(t *testing.T) {
+	argsList := [][]string{{"version"}, {"bogus"}, {"version", "--nope"}, {"telemetry", "--help"}}
+	setups := map[string]func(s *sandbox){
+		"on":    func(s *sandbox) {},
+		"local": func(s *sandbox) { s.env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1" },
+		"off":   func(s *sandbox) { s.env["DO_NOT_TRACK"] = "1" },
+		"broken file": func(s *sandbox) {
+			os.MkdirAll(s.dir, 0o700)
+			os.WriteFile(filepath.Join(s.dir, "telemetry.yaml"), []byte("::"), 0o600)
+		},
+	}
+	for _, args := range argsList {
+		var ref *run
+		for name, setup := range setups {
+			s := newSandbox(t)
+			setup(s)
+			s.pace("version") // past the first-run notice
+			r := s.pace(args...)
+			if ref == nil {
+				ref = &r
+				continue
+			}
+			if r.code != ref.code || r.stdout != ref.stdout || r.err != ref.err {
+				t.Fatalf("%v with telemetry %s: %+v, differs from %+v", args, name, r, *ref)
+			}
+		}
+	}
+}
+
+func TestNoticeOnceOnStderr(t *testing.T) {
+	s := newSandbox(t)
+	first := s.pace("version")
+	if first.stdout != s.pace("version").stdout {
+		t.Fatal("the notice changed stdout")
+	}
+	for _, want := range []string{"never arguments", filepath.Join(s.dir, "telemetry.yaml"), "pace telemetry disable", "DO_NOT_TRACK=1"} {
+		if !strings.Contains(first.err, want) {
+			t.Fatalf("first-run notice %q lacks %q", first.err, want)
+		}
+	}
+	if again := s.pace("version"); again.err != "" {
+		t.Fatalf("notice shown twice: %q", again.err)
+	}
+	s2 := newSandbox(t)
+	s2.env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1"
+	if r := s2.pace("version"); !strings.Contains(r.err, "never leave this machine") && !strings.Contains(r.err, "stay on this machine") {
+		t.Fatalf("local-mode notice does not say the counts stay local: %q", r.err)
+	}
+}
+
+func TestDebugExplainsOnStderr(t *testing.T) {
+	s := newSandbox(t)
+	s.pace("version")
+	s.env["PACE_TELEMETRY_DEBUG"] = "1"
+	if r := s.pace("version"); !strings.Contains(r.err, `recorded "pace version" exit code 0`) {
+		t.Fatalf("debug stderr %q", r.err)
+	}
+	s.env["DO_NOT_TRACK"] = "1"
+	if r := s.pace("version"); !strings.Contains(r.err, "telemetry is off (DO_NOT_TRACK is set)") {
+		t.Fatalf("debug stderr %q", r.err)
+	}
+}
+
+func TestOffCreatesNothing(t *testing.T) {
+	for _, env := range []map[string]string{{"DO_NOT_TRACK": "1"}, {"PACE_TELEMETRY_DISABLED": "1"}} {
+		s := newSandbox(t)
+		for k, v := range env {
+			s.env[k] = v
+		}
+		if r := s.pace("version"); r.code != 0 || r.err != "" {
+			t.Fatalf("%+v", r)
+		}
+		s.pace("telemetry", "status")
+		if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
+			t.Fatalf("with %v the config folder was created: %v", env, err)
+		}
+	}
+}
+
+func TestModeCommandsPersist(t *testing.T) {
+	s := newSandbox(t)
+	r := s.pace("telemetry", "disable")
+	if r.code != 0 || !strings.Contains(r.stdout, "Telemetry is off") {
+		t.Fatalf("disable: %+v", r)
+	}
+	s.pace("version")
+	if _, err := os.Stat(filepath.Join(s.dir, "telemetry.yaml")); !os.IsNotExist(err) {
+		t.Fatal("disabled telemetry wrote a file")
+	}
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "off (telemetry-mode: off in config.yaml") {
+		t.Fatalf("status after disable: %q", r.stdout)
+	}
+	if r := s.pace("telemetry", "local"); !strings.Contains(r.stdout, "Telemetry is local") {
+		t.Fatalf("local: %+v", r)
+	}
+	s.pace("version")
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-mode: local") || !strings.Contains(r.stdout, "counters:  2") {
+		t.Fatalf("status after local: %q", r.stdout)
+	}
+	s.env["DO_NOT_TRACK"] = "1"
+	if r := s.pace("telemetry", "enable"); !strings.Contains(r.stdout, "Telemetry stays off: DO_NOT_TRACK is set") {
+		t.Fatalf("enable under DO_NOT_TRACK: %+v", r)
+	}
+	delete(s.env, "DO_NOT_TRACK")
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "on (telemetry-mode: on") {
+		t.Fatalf("status after enable: %q", r.stdout)
+	}
+}
+
+func TestEnableLiftsPACEsOwnOptOut(t *testing.T) {
+	s := newSandbox(t)
+	os.MkdirAll(s.dir, 0o700)
+	cfg := filepath.Join(s.dir, "config.yaml")
+	os.WriteFile(cfg, []byte("# mine\ntelemetry-upload-interval-seconds: -1\nprocessing_platforms: []\n"), 0o600)
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-upload-interval-seconds: -1") {
+		t.Fatalf("status: %q", r.stdout)
+	}
+	if r := s.pace("telemetry", "enable"); !strings.Contains(r.stdout, "Removed telemetry-upload-interval-seconds") {
+		t.Fatalf("enable: %+v", r)
+	}
+	data, _ := os.ReadFile(cfg)
+	if !strings.Contains(string(data), "# mine") || !strings.Contains(string(data), "processing_platforms") || strings.Contains(string(data), "-1") {
+		t.Fatalf("config.yaml after enable:\n%s", data)
+	}
+}
+
+func TestBrokenConfigMeansOff(t *testing.T) {
+	s := newSandbox(t)
+	os.MkdirAll(s.dir, 0o700)
+	os.WriteFile(filepath.Join(s.dir, "config.yaml"), []byte("telemetry-mode: [on\n"), 0o600)
+	if r := s.pace("version"); r.code != 0 || r.stdout == "" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "telemetry.yaml")); !os.IsNotExist(err) {
+		t.Fatal("counted although config.yaml could not be read")
+	}
+	r := s.pace("telemetry", "status")
+	if !strings.Contains(r.stdout, "off (config.yaml cannot be read") || !strings.Contains(r.stdout, "fix or remove it") {
+		t.Fatalf("status: %q", r.stdout)
+	}
+	if r := s.pace("telemetry", "enable"); r.code != ExitError || !strings.Contains(r.err, "is not valid YAML") {
+		t.Fatalf("enable on a broken config.yaml: %+v", r)
+	}
+}
+
+func TestShowAndPayload(t *testing.T) {
+	s := newSandbox(t)
+	if r := s.pace("telemetry", "show"); r.code != 0 || r.stdout != "" || !strings.Contains(r.err, "Nothing recorded yet") {
+		t.Fatalf("show with no file: %+v", r)
+	}
+	s.pace("version")
+	s.pace("bogus")
+	file, _ := os.ReadFile(filepath.Join(s.dir, "telemetry.yaml"))
+	if r := s.pace("telemetry", "show"); r.stdout != string(file) {
+		t.Fatalf("show printed %q, file is %q", r.stdout, file)
+	}
+	r := s.pace("telemetry", "show", "--payload")
+	var p payload.Payload
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("payload %q: %v", r.stdout, err)
+	}
+	if p.MetricPoints["pace version"][0].CumulativeCount != 1 || p.MetricPoints["pace"][2].CumulativeCount != 1 || p.OperatingSystem == "" || payload.ValidID(p.ID) != nil {
+		t.Fatalf("payload %+v", p)
+	}
+	if !strings.Contains(r.stdout, `"pace":{"2":{"cumulative_count":1}}`) {
+		t.Fatalf("exit codes are not string keys: %s", r.stdout)
+	}
+}
+
+func TestResetIsNotCounted(t *testing.T) {
+	s := newSandbox(t)
+	s.pace("version")
+	before := s.pace("telemetry", "status").stdout
+	r := s.pace("telemetry", "reset")
+	if r.code != 0 || !strings.Contains(r.stdout, "new id") {
+		t.Fatalf("reset: %+v", r)
+	}
+	if got := s.counts(); len(got) != 0 {
+		t.Fatalf("counts after reset: %v", got)
+	}
+	if after := s.pace("telemetry", "status").stdout; after == before {
+		t.Fatal("id did not change")
+	}
+	s2 := newSandbox(t)
+	s2.env["DO_NOT_TRACK"] = "1"
+	if r := s2.pace("telemetry", "reset"); !strings.Contains(r.stdout, "Nothing to reset") {
+		t.Fatalf("reset while off with no file: %+v", r)
+	}
+	if _, err := os.Stat(s2.dir); !os.IsNotExist(err) {
+		t.Fatal("reset while off created the folder")
+	}
+}
+
+func TestConfigFolderRule(t *testing.T) {
+	home := t.TempDir()
+	s := &sandbox{t: t, env: map[string]string{"HOME": home}}
+	s.pace("version")
+	if _, err := os.Stat(filepath.Join(home, ".config", "pace", "telemetry.yaml")); err != nil {
+		t.Fatalf("~/.config/pace not used: %v", err)
+	}
+	xdg := t.TempDir()
+	s.env["XDG_CONFIG_HOME"] = xdg
+	s.pace("version")
+	if _, err := os.Stat(filepath.Join(xdg, "pace", "telemetry.yaml")); err != nil {
+		t.Fatalf("$XDG_CONFIG_HOME/pace not used: %v", err)
+	}
+	own := filepath.Join(t.TempDir(), "mine")
+	s.env["PACE_CONFIG_PATH"] = own
+	s.pace("version")
+	if _, err := os.Stat(filepath.Join(own, "telemetry.yaml")); err != nil {
+		t.Fatalf("$PACE_CONFIG_PATH not used: %v", err)
+	}
+	none := &sandbox{t: t, env: map[string]string{}}
+	if r := none.pace("version"); r.code != 0 || r.err != "" {
+		t.Fatalf("no HOME at all: %+v", r)
+	}
+}

@@ -1,0 +1,215 @@
+package telemetry
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pace-cli/pace/function/payload"
+)
+
+// sample is the file shape the issue and PACE's original CLI define.
+const sample = `metric_points:
+    pace list tables:
+        0:
+            cumulative_count: 2
+        1:
+            cumulative_count: 1
+    pace version:
+        0:
+            cumulative_count: 17
+cli_version: v1.16.0
+operating_system: linux
+id: 36be4c46-4e1b-431d-b9db-1b315f537a85
+`
+
+func samplePayload() *payload.Payload {
+	return &payload.Payload{
+		MetricPoints: map[string]map[int]payload.Point{
+			"pace list tables": {0: {2}, 1: {1}},
+			"pace version":     {0: {17}},
+		},
+		CLIVersion:      "v1.16.0",
+		OperatingSystem: "linux",
+		ID:              "36be4c46-4e1b-431d-b9db-1b315f537a85",
+	}
+}
+
+func TestEncodeIsTheDocumentedShape(t *testing.T) {
+	if got := string(encode(samplePayload())); got != sample {
+		t.Fatalf("encode:\n%s\nwant:\n%s", got, sample)
+	}
+}
+
+// The hand-written layout must be what yaml.v3 itself writes, so that the
+// file stays ordinary YAML.
+func TestEncodeMatchesYAMLLibrary(t *testing.T) {
+	p := samplePayload()
+	p.MetricPoints["pace telemetry show"] = map[int]payload.Point{2: {5}, 10: {1}, 0: {0}}
+	want, err := yaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(p); string(got) != string(want) {
+		t.Fatalf("encode:\n%s\nyaml.v3:\n%s", got, want)
+	}
+	empty := &payload.Payload{MetricPoints: map[string]map[int]payload.Point{}, CLIVersion: "v1.0.0", OperatingSystem: "windows", ID: p.ID}
+	want, _ = yaml.Marshal(empty)
+	if got := encode(empty); string(got) != string(want) {
+		t.Fatalf("encode(empty):\n%s\nyaml.v3:\n%s", got, want)
+	}
+}
+
+func TestDecodeCanonicalTakesTheFastPath(t *testing.T) {
+	p, err := decodeCanonical([]byte(sample))
+	if err != nil {
+		t.Fatalf("fast path refused the canonical file: %v", err)
+	}
+	if !reflect.DeepEqual(p, samplePayload()) {
+		t.Fatalf("got %+v", p)
+	}
+}
+
+// A file a person edited (comments, other indents, quotes, flow style) is
+// still read, through yaml.v3, and means the same.
+func TestDecodeEditedFile(t *testing.T) {
+	edited := `# my counts
+metric_points:
+  "pace list tables": {0: {cumulative_count: 2}, 1: {cumulative_count: 1}}
+  pace version:
+    0:
+      cumulative_count: 17   # a lot
+id: "36be4c46-4e1b-431d-b9db-1b315f537a85"
+operating_system: 'linux'
+cli_version: v1.16.0
+`
+	if _, err := decodeCanonical([]byte(edited)); err == nil {
+		t.Fatal("fast path accepted a non-canonical file")
+	}
+	p, err := decode([]byte(edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, samplePayload()) {
+		t.Fatalf("got %+v", p)
+	}
+}
+
+func TestDecodeRejectsBadFiles(t *testing.T) {
+	id := "id: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"
+	cases := map[string]struct{ file, want string }{
+		"empty":            {"", "empty"},
+		"blank":            {"\n  \n", "empty"},
+		"not YAML":         {"metric_points: [unclosed\n", "not a telemetry file"},
+		"binary":           {"\x00\x01\x02garbage", "not a telemetry file"},
+		"a list":           {"- 1\n- 2\n", "not a telemetry file"},
+		"count is a word":  {"metric_points:\n    pace version:\n        0:\n            cumulative_count: many\n" + id, "not a telemetry file"},
+		"code is a word":   {"metric_points:\n    pace version:\n        zero:\n            cumulative_count: 1\n" + id, "not a telemetry file"},
+		"points is a list": {"metric_points: [1, 2]\n" + id, "not a telemetry file"},
+		"negative count":   {"metric_points:\n    pace version:\n        0:\n            cumulative_count: -3\n" + id, "negative count"},
+		"missing count":    {"metric_points:\n    pace version:\n        0:\n" + id, "no cumulative_count"},
+		"count too big":    {"metric_points:\n    pace version:\n        0:\n            cumulative_count: 4294967296\n" + id, "over the maximum"},
+		"exit code 256":    {"metric_points:\n    pace version:\n        256:\n            cumulative_count: 1\n" + id, "exit codes are 0 to 255"},
+		"exit code -1":     {"metric_points:\n    pace version:\n        -1:\n            cumulative_count: 1\n" + id, "exit codes are 0 to 255"},
+		"argument in path": {"metric_points:\n    pace get /home/ann/x.yaml:\n        0:\n            cumulative_count: 1\n" + id, "must match"},
+		"foreign path":     {"metric_points:\n    rm -rf:\n        0:\n            cumulative_count: 1\n" + id, "must start"},
+		"no id":            {"metric_points: {}\ncli_version: v1\n", "must be a UUID"},
+		"id not a UUID":    {"metric_points: {}\nid: ann@laptop\n", "must be a UUID"},
+		"duplicate key":    {"metric_points: {}\n" + id + id, "not a telemetry file"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := decode([]byte(c.file))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("decode = %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// A file cut short anywhere (a torn write on power loss) is never taken
+// for a good one.
+func TestDecodeRejectsEveryTruncation(t *testing.T) {
+	for i := 0; i < len(sample)-1; i++ {
+		if p, err := decode([]byte(sample[:i])); err == nil {
+			t.Fatalf("decode(first %d bytes) = %+v, want an error", i, p)
+		}
+	}
+}
+
+func TestPlainScalars(t *testing.T) {
+	for _, s := range []string{"v1.16.0", "linux", "v0.0.0-dev", "36be4c46-4e1b-431d-b9db-1b315f537a85", "v1.0.0+dirty"} {
+		if !plain(s) {
+			t.Errorf("plain(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "on", "No", "null", "1.16", "12", "0x1f", "1e3", "2026-11-25", "a: b", "#x", "-x", "a b", "\"q\"", "é"} {
+		if plain(s) {
+			t.Errorf("plain(%q) = true, want false", s)
+		}
+	}
+}
+
+// Whatever strings end up in the fields, the file reads back the same,
+// with both decoders.
+func TestEncodeQuotesWhatNeedsQuoting(t *testing.T) {
+	for _, v := range []string{"on", "1.16", "2026-11-25", "a: b # c", "tab\there", "é\u2028", "\"quoted\"", "-"} {
+		p := samplePayload()
+		p.CLIVersion = v
+		data := encode(p)
+		got, err := decode(data)
+		if err != nil {
+			t.Fatalf("cli_version %q: %v\n%s", v, err, data)
+		}
+		var viaLib yamlFile
+		if err := yaml.Unmarshal(data, &viaLib); err != nil || viaLib.CLIVersion != v {
+			t.Fatalf("cli_version %q: yaml.v3 reads %q (%v)", v, viaLib.CLIVersion, err)
+		}
+		if got.CLIVersion != v {
+			t.Fatalf("cli_version %q read back as %q", v, got.CLIVersion)
+		}
+	}
+}
+
+func BenchmarkDecodeEncode300(b *testing.B) {
+	data := encode(payloadWith(300))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		p, err := decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		encode(p)
+	}
+}
+
+func BenchmarkYAMLLibraryDecodeEncode300(b *testing.B) {
+	data := encode(payloadWith(300))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var p payload.Payload
+		if err := yaml.Unmarshal(data, &p); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := yaml.Marshal(&p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// payloadWith makes n counters over n/3 command paths.
+func payloadWith(n int) *payload.Payload {
+	p := samplePayload()
+	p.MetricPoints = map[string]map[int]payload.Point{}
+	for i := 0; i < n; i++ {
+		path := fmt.Sprintf("pace verb%d noun%d", i/3%10, i/3)
+		if p.MetricPoints[path] == nil {
+			p.MetricPoints[path] = map[int]payload.Point{}
+		}
+		p.MetricPoints[path][i%3] = payload.Point{CumulativeCount: uint64(i * 7)}
+	}
+	return p
+}

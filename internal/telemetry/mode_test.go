@@ -1,0 +1,47 @@
+package telemetry
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pace-cli/pace/internal/config"
+)
+
+func TestDecide(t *testing.T) {
+	minus1, hour := -1, 3600
+	cases := []struct {
+		name     string
+		env      map[string]string
+		settings config.Settings
+		err      error
+		want     Mode
+		reason   string
+	}{
+		{"default", nil, config.Settings{}, nil, On, "default"},
+		{"enabled", nil, config.Settings{TelemetryMode: "on"}, nil, On, "telemetry-mode: on"},
+		{"local", nil, config.Settings{TelemetryMode: "local"}, nil, Local, "telemetry-mode: local"},
+		{"disabled", nil, config.Settings{TelemetryMode: "OFF"}, nil, Off, "telemetry-mode: off"},
+		{"DO_NOT_TRACK", map[string]string{"DO_NOT_TRACK": "1"}, config.Settings{TelemetryMode: "on"}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=true", map[string]string{"DO_NOT_TRACK": "true"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=yes", map[string]string{"DO_NOT_TRACK": "yes"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=0", map[string]string{"DO_NOT_TRACK": "0"}, config.Settings{}, nil, On, "default"},
+		{"DO_NOT_TRACK=false", map[string]string{"DO_NOT_TRACK": "false"}, config.Settings{}, nil, On, "default"},
+		{"PACE_TELEMETRY_DISABLED", map[string]string{"PACE_TELEMETRY_DISABLED": "1"}, config.Settings{TelemetryMode: "on"}, nil, Off, "PACE_TELEMETRY_DISABLED"},
+		{"PACE_TELEMETRY_DISABLED=0", map[string]string{"PACE_TELEMETRY_DISABLED": "0"}, config.Settings{}, nil, On, "default"},
+		{"interval -1 env", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "-1"}, config.Settings{TelemetryMode: "on"}, nil, Local, "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"},
+		{"interval -1 config", nil, config.Settings{UploadIntervalSeconds: &minus1}, nil, Local, "telemetry-upload-interval-seconds: -1"},
+		{"interval 3600", nil, config.Settings{UploadIntervalSeconds: &hour}, nil, On, "default"},
+		{"off beats interval", nil, config.Settings{TelemetryMode: "off", UploadIntervalSeconds: &minus1}, nil, Off, "telemetry-mode: off"},
+		{"bad config.yaml", nil, config.Settings{}, errors.New("boom"), Off, "config.yaml cannot be read"},
+		{"unknown mode", nil, config.Settings{TelemetryMode: "maybe"}, nil, Off, "not one of on, local, off"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(func(k string) string { return c.env[k] }, c.settings, c.err)
+			if d.Mode != c.want || !strings.Contains(d.Reason, c.reason) {
+				t.Fatalf("Decide = %+v, want %s because of %q", d, c.want, c.reason)
+			}
+		})
+	}
+}
