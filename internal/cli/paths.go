@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// CommandPaths lists every command path pace can count, sorted: the
+// receiver's allow-list is generated from it (function/commands.txt).
+func CommandPaths() []string {
+	root := newRoot(&env{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, getenv: func(string) string { return "" }})
+	var paths []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || strings.HasPrefix(c.Name(), "__") || !counted(c) {
+			return
+		}
+		paths = append(paths, c.CommandPath())
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	slices.Sort(paths)
+	return paths
+}
