@@ -1,0 +1,109 @@
+// Package graphite holds Graphite tagged series and the sinks that deliver
+// them: carbon plaintext to a writer (standard output) or over TCP, and
+// Grafana Cloud's Graphite HTTP API.
+package graphite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Tag is one tag of a series.
+type Tag struct {
+	Key, Value string
+}
+
+// Series is one sample of one tagged series.
+type Series struct {
+	Name  string
+	Tags  []Tag // in the order given; carbon sorts them itself
+	Value uint64
+	Time  int64 // Unix seconds
+	// Interval is how often, in seconds, the series gets a sample; the
+	// Graphite HTTP API requires it, plaintext has no place for it.
+	Interval int
+}
+
+// A Sink delivers series. Write returns nil only when the sink has taken
+// all of them; the receiver answers 503 otherwise, so the client retries.
+type Sink interface {
+	Write(ctx context.Context, series []Series) error
+}
+
+// ErrInvalidSeries reports a series with a character that could break a
+// protocol. The receiver validates everything before building series, so
+// this is a bug, not bad input.
+var ErrInvalidSeries = errors.New("graphite: invalid series")
+
+// Validate reports whether s is safe for every sink. Carbon's plaintext
+// format has no escaping (';' splits tags, ' ' splits fields, '=' splits a
+// tag, a leading '~' in a value means a regexp), so rather than list what is
+// forbidden, only [A-Za-z0-9._+-] is allowed anywhere.
+func (s *Series) Validate() error {
+	if !safe(s.Name) {
+		return fmt.Errorf("%w: name %q", ErrInvalidSeries, s.Name)
+	}
+	if s.Interval <= 0 {
+		return fmt.Errorf("%w: interval %d", ErrInvalidSeries, s.Interval)
+	}
+	for _, t := range s.Tags {
+		if !safe(t.Key) || !safe(t.Value) || t.Key == "name" {
+			return fmt.Errorf("%w: tag %q=%q", ErrInvalidSeries, t.Key, t.Value)
+		}
+	}
+	return nil
+}
+
+func safe(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+func validate(series []Series) error {
+	for i := range series {
+		if err := series[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendPlaintext appends s as one carbon plaintext line,
+// "name;k1=v1;k2=v2 value time\n". s must be valid.
+func AppendPlaintext(b []byte, s *Series) []byte {
+	b = append(b, s.Name...)
+	for _, t := range s.Tags {
+		b = append(b, ';')
+		b = append(b, t.Key...)
+		b = append(b, '=')
+		b = append(b, t.Value...)
+	}
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, s.Value, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, s.Time, 10)
+	return append(b, '\n')
+}
+
+// Plaintext returns all series as carbon plaintext lines, or an error if
+// one is not valid (then nothing should be written).
+func Plaintext(series []Series) ([]byte, error) {
+	if err := validate(series); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 256*len(series))
+	for i := range series {
+		b = AppendPlaintext(b, &series[i])
+	}
+	return b, nil
+}

@@ -1,0 +1,145 @@
+package graphite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// WriterSink writes carbon plaintext lines to W, one Write per request so
+// lines of concurrent requests never interleave.
+type WriterSink struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Write implements Sink.
+func (s *WriterSink) Write(ctx context.Context, series []Series) error {
+	b, err := Plaintext(series)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err = s.W.Write(b)
+	return err
+}
+
+// DefaultTimeout bounds one delivery when the context has no deadline.
+const DefaultTimeout = 10 * time.Second
+
+// CarbonSink sends carbon plaintext over TCP to Addr (carbon-cache, a relay
+// or VictoriaMetrics), one connection per request: a receiver may run as
+// many short-lived instances, and a pooled connection that died silently
+// would swallow writes.
+//
+// Plaintext has no acknowledgement, so after writing, CarbonSink closes its
+// sending side and waits for the server to close the connection: a server
+// does that only once it has read everything before the end of stream.
+type CarbonSink struct {
+	Addr string
+}
+
+// Write implements Sink.
+func (s *CarbonSink) Write(ctx context.Context, series []Series) error {
+	b, err := Plaintext(series)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("carbon: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return fmt.Errorf("carbon: %w", err)
+	}
+	if _, err := conn.Write(b); err != nil {
+		return fmt.Errorf("carbon: write: %w", err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		if err := tc.CloseWrite(); err != nil {
+			return fmt.Errorf("carbon: close: %w", err)
+		}
+	}
+	// Carbon never answers; anything it sends is discarded until EOF.
+	if _, err := io.Copy(io.Discard, io.LimitReader(conn, 1<<16)); err != nil {
+		return fmt.Errorf("carbon: waiting for the server to close: %w", err)
+	}
+	return nil
+}
+
+// HTTPSink posts series to Grafana Cloud's Graphite HTTP API
+// (https://<stack>/graphite/metrics), or anything that speaks it.
+type HTTPSink struct {
+	URL    string
+	User   string
+	Key    string // never logged or returned in an error
+	Client *http.Client
+}
+
+// NewHTTPSink returns an HTTPSink with a client that does not follow
+// redirects, so credentials go only to the configured URL.
+func NewHTTPSink(rawURL, user, key string) *HTTPSink {
+	return &HTTPSink{
+		URL: rawURL, User: user, Key: key,
+		Client: &http.Client{
+			Timeout: DefaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}
+}
+
+// Write implements Sink.
+func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
+	if len(series) == 0 {
+		return nil
+	}
+	body, err := HTTPBody(series)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("graphite http: %w", err)
+	}
+	// Grafana Cloud rejects "application/json; charset=utf-8".
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(s.User, s.Key)
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is ours and adds nothing
+		}
+		return fmt.Errorf("graphite http: %w", err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("graphite http: %s: %.200q", resp.Status, reply)
+	}
+	if err := checkReply(reply); err != nil {
+		return err
+	}
+	return nil
+}

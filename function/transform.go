@@ -1,0 +1,120 @@
+package function
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pace-cli/pace/function/graphite"
+	"github.com/pace-cli/pace/function/payload"
+)
+
+// MetricName is the Graphite name of every series the receiver writes: the
+// cumulative number of runs of one command path that ended with one exit
+// code on one installation.
+const MetricName = "pace.cli.invocations"
+
+// Tag names the receiver writes. cmd1…cmd5 hold the words after "pace".
+const (
+	TagCommand  = "command"
+	TagExitCode = "exit_code"
+	TagVersion  = "cli_version"
+	TagOS       = "operating_system"
+	TagID       = "id"
+)
+
+// RootCommand is the command tag of the bare "pace" command, which has no
+// words to join.
+const RootCommand = "pace"
+
+// TagNames lists every tag the receiver can write, in the order it writes
+// them.
+func TagNames() []string {
+	names := make([]string, 0, payload.MaxPathWords-1+5)
+	for i := 1; i < payload.MaxPathWords; i++ {
+		names = append(names, cmdTags[i])
+	}
+	return append(names, TagCommand, TagExitCode, TagVersion, TagOS, TagID)
+}
+
+var (
+	cmdTags   [payload.MaxPathWords]string // cmdTags[i] = "cmd<i>"
+	exitCodes [payload.MaxExitCode + 1]string
+)
+
+func init() {
+	for i := range cmdTags {
+		cmdTags[i] = "cmd" + strconv.Itoa(i)
+	}
+	for i := range exitCodes {
+		exitCodes[i] = strconv.Itoa(i)
+	}
+}
+
+// commandInfo is what the tags of a known command path need, computed once
+// when the allow-list is loaded.
+type commandInfo struct {
+	words   []string // after "pace"
+	command string   // words joined with '.', or RootCommand
+}
+
+func newCommandInfo(path string) commandInfo {
+	words := strings.Fields(path)[1:]
+	c := commandInfo{words: words, command: strings.Join(words, ".")}
+	if c.command == "" {
+		c.command = RootCommand
+	}
+	return c
+}
+
+// toSeries turns a validated payload into one series per (known command
+// path, exit code), in a stable order, and counts the counters of unknown
+// paths, which are dropped so that no one can create new series.
+func toSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, interval int, now time.Time) (series []graphite.Series, dropped int) {
+	paths := make([]string, 0, len(p.MetricPoints))
+	n := 0
+	for path, codes := range p.MetricPoints {
+		if _, ok := known[path]; !ok {
+			dropped += len(codes)
+			continue
+		}
+		paths = append(paths, path)
+		n += len(codes)
+	}
+	slices.Sort(paths)
+	series = make([]graphite.Series, 0, n)
+	ts := now.Unix()
+	codes := make([]int, 0, 8)
+	for _, path := range paths {
+		info := known[path]
+		codes = codes[:0]
+		for code := range p.MetricPoints[path] {
+			codes = append(codes, code)
+		}
+		slices.Sort(codes)
+		for _, code := range codes {
+			tags := make([]graphite.Tag, 0, len(info.words)+5)
+			for i, w := range info.words {
+				tags = append(tags, graphite.Tag{Key: cmdTags[i+1], Value: w})
+			}
+			tags = append(tags,
+				graphite.Tag{Key: TagCommand, Value: info.command},
+				graphite.Tag{Key: TagExitCode, Value: exitCodes[code]},
+				graphite.Tag{Key: TagVersion, Value: p.CLIVersion},
+				graphite.Tag{Key: TagOS, Value: p.OperatingSystem},
+			)
+			if idTag {
+				tags = append(tags, graphite.Tag{Key: TagID, Value: p.ID})
+			}
+			series = append(series, graphite.Series{
+				Name:     MetricName,
+				Tags:     tags,
+				Value:    p.MetricPoints[path][code].CumulativeCount,
+				Time:     ts,
+				Interval: interval,
+			})
+		}
+	}
+	return series, dropped
+}
