@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -25,23 +24,43 @@ var ErrTooLarge = errors.New("file is too large")
 // ErrLockTimeout means another process held the lock for the whole wait.
 var ErrLockTimeout = errors.New("timed out waiting for the lock")
 
-// retryDelay is how often a waiting process polls the lock. Holders keep it
-// for well under a millisecond, so a short delay keeps waits short.
-const retryDelay = 500 * time.Microsecond
-
 // Lock takes the exclusive lock that guards path, waiting at most until
 // ctx is done. The caller must call the returned unlock function.
+//
+// Waiters block in the kernel rather than poll: with dozens of pace
+// processes on two cores, pollers burn the CPU the holder needs and lose
+// the race unfairly, so some would time out.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	l := flock.New(path + ".lock")
-	ok, err := l.TryLockContext(ctx, retryDelay)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	release := func() { l.Unlock(); l.Close() }
+	ok, err := l.TryLock()
+	if err != nil {
+		l.Close()
 		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
 	}
-	if !ok {
-		l.Close()
+	if ok {
+		return release, nil
+	}
+	locked := make(chan error, 1)
+	go func() { locked <- l.Lock() }()
+	select {
+	case err := <-locked:
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
+		}
+		return release, nil
+	case <-ctx.Done():
+		// The blocked call cannot be cancelled; release the lock if it is
+		// granted after all (process exit would release it too).
+		go func() {
+			if <-locked == nil {
+				l.Unlock()
+			}
+			l.Close()
+		}()
 		return nil, fmt.Errorf("lock %s: %w", l.Path(), ErrLockTimeout)
 	}
-	return func() { l.Unlock(); l.Close() }, nil
 }
 
 // Edit locks path, reads it, and passes its content to edit. readErr is nil,
