@@ -14,17 +14,25 @@ const MaxPathWords = 6
 // at most MaxPathWords words. The shape alone keeps arguments such as file
 // names, e-mail addresses or paths out: none of them fit.
 func ValidCommandPath(path string) error {
-	words := strings.Split(path, " ")
-	if words[0] != "pace" {
+	// No strings.Split: the CLI checks every stored path on every run.
+	if path != "pace" && !strings.HasPrefix(path, "pace ") {
 		return fmt.Errorf("command path %q must start with \"pace\"", path)
 	}
-	if len(words) > MaxPathWords {
-		return fmt.Errorf("command path %q has %d words; at most %d are allowed", path, len(words), MaxPathWords)
-	}
-	for _, w := range words[1:] {
+	words := 1
+	for rest := path[len("pace"):]; rest != ""; words++ {
+		rest = rest[1:] // the space
+		w := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			w, rest = rest[:i], rest[i:]
+		} else {
+			rest = ""
+		}
 		if !validWord(w) {
 			return fmt.Errorf("command path %q: word %q must match [a-z0-9][a-z0-9-]*", path, w)
 		}
+	}
+	if words > MaxPathWords {
+		return fmt.Errorf("command path %q has %d words; at most %d are allowed", path, words, MaxPathWords)
 	}
 	return nil
 }

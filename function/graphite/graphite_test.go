@@ -1,0 +1,242 @@
+package graphite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func sample() []Series {
+	return []Series{
+		{Name: "pace.cli.invocations", Tags: []Tag{{"cmd1", "version"}, {"command", "version"}, {"exit_code", "0"}, {"cli_version", "v1.16.0-rc.1+dirty"}}, Value: 17, Time: 1795000000, Interval: 3600},
+		{Name: "pace.cli.invocations", Tags: []Tag{{"command", "pace"}, {"exit_code", "1"}}, Value: 4294967295, Time: 1795000000, Interval: 3600},
+	}
+}
+
+const samplePlaintext = "pace.cli.invocations;cmd1=version;command=version;exit_code=0;cli_version=v1.16.0-rc.1+dirty 17 1795000000\n" +
+	"pace.cli.invocations;command=pace;exit_code=1 4294967295 1795000000\n"
+
+func TestPlaintext(t *testing.T) {
+	b, err := Plaintext(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != samplePlaintext {
+		t.Fatalf("got\n%s\nwant\n%s", b, samplePlaintext)
+	}
+}
+
+func TestValidateRejectsWhatBreaksProtocols(t *testing.T) {
+	for _, bad := range []string{"", "a;b", "a b", "a=b", "~re", "a\nb", "a\"b", "a,b", "a/b", "é", "a\x00"} {
+		s := Series{Name: "m", Tags: []Tag{{"k", bad}}, Interval: 1}
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSeries) {
+			t.Errorf("tag value %q: %v", bad, err)
+		}
+		s = Series{Name: "m", Tags: []Tag{{bad, "v"}}, Interval: 1}
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSeries) {
+			t.Errorf("tag key %q: %v", bad, err)
+		}
+		s = Series{Name: bad, Interval: 1}
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSeries) {
+			t.Errorf("name %q: %v", bad, err)
+		}
+	}
+	for _, s := range []Series{
+		{Name: "m", Tags: []Tag{{"name", "x"}}, Interval: 1}, // carbon's own tag
+		{Name: "m"}, // no interval
+	} {
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSeries) {
+			t.Errorf("%+v: %v", s, err)
+		}
+	}
+}
+
+func TestSinksWriteNothingInvalid(t *testing.T) {
+	series := append(sample(), Series{Name: "m", Tags: []Tag{{"k", "v;x=y"}}, Interval: 1})
+	var b strings.Builder
+	if err := (&WriterSink{W: &b}).Write(context.Background(), series); !errors.Is(err, ErrInvalidSeries) || b.Len() != 0 {
+		t.Fatalf("WriterSink: %v, wrote %q", err, b.String())
+	}
+	if _, err := HTTPBody(series); !errors.Is(err, ErrInvalidSeries) {
+		t.Fatalf("HTTPBody: %v", err)
+	}
+}
+
+func TestWriterSink(t *testing.T) {
+	var b strings.Builder
+	if err := (&WriterSink{W: &b}).Write(context.Background(), sample()); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != samplePlaintext {
+		t.Fatalf("got %q", b.String())
+	}
+}
+
+// TestHTTPSinkContract checks the request Grafana Cloud's Graphite HTTP API
+// takes: POST, Content-Type exactly application/json, basic auth, and the
+// exact JSON array.
+func TestHTTPSinkContract(t *testing.T) {
+	type got struct {
+		method, path, contentType, user, key, body string
+		ok                                         bool
+	}
+	reqs := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		u, k, ok := r.BasicAuth()
+		reqs <- got{r.Method, r.URL.Path, r.Header.Get("Content-Type"), u, k, string(b), ok}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"Invalid":0,"Published":2,"ValidationErrors":{}}`)
+	}))
+	defer srv.Close()
+	sink := NewHTTPSink(srv.URL+"/graphite/metrics", "123456", "glc_secret-key")
+	if err := sink.Write(context.Background(), sample()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-reqs
+	want := got{
+		method: "POST", path: "/graphite/metrics", contentType: "application/json",
+		user: "123456", key: "glc_secret-key", ok: true,
+		body: `[{"name":"pace.cli.invocations","interval":3600,"value":17,"time":1795000000,"tags":["cmd1=version","command=version","exit_code=0","cli_version=v1.16.0-rc.1+dirty"],"mtype":"count"},` +
+			`{"name":"pace.cli.invocations","interval":3600,"value":4294967295,"time":1795000000,"tags":["command=pace","exit_code=1"],"mtype":"count"}]`,
+	}
+	if r != want {
+		t.Fatalf("request\n got %+v\nwant %+v", r, want)
+	}
+}
+
+func TestHTTPSinkFailures(t *testing.T) {
+	const key = "glc_secret-key"
+	var otherCalled atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherCalled.Store(true) }))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("case") {
+		case "unauthorized":
+			http.Error(w, "invalid authentication credentials", http.StatusUnauthorized)
+		case "rejected":
+			io.WriteString(w, `{"invalid":1,"published":1}`)
+		case "redirect":
+			http.Redirect(w, r, other.URL+"/graphite/metrics", http.StatusTemporaryRedirect)
+		case "down":
+			http.Error(w, "down", http.StatusBadGateway)
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []string{"unauthorized", "rejected", "redirect", "down"} {
+		sink := NewHTTPSink(srv.URL+"/graphite/metrics?case="+c, "123456", key)
+		err := sink.Write(context.Background(), sample())
+		if err == nil {
+			t.Errorf("%s: no error", c)
+			continue
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error shows the key: %v", c, err)
+		}
+	}
+	if otherCalled.Load() {
+		t.Error("the sink followed a redirect with its credentials")
+	}
+	// Nothing listening.
+	addr := closedAddr(t)
+	err := NewHTTPSink("http://"+addr+"/graphite/metrics", "1", key).Write(context.Background(), sample())
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// closedAddr returns a loopback address with nothing listening on it.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestCarbonSink(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(c) // until the sink half-closes
+		c.Close()
+		got <- string(b)
+	}()
+	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(context.Background(), sample()); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != samplePlaintext {
+		t.Fatalf("carbon got %q", s)
+	}
+}
+
+func TestCarbonSinkDown(t *testing.T) {
+	if err := (&CarbonSink{Addr: closedAddr(t)}).Write(context.Background(), sample()); err == nil {
+		t.Fatal("no error with nothing listening")
+	}
+}
+
+// A server that takes the data but never closes has not confirmed it read
+// everything; the sink gives up at the context's deadline.
+func TestCarbonSinkServerNeverCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		<-done
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); err == nil {
+		t.Fatal("no error from a server that never closed")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	s, err := Open("", io.Discard, "", "")
+	if _, ok := s.(*WriterSink); !ok || err != nil {
+		t.Fatalf("default: %T %v", s, err)
+	}
+	s, err = Open("carbon+tcp://[::1]:2003", io.Discard, "", "")
+	if c, ok := s.(*CarbonSink); !ok || err != nil || c.Addr != "[::1]:2003" {
+		t.Fatalf("carbon: %#v %v", s, err)
+	}
+	s, err = Open("http://127.0.0.1:1/graphite/metrics", io.Discard, "u", "k")
+	if h, ok := s.(*HTTPSink); !ok || err != nil || h.URL != "http://127.0.0.1:1/graphite/metrics" {
+		t.Fatalf("http: %#v %v", s, err)
+	}
+	for _, bad := range []string{"stdout:", "carbon+tcp://host", "carbon+tcp://:2003", "carbon+tcp://h:1/x", "tcp://h:1", "https://h/", "https://u:glc_k@h/graphite/metrics", "%zz"} {
+		if _, err := Open(bad, io.Discard, "u", "k"); err == nil {
+			t.Errorf("Open(%q) accepted it", bad)
+		} else if strings.Contains(err.Error(), "glc_k") {
+			t.Errorf("Open(%q): error shows the secret: %v", bad, err)
+		}
+	}
+}
