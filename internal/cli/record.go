@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/telemetry"
@@ -12,6 +13,7 @@ import (
 // PACE_TELEMETRY_DEBUG=1 asks it to explain, or it has just created the
 // file and owes the user the one-time notice (on stderr, never stdout).
 func record(e *env, path string, code int) {
+	start := time.Now()
 	var log io.Writer
 	if e.getenv("PACE_TELEMETRY_DEBUG") == "1" {
 		log = e.Err
@@ -31,6 +33,7 @@ func record(e *env, path string, code int) {
 	if store.Record(path, code) {
 		notice(e.Err, d.Mode, store.Path())
 	}
+	debugf(log, "telemetry took %v", time.Since(start).Round(time.Microsecond))
 }
 
 func notice(w io.Writer, mode telemetry.Mode, path string) {

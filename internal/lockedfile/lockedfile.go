@@ -88,14 +88,29 @@ func Read(path string, maxSize int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, err
+	// One read of the size the file has now (plus one byte, to see growth)
+	// rather than io.ReadAll's growing buffer: this is on every pace run.
+	size := int64(512)
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		size = min(fi.Size(), maxSize) + 1
 	}
-	if int64(len(data)) > maxSize {
-		return nil, ErrTooLarge
+	data := make([]byte, 0, size)
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if int64(len(data)) > maxSize {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
 	}
-	return data, nil
 }
 
 // Replace writes data to path+".tmp" and renames it over path, so a reader

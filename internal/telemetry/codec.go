@@ -25,8 +25,10 @@ func encode(p *payload.Payload) []byte {
 	var b bytes.Buffer
 	b.Grow(64 + 70*p.Counters())
 	paths := make([]string, 0, len(p.MetricPoints))
-	for path := range p.MetricPoints {
-		paths = append(paths, path)
+	for path, codes := range p.MetricPoints {
+		if len(codes) > 0 { // "path:" alone would read back as null
+			paths = append(paths, path)
+		}
 	}
 	slices.Sort(paths)
 	b.WriteString("metric_points:")
@@ -125,95 +127,217 @@ func decode(data []byte) (*payload.Payload, error) {
 // errNotCanonical on anything else.
 func decodeCanonical(data []byte) (*payload.Payload, error) {
 	p := &payload.Payload{MetricPoints: map[string]map[int]payload.Point{}}
-	var (
-		codes   map[int]payload.Point
-		code    = -1
-		fields  int
-		seen    [3]bool
-		rest    = data
-		line    []byte
-		started bool
-	)
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			return nil, errNotCanonical // last line must end in \n
-		}
-		line, rest = rest[:i], rest[i+1:]
-		if !started {
-			switch string(line) {
-			case "metric_points:", "metric_points: {}":
-				started = true
-				continue
-			}
-			return nil, errNotCanonical
-		}
-		switch {
-		case bytes.HasPrefix(line, []byte("            cumulative_count: ")):
-			if codes == nil || code < 0 || fields > 0 {
-				return nil, errNotCanonical
-			}
-			n, err := strconv.ParseUint(string(line[30:]), 10, 64)
-			if err != nil {
-				return nil, errNotCanonical
-			}
-			codes[code] = payload.Point{CumulativeCount: n}
-			code = -1
-		case bytes.HasPrefix(line, []byte("        ")):
-			if codes == nil || code >= 0 || fields > 0 || !bytes.HasSuffix(line, []byte(":")) {
-				return nil, errNotCanonical
-			}
-			n, err := strconv.Atoi(string(line[8 : len(line)-1]))
-			if err != nil || n < 0 || strconv.Itoa(n) != string(line[8:len(line)-1]) {
-				return nil, errNotCanonical
-			}
-			if _, dup := codes[n]; dup {
-				return nil, errNotCanonical
-			}
-			code = n
-		case bytes.HasPrefix(line, []byte("    ")):
-			if code >= 0 || fields > 0 || !bytes.HasSuffix(line, []byte(":")) {
-				return nil, errNotCanonical
-			}
-			path := string(line[4 : len(line)-1])
-			if _, dup := p.MetricPoints[path]; dup || payload.ValidCommandPath(path) != nil {
-				return nil, errNotCanonical
-			}
+	var codes map[int]payload.Point
+	code := 0
+	_, err := scan(data, func(l *line) {
+		switch l.kind {
+		case linePath:
 			codes = map[int]payload.Point{}
-			p.MetricPoints[path] = codes
-		default:
-			if code >= 0 {
-				return nil, errNotCanonical
-			}
-			key, value, ok := strings.Cut(string(line), ": ")
-			if !ok || !plain(value) {
-				return nil, errNotCanonical
-			}
-			var field *string
-			switch key {
+			p.MetricPoints[string(l.text)] = codes
+		case lineCode:
+			code = l.code
+		case lineCount:
+			codes[code] = payload.Point{CumulativeCount: l.count}
+		case lineField:
+			switch l.key {
 			case "cli_version":
-				field, ok = &p.CLIVersion, !seen[0]
-				seen[0] = true
+				p.CLIVersion = string(l.text)
 			case "operating_system":
-				field, ok = &p.OperatingSystem, !seen[1]
-				seen[1] = true
+				p.OperatingSystem = string(l.text)
 			case "id":
-				field, ok = &p.ID, !seen[2]
-				seen[2] = true
-			default:
-				return nil, errNotCanonical
+				p.ID = string(l.text)
 			}
-			if !ok {
-				return nil, errNotCanonical
-			}
-			*field = value
-			fields++
 		}
-	}
-	if !started || code >= 0 || fields != 3 {
-		return nil, errNotCanonical
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// A line of a file in canonical layout.
+type line struct {
+	kind       lineKind
+	start, end int    // offsets of the line in the file, end past its '\n'
+	text       []byte // the command path, or a field's value
+	key        string // a field's name
+	code       int
+	count      uint64
+}
+
+type lineKind int
+
+const (
+	linePath  lineKind = iota // "    pace list tables:"
+	lineCode                  // "        0:"
+	lineCount                 // "            cumulative_count: 2"
+	lineField                 // "cli_version: v1.16.0"
+)
+
+// countPrefix starts every count line; the number follows it.
+const countPrefix = "            cumulative_count: "
+
+var fieldOrder = [...]string{"cli_version", "operating_system", "id"}
+
+// scan checks that data is in canonical layout and valid, and calls visit
+// for every line after the first. Paths and codes must be strictly sorted
+// and every path must have a code with a count: what encode writes, and
+// what lets splice edit in place. It returns the offset of the first field
+// line.
+func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
+	var l line
+	rest := data
+	next := func() bool {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return false
+		}
+		l.start = len(data) - len(rest)
+		l.end = l.start + i + 1
+		rest = rest[i+1:]
+		return true
+	}
+	if !next() {
+		return 0, errNotCanonical
+	}
+	empty := false
+	switch string(data[:l.end-1]) {
+	case "metric_points:":
+	case "metric_points: {}":
+		empty = true
+	default:
+		return 0, errNotCanonical
+	}
+	var (
+		prevPath []byte
+		prevCode = -1
+		state    = lineCount // what the last line was
+		fields   = 0
+	)
+	for next() {
+		text := data[l.start : l.end-1]
+		switch {
+		case fields > 0 || !bytes.HasPrefix(text, []byte("    ")):
+			if state != lineCount || fields == len(fieldOrder) {
+				return 0, errNotCanonical
+			}
+			key, value, ok := bytes.Cut(text, []byte(": "))
+			if !ok || string(key) != fieldOrder[fields] || !plain(string(value)) {
+				return 0, errNotCanonical
+			}
+			if fields == 0 {
+				fieldsAt = l.start
+			}
+			l.kind, l.key, l.text = lineField, fieldOrder[fields], value
+			fields++
+		case bytes.HasPrefix(text, []byte(countPrefix)):
+			n, err := strconv.ParseUint(string(text[len(countPrefix):]), 10, 64)
+			if state != lineCode || err != nil || n > payload.MaxCount {
+				return 0, errNotCanonical
+			}
+			l.kind, l.count = lineCount, n
+		case bytes.HasPrefix(text, []byte("        ")):
+			digits := text[8 : len(text)-1]
+			n, err := strconv.Atoi(string(digits))
+			if state == lineCode || text[len(text)-1] != ':' || err != nil || n <= prevCode || n > 255 || strconv.Itoa(n) != string(digits) {
+				return 0, errNotCanonical
+			}
+			l.kind, l.code, prevCode = lineCode, n, n
+		default:
+			path := text[4 : len(text)-1]
+			if empty || state != lineCount || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(string(path)) != nil {
+				return 0, errNotCanonical
+			}
+			l.kind, l.text, prevPath, prevCode = linePath, path, path, -1
+		}
+		if l.kind != lineField {
+			state = l.kind
+		}
+		visit(&l)
+	}
+	if len(rest) > 0 || fields != len(fieldOrder) || payload.ValidID(string(l.text)) != nil {
+		return 0, errNotCanonical
+	}
+	return fieldsAt, nil
+}
+
+// splice returns data with one added to the counter of (path, code) and the
+// version and OS fields refreshed, by copying the file around the one place
+// that changes: no maps, no full encode. It reports false when data is not
+// in canonical layout, and the caller takes the slow path.
+func splice(data []byte, path string, code int, version, goos string) ([]byte, bool) {
+	var (
+		at, cut   = -1, -1 // data[at:cut] is replaced by insert
+		insert    []byte
+		inPath    bool // the current block is path's
+		foundPath bool
+		codeMatch bool
+		id        []byte
+	)
+	block := func(withPath bool) []byte {
+		var b bytes.Buffer
+		if withPath {
+			b.WriteString("    " + path + ":\n")
+		}
+		b.WriteString("        " + strconv.Itoa(code) + ":\n" + countPrefix + "1\n")
+		return b.Bytes()
+	}
+	// place records the first edit; scan goes on to validate the rest.
+	place := func(pos, end int, text []byte) {
+		if at < 0 {
+			at, cut, insert = pos, end, text
+		}
+	}
+	if bytes.HasPrefix(data, []byte("metric_points: {}\n")) {
+		return nil, false // no block to insert next to; rare (after a reset)
+	}
+	fieldsAt, err := scan(data, func(l *line) {
+		switch l.kind {
+		case linePath, lineField:
+			if inPath {
+				place(l.start, l.start, block(false)) // code not in path's block
+			}
+			inPath = false
+			if l.kind == lineField {
+				if !foundPath {
+					place(l.start, l.start, block(true)) // path sorts last
+				}
+				id = l.text
+				return
+			}
+			switch c := bytes.Compare(l.text, []byte(path)); {
+			case c == 0:
+				inPath, foundPath = true, true
+			case c > 0 && !foundPath:
+				foundPath = true
+				place(l.start, l.start, block(true))
+			}
+		case lineCode:
+			codeMatch = inPath && l.code == code
+			if inPath && l.code > code {
+				inPath = false
+				place(l.start, l.start, block(false))
+			}
+		case lineCount:
+			if codeMatch {
+				inPath, codeMatch = false, false
+				n := min(l.count+1, payload.MaxCount)
+				place(l.start+len(countPrefix), l.end-1, []byte(strconv.FormatUint(n, 10)))
+			}
+		}
+	})
+	if err != nil || at < 0 {
+		return nil, false
+	}
+	var b bytes.Buffer
+	b.Grow(len(data) + len(insert) + 64)
+	b.Write(data[:at])
+	b.Write(insert)
+	b.Write(data[cut:fieldsAt])
+	writeField(&b, "cli_version", version)
+	writeField(&b, "operating_system", goos)
+	writeField(&b, "id", string(id))
+	return b.Bytes(), true
 }
 
 // yamlFile is what the slow path decodes into: pointers tell a missing

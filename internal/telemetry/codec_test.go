@@ -29,8 +29,8 @@ id: 36be4c46-4e1b-431d-b9db-1b315f537a85
 func samplePayload() *payload.Payload {
 	return &payload.Payload{
 		MetricPoints: map[string]map[int]payload.Point{
-			"pace list tables": {0: {2}, 1: {1}},
-			"pace version":     {0: {17}},
+			"pace list tables": {0: {CumulativeCount: 2}, 1: {CumulativeCount: 1}},
+			"pace version":     {0: {CumulativeCount: 17}},
 		},
 		CLIVersion:      "v1.16.0",
 		OperatingSystem: "linux",
@@ -48,7 +48,7 @@ func TestEncodeIsTheDocumentedShape(t *testing.T) {
 // file stays ordinary YAML.
 func TestEncodeMatchesYAMLLibrary(t *testing.T) {
 	p := samplePayload()
-	p.MetricPoints["pace telemetry show"] = map[int]payload.Point{2: {5}, 10: {1}, 0: {0}}
+	p.MetricPoints["pace telemetry show"] = map[int]payload.Point{2: {CumulativeCount: 5}, 10: {CumulativeCount: 1}, 0: {CumulativeCount: 0}}
 	want, err := yaml.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -212,4 +212,63 @@ func payloadWith(n int) *payload.Payload {
 		p.MetricPoints[path][i%3] = payload.Point{CumulativeCount: uint64(i * 7)}
 	}
 	return p
+}
+
+// splice must give exactly what a full decode, increment and encode give,
+// for every kind of place the counter can be: an existing count, a new
+// code before, between or after others, a new path first, between or last.
+func TestSpliceEqualsDecodeIncrementEncode(t *testing.T) {
+	base := payloadWith(30)
+	data := encode(base)
+	targets := []struct {
+		path string
+		code int
+	}{
+		{"pace verb0 noun0", 0}, {"pace verb0 noun0", 2}, {"pace verb0 noun0", 7}, {"pace verb0 noun0", 255},
+		{"pace verb9 noun9", 1}, {"pace verb1 noun1", 1}, {"pace", 0}, {"pace aaa", 3}, {"pace zzz", 0},
+		{"pace verb3 noun3", 0}, {"pace verb3 noun30", 0}, {"pace verb3 noun2", 0},
+	}
+	for _, tc := range targets {
+		got, ok := splice(data, tc.path, tc.code, "v2.0.0", "darwin")
+		if !ok {
+			t.Fatalf("splice refused a canonical file for %q %d", tc.path, tc.code)
+		}
+		want, _ := decode(data)
+		if want.MetricPoints[tc.path] == nil {
+			want.MetricPoints[tc.path] = map[int]payload.Point{}
+		}
+		want.MetricPoints[tc.path][tc.code] = payload.Point{CumulativeCount: want.MetricPoints[tc.path][tc.code].CumulativeCount + 1}
+		want.CLIVersion, want.OperatingSystem = "v2.0.0", "darwin"
+		if string(got) != string(encode(want)) {
+			t.Fatalf("splice %q %d:\n%s\nwant:\n%s", tc.path, tc.code, got, encode(want))
+		}
+	}
+}
+
+func TestSpliceRefusesWhatItCannotEditInPlace(t *testing.T) {
+	unsorted := strings.Replace(sample, "pace list tables", "pace zzz", 1)
+	cases := map[string]string{
+		"empty map":         "metric_points: {}\ncli_version: v1\noperating_system: linux\nid: 36be4c46-4e1b-431d-b9db-1b315f537a85\n",
+		"unsorted paths":    unsorted,
+		"unsorted codes":    strings.Replace(sample, "        0:\n            cumulative_count: 2\n        1:", "        1:\n            cumulative_count: 2\n        0:", 1),
+		"fields reordered":  strings.Replace(sample, "cli_version: v1.16.0\noperating_system: linux\n", "operating_system: linux\ncli_version: v1.16.0\n", 1),
+		"comment":           "# hi\n" + sample,
+		"bad id":            strings.Replace(sample, "36be4c46", "36BE4C46", 1),
+		"no final newline":  strings.TrimSuffix(sample, "\n"),
+		"path with no code": strings.Replace(sample, "    pace version:\n", "    pace telemetry:\n    pace version:\n", 1),
+	}
+	for name, data := range cases {
+		if out, ok := splice([]byte(data), "pace version", 0, "v1", "linux"); ok {
+			t.Errorf("%s: splice edited it:\n%s", name, out)
+		}
+	}
+}
+
+func BenchmarkSplice300(b *testing.B) {
+	data := encode(payloadWith(300))
+	for b.Loop() {
+		if _, ok := splice(data, "pace verb1 noun1", 1, "v1.16.0", "linux"); !ok {
+			b.Fatal("refused")
+		}
+	}
 }

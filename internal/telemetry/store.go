@@ -62,7 +62,10 @@ func (s *Store) Record(path string, code int) (created bool) {
 		s.logf("not recorded: exit code %d is outside 0-255", code)
 		return false
 	}
-	err := s.edit(func(p *payload.Payload, fresh bool) {
+	fast := func(data []byte) ([]byte, bool) {
+		return splice(data, path, code, s.Version, s.goos())
+	}
+	err := s.edit(fast, func(p *payload.Payload, fresh bool) {
 		created = fresh
 		codes := p.MetricPoints[path]
 		if codes == nil {
@@ -83,7 +86,7 @@ func (s *Store) Record(path string, code int) (created bool) {
 
 // Reset replaces the file with a new id and no counts.
 func (s *Store) Reset() error {
-	return s.edit(func(p *payload.Payload, fresh bool) {
+	return s.edit(nil, func(p *payload.Payload, fresh bool) {
 		*p = *s.fresh()
 	})
 }
@@ -104,8 +107,9 @@ func (s *Store) Load() (*payload.Payload, error) {
 
 // edit runs change on the current counters under the lock and writes the
 // result. A file that cannot be understood is moved aside, never
-// overwritten, and change then gets fresh counters.
-func (s *Store) edit(change func(p *payload.Payload, fresh bool)) error {
+// overwritten, and change then gets fresh counters. If fast is given and
+// can edit the file's bytes directly, it does so instead of change.
+func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *payload.Payload, fresh bool)) error {
 	if err := os.MkdirAll(s.Dir, config.DirPerm); err != nil {
 		return err
 	}
@@ -129,6 +133,11 @@ func (s *Store) edit(change func(p *payload.Payload, fresh bool)) error {
 		case readErr != nil:
 			return nil, readErr // unreadable for a reason we cannot fix; leave it be
 		default:
+			if fast != nil {
+				if out, ok := fast(data); ok {
+					return out, nil
+				}
+			}
 			var err error
 			if p, err = decode(data); err != nil {
 				if err := s.moveAside(err); err != nil {
