@@ -1,0 +1,123 @@
+package function
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pace-cli/pace/function/payload"
+)
+
+// writtenTags returns the tag names the receiver really writes, taken from
+// a transform of the deepest possible path with the id tag on.
+func writtenTags(t *testing.T) map[string]bool {
+	t.Helper()
+	p := &payload.Payload{
+		MetricPoints:    map[string]map[int]payload.Point{"pace a b c d e": {0: {1}}},
+		CLIVersion:      "v1.0.0",
+		OperatingSystem: "linux",
+		ID:              testID,
+	}
+	known := map[string]commandInfo{"pace a b c d e": newCommandInfo("pace a b c d e")}
+	series, _ := toSeries(p, known, true, 3600, testNow)
+	tags := map[string]bool{}
+	for _, s := range series {
+		for _, tag := range s.Tags {
+			tags[tag.Key] = true
+		}
+	}
+	for _, name := range TagNames() {
+		if !tags[name] {
+			t.Fatalf("TagNames lists %q, which the transform does not write", name)
+		}
+	}
+	return tags
+}
+
+var (
+	quoted    = regexp.MustCompile(`'([^']*)'`)
+	tagExpr   = regexp.MustCompile(`^([A-Za-z0-9_]+)(!=~|=~|!=|=)(.*)$`)
+	tagValues = regexp.MustCompile(`^tag_values\((\w+)((?:,\s*[^,()]+)*)\)$`)
+	// Aggregation callbacks of groupByTags; every other quoted word is a tag.
+	callbacks = map[string]bool{"sum": true, "max": true, "min": true, "avg": true, "average": true, "count": true, "median": true, "last": true}
+)
+
+func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
+	b, err := os.ReadFile("dashboards/pace-telemetry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Title  string
+		Panels []struct {
+			Title      string
+			Datasource struct{ Type string }
+			Targets    []struct {
+				Target     string
+				Datasource struct{ Type string }
+			}
+		}
+		Templating struct {
+			List []struct {
+				Name, Query string
+				Datasource  struct{ Type string }
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	written := writtenTags(t)
+	queried := map[string]bool{}
+	check := func(where, tag string) {
+		queried[tag] = true
+		if tag != "name" && !written[tag] {
+			t.Errorf("%s: queries tag %q, which the receiver never writes", where, tag)
+		}
+	}
+	targets := 0
+	for _, p := range d.Panels {
+		if p.Datasource.Type != "graphite" {
+			t.Errorf("panel %q: data source %q, want graphite", p.Title, p.Datasource.Type)
+		}
+		for _, tg := range p.Targets {
+			targets++
+			if !strings.Contains(tg.Target, "seriesByTag(") {
+				t.Errorf("panel %q: %q does not use seriesByTag", p.Title, tg.Target)
+			}
+			for _, m := range quoted.FindAllStringSubmatch(tg.Target, -1) {
+				arg := m[1]
+				if e := tagExpr.FindStringSubmatch(arg); e != nil {
+					check(p.Title, e[1])
+					if e[1] == "name" && e[3] != MetricName {
+						t.Errorf("panel %q: name=%q, want %q", p.Title, e[3], MetricName)
+					}
+				} else if !callbacks[arg] {
+					check(p.Title, arg)
+				}
+			}
+		}
+	}
+	for _, v := range d.Templating.List {
+		m := tagValues.FindStringSubmatch(v.Query)
+		if m == nil || v.Datasource.Type != "graphite" {
+			t.Errorf("variable %q: query %q is not tag_values(tag, ...) on graphite", v.Name, v.Query)
+			continue
+		}
+		check("variable "+v.Name, m[1])
+		if !strings.Contains(m[2], "name="+MetricName) {
+			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, MetricName)
+		}
+	}
+	if targets < 5 {
+		t.Errorf("dashboard has %d queries, want at least 5 panels' worth", targets)
+	}
+	// What the issue asks to see: installs, commands, failures, versions, OSes.
+	for _, tag := range []string{"name", TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+		if !queried[tag] {
+			t.Errorf("dashboard never queries tag %q", tag)
+		}
+	}
+}
