@@ -183,6 +183,7 @@ func TestRecordConcurrentStores(t *testing.T) {
 			defer wg.Done()
 			mine := *s // each goroutine its own Store, as each process has
 			mine.LockTimeout = time.Minute
+			mine.Log = nil // a bytes.Buffer is not safe for concurrent use
 			for i := 0; i < runs; i++ {
 				mine.Record("pace version", i%2)
 			}
