@@ -28,3 +28,10 @@ func Version() string {
 	}
 	return DevVersion
 }
+
+// endpoint is the receiver the daemon uploads to unless told otherwise, set
+// at build time like version (…/internal/build.endpoint=https://…).
+var endpoint string
+
+// DefaultEndpoint is the receiver URL built in; empty when none was.
+func DefaultEndpoint() string { return endpoint }

@@ -90,6 +90,9 @@ func Load(dir string) (Settings, error) {
 	return s, nil
 }
 
+// MkdirAll makes the config folder, private to its owner.
+func MkdirAll(dir string) error { return os.MkdirAll(dir, DirPerm) }
+
 // Set writes key: value into config.yaml in dir, creating the folder and
 // file as needed and keeping every other key and comment as it was. A nil
 // value removes the key.

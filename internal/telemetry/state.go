@@ -1,0 +1,63 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/lockedfile"
+)
+
+// StateFileName holds what the upload daemon knows of its uploads, beside
+// telemetry.yaml. Only the daemon writes it (it holds the daemon lock);
+// `pace telemetry status` reads it.
+const StateFileName = "telemetry-upload.json"
+
+// UploadState is the daemon's memory across restarts.
+type UploadState struct {
+	// LastSuccess is when an upload was last delivered (2xx).
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	// DeliveredDigest is the SHA-256 of the body last delivered: the same
+	// body is not sent again.
+	DeliveredDigest string `json:"delivered_digest,omitempty"`
+	// RejectedDigest is the digest of a body the receiver refused with a
+	// 4xx other than 429: it is not retried until the counts change.
+	RejectedDigest string `json:"rejected_digest,omitempty"`
+	// LastAttempt, LastError and Failures describe the latest tries.
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Failures    int       `json:"failures,omitempty"`
+	// RetryAt is the earliest time of the next try after a failure.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}
+
+// LoadUploadState reads the state in dir; a missing or unreadable file
+// gives a zero state (the worst that does is one repeated upload, which
+// cumulative counts make harmless).
+func LoadUploadState(dir string) (UploadState, error) {
+	var s UploadState
+	data, err := lockedfile.Read(filepath.Join(dir, StateFileName), 1<<16)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return UploadState{}, fmt.Errorf("%s: %v", StateFileName, err)
+	}
+	return s, nil
+}
+
+// Save writes the state atomically. The caller holds the daemon lock.
+func (s UploadState) Save(dir string) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return lockedfile.Replace(filepath.Join(dir, StateFileName), append(data, '\n'), config.FilePerm)
+}

@@ -1,0 +1,197 @@
+// Package upload sends the counts in telemetry.yaml to the receiver, once
+// per call. It keeps no loop of its own: the daemon decides when to call it.
+//
+// Uploads are best effort and safe to repeat: counts are cumulative, so a
+// body sent twice says nothing new, and nothing here ever changes or resets
+// the user's counts.
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pace-cli/pace/internal/telemetry"
+)
+
+// Config holds what one upload needs. Zero optional fields take the
+// production defaults; tests override them.
+type Config struct {
+	Dir      string // the pace config folder
+	Endpoint string // the receiver's URL
+	Version  string // the daemon's version, for User-Agent
+
+	Client *http.Client     // default: DefaultTimeout, the environment's proxy settings
+	Now    func() time.Time // default time.Now
+}
+
+// DefaultTimeout bounds one upload, connection to answer.
+const DefaultTimeout = 30 * time.Second
+
+// Outcome says what became of an upload attempt.
+type Outcome int
+
+const (
+	// Nothing: no file yet, or the same body was already delivered.
+	Nothing Outcome = iota
+	// Delivered: the receiver answered 2xx.
+	Delivered
+	// Retry: the receiver could not take it now (network error, 5xx, 429);
+	// try again later.
+	Retry
+	// Rejected: the receiver refused this body (a 4xx other than 429); do
+	// not send it again until the counts change.
+	Rejected
+)
+
+func (o Outcome) String() string {
+	return [...]string{"nothing to send", "delivered", "will retry", "rejected"}[o]
+}
+
+// Result is one attempt's outcome.
+type Result struct {
+	Outcome    Outcome
+	Status     int           // HTTP status, 0 if no answer
+	RetryAfter time.Duration // from a Retry-After header, if any
+	Err        error         // why it was not delivered
+}
+
+// Once uploads the counts if they differ from what was last delivered,
+// and records the attempt in state and in the sent log. The caller saves
+// state.
+func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result {
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	if cfg.Endpoint == "" {
+		return Result{Outcome: Nothing, Err: errors.New("no endpoint is set")}
+	}
+	p, err := (&telemetry.Store{Dir: cfg.Dir}).Load()
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{Outcome: Nothing}
+	}
+	if err != nil {
+		// The next pace run moves a bad file aside and starts afresh.
+		return Result{Outcome: Nothing, Err: err}
+	}
+	body, err := p.Marshal()
+	if err != nil {
+		return Result{Outcome: Nothing, Err: err}
+	}
+	digest := Digest(body)
+	if digest == state.DeliveredDigest {
+		return Result{Outcome: Nothing}
+	}
+	if digest == state.RejectedDigest {
+		return Result{Outcome: Nothing, Err: fmt.Errorf("the receiver refused these counts before: %s", state.LastError)}
+	}
+
+	state.LastAttempt = now()
+	res := post(ctx, cfg, body)
+	logSent(cfg.Dir, state.LastAttempt, cfg.Endpoint, body, res)
+	switch res.Outcome {
+	case Delivered:
+		state.LastSuccess = state.LastAttempt
+		state.DeliveredDigest = digest
+		state.RejectedDigest = ""
+		state.LastError = ""
+		state.Failures = 0
+		state.RetryAt = time.Time{}
+	case Rejected:
+		state.RejectedDigest = digest
+		state.LastError = res.Err.Error()
+		state.Failures = 0
+		state.RetryAt = time.Time{}
+	case Retry:
+		state.LastError = res.Err.Error()
+		state.Failures++
+	}
+	return res
+}
+
+// Digest names a body: the hex SHA-256.
+func Digest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
+func post(ctx context.Context, cfg Config, body []byte) Result {
+	client := cfg.Client
+	if client == nil {
+		client = DefaultClient()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %q: %v", cfg.Endpoint, err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent(cfg.Version))
+	resp, err := client.Do(req)
+	if err != nil {
+		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %v", cfg.Endpoint, unwrapURLError(err))}
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	res := Result{Status: resp.StatusCode}
+	text := strings.TrimSpace(string(answer))
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		res.Outcome = Delivered
+		return res
+	case code == http.StatusTooManyRequests || code >= 500:
+		res.Outcome = Retry
+		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	default:
+		res.Outcome = Rejected
+	}
+	res.Err = fmt.Errorf("receiver answered %s: %s", resp.Status, text)
+	return res
+}
+
+// DefaultClient has a timeout and, through http.DefaultTransport's
+// ProxyFromEnvironment, honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+func DefaultClient() *http.Client {
+	return &http.Client{Timeout: DefaultTimeout}
+}
+
+// UserAgent names the daemon and its version.
+func UserAgent(version string) string {
+	return fmt.Sprintf("pace-telemetryd/%s (%s)", version, runtime.GOOS)
+}
+
+// parseRetryAfter reads seconds or an HTTP date; 0 if absent or unusable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// unwrapURLError drops the "Post \"url\":" prefix the message repeats.
+func unwrapURLError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && strings.HasPrefix(err.Error(), "Post ") {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
