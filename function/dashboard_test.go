@@ -15,7 +15,7 @@ import (
 func writtenTags(t *testing.T) map[string]bool {
 	t.Helper()
 	p := &payload.Payload{
-		MetricPoints:    map[string]map[int]payload.Point{"pace a b c d e": {0: {1}}},
+		MetricPoints:    map[string]map[int]payload.Point{"pace a b c d e": {0: {CumulativeCount: 1}}},
 		CLIVersion:      "v1.0.0",
 		OperatingSystem: "linux",
 		ID:              testID,

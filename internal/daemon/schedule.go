@@ -10,11 +10,11 @@ import (
 // Schedule decides when to upload. It holds no timers and reads no clock:
 // the loop passes the time in, so tests can replay a week in microseconds.
 type Schedule struct {
-	Debounce    time.Duration // quiet time after the last change
-	Interval    time.Duration // least time between successful uploads
-	BackoffBase time.Duration // first retry delay
-	BackoffMax  time.Duration // cap on retry delays
-	MaxRetry    time.Duration // cap on a receiver's Retry-After
+	Debounce    time.Duration  // quiet time after the last change
+	Interval    time.Duration  // least time between successful uploads
+	BackoffBase time.Duration  // first retry delay
+	BackoffMax  time.Duration  // cap on retry delays
+	MaxRetry    time.Duration  // cap on a receiver's Retry-After
 	Jitter      func() float64 // in [0,1); spreads retries of many clients
 
 	pending   bool      // counts may differ from what was delivered
