@@ -233,6 +233,9 @@ func (o *options) controlCmd(action string) *cobra.Command {
 				return explain(action, err)
 			}
 			if err := service.Control(s, action); err != nil {
+				if action == "install" {
+					rollBackInstall(o.system) // so that a second try can work
+				}
 				return explain(action, err)
 			}
 			fmt.Fprintf(o.Out, "%s: done (%s).\n", action, s.Platform())

@@ -3,7 +3,9 @@
 package telemetryd
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 
 	"github.com/kardianos/service"
@@ -34,3 +36,20 @@ func chooseSystem() {
 type detected struct{ service.System }
 
 func (detected) Detect() bool { return true }
+
+// rollBackInstall removes what a failed install left: the unit file and
+// the enablement link that systemctl can make even without a running
+// manager.
+func rollBackInstall(system bool) {
+	dir := "/etc/systemd/system"
+	wants := "multi-user.target.wants"
+	if !system {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return
+		}
+		dir, wants = filepath.Join(home, ".config", "systemd", "user"), "default.target.wants"
+	}
+	os.Remove(filepath.Join(dir, wants, ServiceName+".service"))
+	os.Remove(filepath.Join(dir, ServiceName+".service"))
+}

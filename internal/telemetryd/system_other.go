@@ -5,3 +5,7 @@ package telemetryd
 // chooseSystem keeps the library's choice: launchd on macOS, the service
 // control manager on Windows.
 func chooseSystem() {}
+
+// rollBackInstall has nothing to do: launchd and the service control
+// manager install in one step that fails whole.
+func rollBackInstall(system bool) {}

@@ -1,0 +1,207 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/telemetry"
+)
+
+// sink is a receiver that keeps the last count of pace version it got.
+type sink struct {
+	mu       sync.Mutex
+	requests int
+	last     uint64
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p payload.Payload
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &p); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	s.mu.Lock()
+	s.requests++
+	s.last = p.MetricPoints["pace version"][0].CumulativeCount
+	s.mu.Unlock()
+	io.WriteString(w, "OK")
+}
+
+func (s *sink) state() (int, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests, s.last
+}
+
+// eventually waits for cond; the bound only keeps a bug from hanging.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, c Config) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	return func() error { cancel(); return <-done }
+}
+
+func testConfig(t *testing.T, endpoint string) (Config, *telemetry.Store) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	return Config{
+			Dir: dir, Getenv: func(k string) string { return env[k] }, Endpoint: endpoint,
+			Interval: time.Millisecond, Debounce: 20 * time.Millisecond, Version: "v1",
+		},
+		&telemetry.Store{Dir: dir, Version: "v1.16.0"}
+}
+
+func TestUploadsAtStartAndAfterChanges(t *testing.T) {
+	s := &sink{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, store := testConfig(t, srv.URL)
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	eventually(t, "the upload at start", func() bool { _, n := s.state(); return n == 1 })
+	for i := 2; i <= 4; i++ {
+		store.Record("pace version", 0)
+		eventually(t, "an upload after a change", func() bool { _, n := s.state(); return n == uint64(i) })
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := telemetry.LoadUploadState(c.Dir)
+	if st.LastSuccess.IsZero() || st.DeliveredDigest == "" {
+		t.Fatalf("state not saved: %+v", st)
+	}
+}
+
+func TestDebounceCoalescesABurst(t *testing.T) {
+	s := &sink{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, store := testConfig(t, srv.URL)
+	c.Debounce = 300 * time.Millisecond
+	stop := start(t, c)
+	defer stop()
+	for i := 0; i < 20; i++ {
+		store.Record("pace version", 0)
+	}
+	eventually(t, "the burst delivered", func() bool { _, n := s.state(); return n == 20 })
+	if requests, _ := s.state(); requests > 3 {
+		t.Fatalf("%d uploads for one burst of 20 runs", requests)
+	}
+}
+
+func TestSettingsChangesTakeEffectWithoutRestart(t *testing.T) {
+	s := &sink{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, store := testConfig(t, srv.URL)
+	if err := config.Set(c.Dir, config.KeyTelemetryMode, "local"); err != nil {
+		t.Fatal(err)
+	}
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	defer stop()
+	store.Record("pace version", 0)
+	time.Sleep(200 * time.Millisecond) // ample for a (wrong) upload to happen
+	if requests, _ := s.state(); requests != 0 {
+		t.Fatalf("uploaded %d times in local mode", requests)
+	}
+	if err := config.Set(c.Dir, config.KeyTelemetryMode, "on"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "an upload once enabled", func() bool { _, n := s.state(); return n == 2 })
+}
+
+func TestOneDaemonPerFolder(t *testing.T) {
+	c, _ := testConfig(t, "http://127.0.0.1:1/")
+	stop := start(t, c)
+	defer stop()
+	eventually(t, "the first daemon to hold the lock", func() bool {
+		_, err := os.Stat(filepath.Join(c.Dir, LockName))
+		return err == nil
+	})
+	var err error
+	eventually(t, "the second daemon to refuse", func() bool {
+		err = Run(context.Background(), c)
+		return err != nil
+	})
+	if !errors.Is(err, ErrRunning) {
+		t.Fatalf("second daemon: %v", err)
+	}
+	if _, err := Flush(context.Background(), c); !errors.Is(err, ErrRunning) {
+		t.Fatalf("flush beside a daemon: %v", err)
+	}
+}
+
+func TestShutdownFlushesWhatIsPending(t *testing.T) {
+	s := &sink{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, store := testConfig(t, srv.URL)
+	c.Interval = time.Hour // after the first upload, changes wait
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	eventually(t, "the upload at start", func() bool { _, n := s.state(); return n == 1 })
+	store.Record("pace version", 0)
+	time.Sleep(100 * time.Millisecond)
+	if _, n := s.state(); n != 1 {
+		t.Fatalf("uploaded %d before the interval passed", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := s.state(); n != 2 {
+		t.Fatalf("the last flush delivered %d, want 2", n)
+	}
+}
+
+func TestResolvePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	c := Config{Dir: dir, Getenv: func(k string) string { return env[k] }}
+	if s := c.Resolve(); s.Endpoint != "" || s.Interval != DefaultInterval {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if ok, why := c.Resolve().Uploads(); ok || why == "" {
+		t.Fatal("uploads without an endpoint")
+	}
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("telemetry-endpoint: http://file/\ntelemetry-upload-interval-seconds: 60\n"), 0o600)
+	if s := c.Resolve(); s.Endpoint != "http://file/" || s.Interval != time.Minute {
+		t.Fatalf("config.yaml: %+v", s)
+	}
+	env["PACE_TELEMETRY_ENDPOINT"], env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "http://env/", "120"
+	if s := c.Resolve(); s.Endpoint != "http://env/" || s.Interval != 2*time.Minute {
+		t.Fatalf("environment: %+v", s)
+	}
+	c.Endpoint, c.Interval = "http://flag/", 3*time.Second
+	if s := c.Resolve(); s.Endpoint != "http://flag/" || s.Interval != 3*time.Second || s.EndpointFrom != "--endpoint" {
+		t.Fatalf("flags: %+v", s)
+	}
+	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1"
+	if ok, why := c.Resolve().Uploads(); ok || why == "" {
+		t.Fatal("uploads with an interval of -1 (local mode)")
+	}
+}

@@ -1,0 +1,251 @@
+package upload
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/internal/telemetry"
+)
+
+// receiver is a test double of the receiver: it answers with the queued
+// statuses in turn (then 200) and keeps what it got.
+type receiver struct {
+	mu      sync.Mutex
+	answers []func(w http.ResponseWriter)
+	got     []*http.Request
+	bodies  [][]byte
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.got = append(r.got, req)
+	r.bodies = append(r.bodies, body)
+	var answer func(w http.ResponseWriter)
+	if len(r.answers) > 0 {
+		answer, r.answers = r.answers[0], r.answers[1:]
+	}
+	r.mu.Unlock()
+	if answer != nil {
+		answer(w)
+		return
+	}
+	io.WriteString(w, "OK")
+}
+
+func status(code int, header ...string) func(w http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(code)
+		io.WriteString(w, `{"error":"metric_points: no"}`)
+	}
+}
+
+func setup(t *testing.T, answers ...func(w http.ResponseWriter)) (Config, *receiver, *telemetry.Store) {
+	t.Helper()
+	r := &receiver{answers: answers}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	store := &telemetry.Store{Dir: dir, Version: "v1.16.0"}
+	store.Record("pace version", 0)
+	return Config{Dir: dir, Endpoint: srv.URL, Version: "v9.9.9", Client: srv.Client()}, r, store
+}
+
+func TestDeliversTheExactBodyWithHeaders(t *testing.T) {
+	cfg, r, store := setup(t)
+	var st telemetry.UploadState
+	res := Once(context.Background(), cfg, &st)
+	if res.Outcome != Delivered || res.Err != nil {
+		t.Fatalf("result %+v", res)
+	}
+	p, _ := store.Load()
+	want, _ := p.Marshal()
+	if string(r.bodies[0]) != string(want) {
+		t.Fatalf("body %s, want %s", r.bodies[0], want)
+	}
+	req := r.got[0]
+	if req.Method != "POST" || req.Header.Get("Content-Type") != "application/json" || !strings.HasPrefix(req.Header.Get("User-Agent"), "pace-telemetryd/v9.9.9 (") {
+		t.Fatalf("request %s %v", req.Method, req.Header)
+	}
+	if st.LastSuccess.IsZero() || st.DeliveredDigest != Digest(want) || st.Failures != 0 {
+		t.Fatalf("state %+v", st)
+	}
+	// The same counts are not sent again; new counts are.
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(r.got) != 1 {
+		t.Fatalf("unchanged counts: %+v, %d requests", res, len(r.got))
+	}
+	store.Record("pace version", 0)
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || len(r.got) != 2 {
+		t.Fatalf("changed counts: %+v, %d requests", res, len(r.got))
+	}
+}
+
+func TestServerErrorsAreRetriedAndKeepTheData(t *testing.T) {
+	cfg, r, store := setup(t, status(500), status(503, "Retry-After", "120"), status(429, "Retry-After", "Wed, 25 Nov 2099 12:00:00 GMT"))
+	before, _ := os.ReadFile(store.Path())
+	var st telemetry.UploadState
+	for i, want := range []time.Duration{0, 120 * time.Second, -1} {
+		res := Once(context.Background(), cfg, &st)
+		if res.Outcome != Retry || st.Failures != i+1 || !strings.Contains(st.LastError, "receiver answered") {
+			t.Fatalf("attempt %d: %+v, state %+v", i, res, st)
+		}
+		if want >= 0 && res.RetryAfter != want || want < 0 && res.RetryAfter < time.Hour {
+			t.Fatalf("attempt %d: Retry-After %v", i, res.RetryAfter)
+		}
+	}
+	if after, _ := os.ReadFile(store.Path()); string(after) != string(before) {
+		t.Fatal("an upload changed the counts")
+	}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || st.Failures != 0 || st.LastError != "" {
+		t.Fatalf("after recovery: %+v, %+v", res, st)
+	}
+	if len(r.got) != 4 {
+		t.Fatalf("%d requests, want 4", len(r.got))
+	}
+}
+
+func TestClientErrorsAreHeldUntilTheCountsChange(t *testing.T) {
+	cfg, r, store := setup(t, status(400))
+	var st telemetry.UploadState
+	res := Once(context.Background(), cfg, &st)
+	if res.Outcome != Rejected || !strings.Contains(st.LastError, "400") || !strings.Contains(st.LastError, "metric_points: no") {
+		t.Fatalf("%+v, %+v", res, st)
+	}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err == nil || len(r.got) != 1 {
+		t.Fatalf("refused counts sent again: %+v, %d requests", res, len(r.got))
+	}
+	store.Record("pace version", 1)
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || st.RejectedDigest != "" {
+		t.Fatalf("new counts after a refusal: %+v, %+v", res, st)
+	}
+}
+
+func TestConnectionRefusedAndTimeout(t *testing.T) {
+	cfg, _, _ := setup(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	cfg.Endpoint = "http://" + l.Addr().String() + "/"
+	l.Close()
+	var st telemetry.UploadState
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Retry || !strings.Contains(res.Err.Error(), "refused") {
+		t.Fatalf("connection refused: %+v", res)
+	}
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	defer close(hang)
+	cfg.Endpoint, cfg.Client = srv.URL, &http.Client{Timeout: 50 * time.Millisecond}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Retry || !strings.Contains(res.Err.Error(), "Timeout") {
+		t.Fatalf("hanging receiver: %+v", res)
+	}
+	if st.Failures != 2 {
+		t.Fatalf("failures %d", st.Failures)
+	}
+}
+
+func TestNothingToSend(t *testing.T) {
+	var st telemetry.UploadState
+	cfg := Config{Dir: t.TempDir(), Endpoint: "http://127.0.0.1:1/"}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err != nil {
+		t.Fatalf("no file: %+v", res)
+	}
+	os.WriteFile(filepath.Join(cfg.Dir, "telemetry.yaml"), []byte("::bad"), 0o600)
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err == nil {
+		t.Fatalf("bad file: %+v", res)
+	}
+	cfg.Endpoint = ""
+	if res := Once(context.Background(), cfg, &st); res.Err == nil || !strings.Contains(res.Err.Error(), "no endpoint") {
+		t.Fatalf("no endpoint: %+v", res)
+	}
+}
+
+func TestSentLogShowsEveryByte(t *testing.T) {
+	cfg, _, store := setup(t, status(500))
+	var st telemetry.UploadState
+	Once(context.Background(), cfg, &st)
+	Once(context.Background(), cfg, &st)
+	data, err := os.ReadFile(filepath.Join(cfg.Dir, SentLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := store.Load()
+	body, _ := p.Marshal()
+	log := string(data)
+	if strings.Count(log, string(body)) != 2 || !strings.Contains(log, "HTTP 500") || !strings.Contains(log, "HTTP 200: delivered") || !strings.Contains(log, "POST "+cfg.Endpoint) {
+		t.Fatalf("sent log:\n%s", log)
+	}
+	fi, _ := os.Stat(filepath.Join(cfg.Dir, SentLogName))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sent log mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestSentLogStaysBounded(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte(strings.Repeat("x", 1000))
+	for i := 0; i < 1000; i++ {
+		logSent(dir, time.Now(), "http://r/", body, Result{Outcome: Delivered, Status: 200})
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, SentLogName))
+	if len(data) > SentLogMax || len(data) < SentLogMax/3 {
+		t.Fatalf("sent log is %d bytes, want at most %d and not emptied", len(data), SentLogMax)
+	}
+	if !strings.HasPrefix(string(data), "20") {
+		t.Fatalf("trimmed log does not start at an entry: %q", data[:40])
+	}
+}
+
+// The proxy settings of the environment are used. Go reads them once per
+// process and never proxies loopback addresses, so the upload runs in a
+// child process with HTTP_PROXY set, to an endpoint name that only the
+// proxy (a test server here) knows.
+func TestDefaultClientUsesTheEnvironmentsProxy(t *testing.T) {
+	if os.Getenv("PACE_UPLOAD_PROXY_CHILD") != "" {
+		dir := t.TempDir()
+		(&telemetry.Store{Dir: dir, Version: "v1.16.0"}).Record("pace version", 0)
+		var st telemetry.UploadState
+		res := Once(context.Background(), Config{Dir: dir, Endpoint: "http://telemetry.pace.test/ingest"}, &st)
+		if res.Outcome != Delivered {
+			t.Fatalf("through the proxy: %+v", res)
+		}
+		return
+	}
+	seen := make(chan string, 1)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p payload.Payload
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		seen <- r.URL.String()
+		io.WriteString(w, "OK")
+	}))
+	defer proxy.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultClientUsesTheEnvironmentsProxy$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PACE_UPLOAD_PROXY_CHILD=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	select {
+	case u := <-seen:
+		if u != "http://telemetry.pace.test/ingest" {
+			t.Fatalf("proxy saw %q", u)
+		}
+	default:
+		t.Fatal("the upload did not go through the proxy")
+	}
+}
