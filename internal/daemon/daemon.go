@@ -47,7 +47,7 @@ type Config struct {
 	Dir      string
 	Getenv   config.Getenv
 	Endpoint string        // --endpoint
-	Interval time.Duration // --interval; 0: from the environment or config.yaml
+	Interval time.Duration // --telemetry-upload-interval-seconds; 0: from the environment or config.yaml
 	Debounce time.Duration // quiet time after a change; negative means none
 
 	Version      string
@@ -99,7 +99,7 @@ func (c *Config) Resolve() Settings {
 	}
 	s.Interval, s.IntervalFrom = DefaultInterval, "default"
 	if c.Interval != 0 {
-		s.Interval, s.IntervalFrom = c.Interval, "--interval"
+		s.Interval, s.IntervalFrom = c.Interval, "--telemetry-upload-interval-seconds"
 	} else if v := c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"); v != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
 			s.Interval, s.IntervalFrom = seconds(n), "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"

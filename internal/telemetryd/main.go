@@ -44,6 +44,8 @@ type options struct {
 	debounce   time.Duration
 	timeout    time.Duration
 	system     bool
+
+	backoffBase, backoffMax time.Duration // hidden: for tests
 }
 
 type usageError struct{ error }
@@ -92,6 +94,10 @@ telemetry-sent.log beside telemetry.yaml.`,
 	f.DurationVar(&o.debounce, "debounce", daemon.DefaultDebounce, "quiet time after a change before uploading")
 	f.DurationVar(&o.timeout, "timeout", upload.DefaultTimeout, "time limit of one upload")
 	f.BoolVar(&o.system, "system", false, "install, control or query a machine-wide service instead of a per-user one")
+	f.DurationVar(&o.backoffBase, "backoff-base", daemon.DefaultBackoffBase, "first retry delay")
+	f.DurationVar(&o.backoffMax, "backoff-max", daemon.DefaultBackoffMax, "longest retry delay")
+	f.MarkHidden("backoff-base")
+	f.MarkHidden("backoff-max")
 	root.AddCommand(o.runCmd(), o.flushCmd(), o.statusCmd())
 	for _, action := range []string{"install", "uninstall", "start", "stop", "restart"} {
 		root.AddCommand(o.controlCmd(action))
@@ -130,6 +136,9 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 		Version:  build.Version(),
 		Client:   &http.Client{Timeout: o.timeout},
 		Logf:     logf,
+
+		BackoffBase: o.backoffBase,
+		BackoffMax:  o.backoffMax,
 	}
 	if c.Debounce == 0 {
 		c.Debounce = -1 // a flag of 0 means no debounce at all
