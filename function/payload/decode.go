@@ -103,80 +103,100 @@ func decodePoints(d *json.Decoder) (map[string]map[int]Point, error) {
 		if err != nil {
 			return nil, err
 		}
-		pathField := field + "[" + Quote(path) + "]"
+		// Field names for errors are built only on error: this loop is
+		// the receiver's hot path.
+		pathField := func() string { return field + "[" + Quote(path) + "]" }
 		if _, dup := points[path]; dup {
-			return nil, fmt.Errorf("%s: duplicate command path", pathField)
+			return nil, fmt.Errorf("%s: duplicate command path", pathField())
 		}
-		if err := openObject(d, pathField); err != nil {
-			return nil, err
+		if err := openObject(d, ""); err != nil {
+			return nil, rename(err, pathField())
 		}
 		codes := map[int]Point{}
 		for d.More() {
-			k, err := key(d, pathField)
+			k, err := key(d, "")
 			if err != nil {
-				return nil, err
+				return nil, rename(err, pathField())
 			}
-			codeField := pathField + "[" + Quote(k) + "]"
+			codeField := func() string { return pathField() + "[" + Quote(k) + "]" }
 			code, err := strconv.Atoi(k)
 			if err != nil || code < 0 || code > MaxExitCode || strconv.Itoa(code) != k {
-				return nil, fmt.Errorf("%s: exit code must be an integer 0-%d in decimal", codeField, MaxExitCode)
+				return nil, fmt.Errorf("%s: exit code must be an integer 0-%d in decimal", codeField(), MaxExitCode)
 			}
 			if _, dup := codes[code]; dup {
-				return nil, fmt.Errorf("%s: duplicate exit code", codeField)
+				return nil, fmt.Errorf("%s: duplicate exit code", codeField())
 			}
 			if n++; n > MaxSeries {
 				return nil, fmt.Errorf("%s: more than %d series", field, MaxSeries)
 			}
-			pt, err := decodePoint(d, codeField)
+			pt, err := decodePoint(d)
 			if err != nil {
-				return nil, err
+				return nil, rename(err, codeField())
 			}
 			codes[code] = pt
 		}
-		if err := closeObject(d, pathField); err != nil {
-			return nil, err
+		if err := closeObject(d, ""); err != nil {
+			return nil, rename(err, pathField())
 		}
 		points[path] = codes
 	}
 	return points, closeObject(d, field)
 }
 
-func decodePoint(d *json.Decoder, field string) (Point, error) {
-	if err := openObject(d, field); err != nil {
+// fieldError is an error whose field name is filled in by the caller.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string { return e.field + e.msg }
+
+// rename puts field in front of a fieldError from a helper called with an
+// empty field name.
+func rename(err error, field string) error {
+	if fe, ok := err.(*fieldError); ok && fe.field == "" {
+		return &fieldError{field: field, msg: fe.msg}
+	}
+	return err
+}
+
+// decodePoint reads {"cumulative_count": N}. Its errors are fieldErrors
+// without a field, for the caller to rename.
+func decodePoint(d *json.Decoder) (Point, error) {
+	if err := openObject(d, ""); err != nil {
 		return Point{}, err
 	}
 	var pt Point
 	seen := false
 	for d.More() {
-		k, err := key(d, field)
+		k, err := key(d, "")
 		if err != nil {
 			return Point{}, err
 		}
 		if k != "cumulative_count" {
-			return Point{}, fmt.Errorf("%s[%s]: unknown field", field, Quote(k))
+			return Point{}, &fieldError{msg: "[" + Quote(k) + "]: unknown field"}
 		}
 		if seen {
-			return Point{}, fmt.Errorf("%s.cumulative_count: duplicate field", field)
+			return Point{}, &fieldError{msg: ".cumulative_count: duplicate field"}
 		}
 		seen = true
 		tok, err := d.Token()
 		if err != nil {
-			return Point{}, syntaxError(field, err)
+			return Point{}, syntaxError("", err)
 		}
 		num, ok := tok.(json.Number)
 		if !ok {
-			return Point{}, fmt.Errorf("%s.cumulative_count: must be a number", field)
+			return Point{}, &fieldError{msg: ".cumulative_count: must be a number"}
 		}
 		c, err := strconv.ParseUint(string(num), 10, 64)
 		if err != nil || c > MaxCount {
-			return Point{}, fmt.Errorf("%s.cumulative_count: must be an integer 0-%d", field, uint64(MaxCount))
+			return Point{}, &fieldError{msg: fmt.Sprintf(".cumulative_count: must be an integer 0-%d", uint64(MaxCount))}
 		}
 		pt.CumulativeCount = c
 	}
 	if !seen {
-		return Point{}, fmt.Errorf("%s.cumulative_count: missing", field)
+		return Point{}, &fieldError{msg: ".cumulative_count: missing"}
 	}
-	return pt, closeObject(d, field)
+	return pt, closeObject(d, "")
 }
 
 func openObject(d *json.Decoder, field string) error {
@@ -185,7 +205,7 @@ func openObject(d *json.Decoder, field string) error {
 		return syntaxError(field, err)
 	}
 	if tok != json.Delim('{') {
-		return fmt.Errorf("%s: must be a JSON object", field)
+		return &fieldError{field, ": must be a JSON object"}
 	}
 	return nil
 }
@@ -197,7 +217,7 @@ func closeObject(d *json.Decoder, field string) error {
 		return syntaxError(field, err)
 	}
 	if tok != json.Delim('}') {
-		return fmt.Errorf("%s: malformed JSON object", field)
+		return &fieldError{field, ": malformed JSON object"}
 	}
 	return nil
 }
@@ -209,7 +229,7 @@ func key(d *json.Decoder, field string) (string, error) {
 	}
 	k, ok := tok.(string)
 	if !ok {
-		return "", fmt.Errorf("%s: malformed JSON object", field)
+		return "", &fieldError{field, ": malformed JSON object"}
 	}
 	return k, nil
 }
@@ -230,13 +250,13 @@ func str(d *json.Decoder, field string) (string, error) {
 
 func syntaxError(field string, err error) error {
 	if err == io.EOF {
-		return fmt.Errorf("%s: unexpected end of JSON", field)
+		return &fieldError{field, ": unexpected end of JSON"}
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("%s: malformed JSON at byte %d", field, se.Offset)
+		return &fieldError{field, fmt.Sprintf(": malformed JSON at byte %d", se.Offset)}
 	}
-	return fmt.Errorf("%s: malformed JSON", field)
+	return &fieldError{field, ": malformed JSON"}
 }
 
 // Quote quotes s for an error message, ASCII only and cut to a bounded
