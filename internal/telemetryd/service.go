@@ -85,15 +85,15 @@ func (program) Stop(service.Service) error  { return nil }
 
 // explain turns a service manager's failure into advice.
 func explain(action string, err error) error {
-	if errors.Is(err, service.ErrNoServiceSystemDetected) {
-		return fmt.Errorf("%s: no service manager was found (systemd, launchd or Windows services); "+
-			"run 'pace-telemetryd run' in the foreground instead, or 'pace-telemetryd flush' from cron", action)
-	}
+	const instead = "run 'pace-telemetryd run' in the foreground (or from your session's autostart), or 'pace-telemetryd flush' from cron"
 	msg := err.Error()
-	if strings.Contains(msg, "Failed to connect to bus") || strings.Contains(msg, "System has not been booted with systemd") ||
-		strings.Contains(msg, "exit status") {
-		return fmt.Errorf("%s: the service manager refused (%v); in a container or CI no service manager runs: "+
-			"use 'pace-telemetryd run' in the foreground or 'pace-telemetryd flush' instead", action, err)
+	switch {
+	case errors.Is(err, service.ErrNoServiceSystemDetected):
+		return fmt.Errorf("%s: no service manager was found (systemd, launchd or Windows services); %s", action, instead)
+	case strings.Contains(msg, "Failed to connect to bus"), strings.Contains(msg, "System has not been booted with systemd"), strings.Contains(msg, "exit status"):
+		return fmt.Errorf("%s: the service manager refused (%v); in a container or CI no service manager runs: %s", action, err, instead)
+	case strings.Contains(msg, "not supported"):
+		return fmt.Errorf("%s: %v; per-user services need systemd, launchd or Windows: %s", action, err, instead)
 	}
 	return fmt.Errorf("%s: %w", action, err)
 }
