@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/telemetry"
@@ -210,7 +212,7 @@ func TestModeCommandsPersist(t *testing.T) {
 		t.Fatalf("local: %+v", r)
 	}
 	s.pace("version")
-	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-mode: local") || !strings.Contains(r.stdout, "counters:  2") {
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-mode: local") || !regexp.MustCompile(`counters:\s+2\n`).MatchString(r.stdout) {
 		t.Fatalf("status after local: %q", r.stdout)
 	}
 	s.env["DO_NOT_TRACK"] = "1"
@@ -331,5 +333,22 @@ func TestConfigFolderRule(t *testing.T) {
 	none := &sandbox{t: t, env: map[string]string{}}
 	if r := none.pace("version"); r.code != 0 || r.err != "" {
 		t.Fatalf("no HOME at all: %+v", r)
+	}
+}
+
+func TestStatusShowsTheDaemonsLastUpload(t *testing.T) {
+	s := newSandbox(t)
+	s.pace("version")
+	if r := s.pace("telemetry", "status"); !regexp.MustCompile(`last upload:\s+never\n`).MatchString(r.stdout) || strings.Contains(r.stdout, "last error") {
+		t.Fatalf("status before any upload: %q", r.stdout)
+	}
+	at := time.Date(2026, 11, 25, 4, 44, 17, 0, time.UTC)
+	st := telemetry.UploadState{LastSuccess: at, LastAttempt: at.Add(time.Hour), LastError: "receiver answered 503 Service Unavailable: try later", Failures: 1}
+	if err := st.Save(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	r := s.pace("telemetry", "status")
+	if !strings.Contains(r.stdout, at.Local().Format(time.RFC3339)) || !strings.Contains(r.stdout, "last error:   receiver answered 503") {
+		t.Fatalf("status: %q", r.stdout)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,19 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 			default:
 				fmt.Fprintf(w, "id:\t%s\n", p.ID)
 				fmt.Fprintf(w, "counters:\t%d\n", p.Counters())
+			}
+			// What pace-telemetryd last did, from its state file.
+			up, err := telemetry.LoadUploadState(st.dir)
+			switch {
+			case err != nil:
+				fmt.Fprintf(w, "last upload:\tunknown (%v)\n", err)
+			case up.LastSuccess.IsZero():
+				fmt.Fprintf(w, "last upload:\tnever\n")
+			default:
+				fmt.Fprintf(w, "last upload:\t%s\n", up.LastSuccess.Local().Format(time.RFC3339))
+			}
+			if up.LastError != "" {
+				fmt.Fprintf(w, "last error:\t%s (%s)\n", up.LastError, up.LastAttempt.Local().Format(time.RFC3339))
 			}
 			return w.Flush()
 		},

@@ -34,6 +34,9 @@ const (
 	maxRetryAfter       = 24 * time.Hour
 )
 
+// NoInterval as Config.Interval uploads every change (after the debounce).
+const NoInterval time.Duration = 1
+
 // LockName keeps to one daemon per config folder.
 const LockName = "telemetryd.lock"
 
@@ -47,7 +50,7 @@ type Config struct {
 	Dir      string
 	Getenv   config.Getenv
 	Endpoint string        // --endpoint
-	Interval time.Duration // --telemetry-upload-interval-seconds; 0: from the environment or config.yaml
+	Interval time.Duration // --telemetry-upload-interval-seconds; 0: from the environment or config.yaml; -1: never
 	Debounce time.Duration // quiet time after a change; negative means none
 
 	Version      string

@@ -46,6 +46,19 @@ type options struct {
 	system     bool
 
 	backoffBase, backoffMax time.Duration // hidden: for tests
+	intervalSet             bool          // --telemetry-upload-interval-seconds given, even as 0
+}
+
+// seconds turns PACE's interval setting into a Config.Interval: -1 never
+// uploads, 0 uploads on every change.
+func seconds(n int) time.Duration {
+	switch {
+	case n < 0:
+		return -1
+	case n == 0:
+		return daemon.NoInterval
+	}
+	return time.Duration(n) * time.Second
 }
 
 type usageError struct{ error }
@@ -87,6 +100,9 @@ telemetry-sent.log beside telemetry.yaml.`,
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		o.intervalSet = c.Flags().Changed("telemetry-upload-interval-seconds")
+	}
 	f := root.PersistentFlags()
 	f.StringVar(&o.configPath, "config-path", "", "the pace config folder (default: $PACE_CONFIG_PATH, $XDG_CONFIG_HOME/pace or ~/.config/pace)")
 	f.StringVar(&o.endpoint, "endpoint", "", "receiver URL (default: $PACE_TELEMETRY_ENDPOINT, telemetry-endpoint in config.yaml, or built in)")
@@ -143,11 +159,8 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 	if c.Debounce == 0 {
 		c.Debounce = -1 // a flag of 0 means no debounce at all
 	}
-	switch {
-	case o.interval == -1:
-		c.Interval = -1
-	case o.interval > 0:
-		c.Interval = time.Duration(o.interval) * time.Second
+	if o.intervalSet {
+		c.Interval = seconds(o.interval)
 	}
 	return c, nil
 }
@@ -234,7 +247,7 @@ func (o *options) controlCmd(action string) *cobra.Command {
 			if o.endpoint != "" {
 				extra = append(extra, "--endpoint", o.endpoint)
 			}
-			if o.interval != 0 {
+			if o.intervalSet {
 				extra = append(extra, fmt.Sprintf("--telemetry-upload-interval-seconds=%d", o.interval))
 			}
 			s, err := newService(dir, o.system, extra)
