@@ -3,6 +3,7 @@ package graphite
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +136,7 @@ func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	reply = s.redact(reply)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("graphite http: %s: %.200q", resp.Status, reply)
 	}
@@ -142,4 +144,18 @@ func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 		return err
 	}
 	return nil
+}
+
+// redact removes the key, plain or inside a basic-auth header, from a reply
+// that is about to go into an error message and so into the logs: a proxy
+// or a verbose API may echo what it was sent.
+func (s *HTTPSink) redact(reply []byte) []byte {
+	if s.Key == "" {
+		return reply
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(s.User + ":" + s.Key))
+	for _, secret := range []string{auth, s.Key} {
+		reply = bytes.ReplaceAll(reply, []byte(secret), []byte("[redacted]"))
+	}
+	return reply
 }
