@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The system's main job, end to end, on the embedded default: build pace and
-# the receiver, run a few pace commands (one failing) in a throw-away config
-# folder, upload the counts to the receiver on loopback, and show the
-# Graphite series it wrote (stdout sink: carbon plaintext lines).
+# The system's main job, end to end, on the embedded default: build pace,
+# pace-telemetryd and the receiver; run a few pace commands (one failing)
+# in a throw-away config folder; start the receiver on loopback with its
+# stdout sink (carbon plaintext lines); let the daemon upload; and show the
+# Graphite series that arrived.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-receiver_pid=
-cleanup() { [ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null; rm -rf "$work"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "== build"
 go build -o "$work/bin/pace" ./cmd/pace
+go build -o "$work/bin/pace-telemetryd" ./cmd/pace-telemetryd
 go build -o "$work/bin/receiver" ./function/cmd/local
 
 export PACE_CONFIG_PATH="$work/config"
@@ -20,28 +22,43 @@ pace() { "$work/bin/pace" "$@"; }
 echo "== run pace (counts go to $PACE_CONFIG_PATH/telemetry.yaml)"
 pace version
 pace version
-pace telemetry status
-pace lsit tables 2>&1 || echo "(exit code $?)"
-echo
-echo "== telemetry.yaml"
+pace telemetry status >/dev/null
+pace lsit tables 2>/dev/null || echo "(pace lsit tables: exit code $?)"
 pace telemetry show
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-echo "== receiver on 127.0.0.1:$port, TELEMETRY_SINK=stdout"
+echo "== receiver on 127.0.0.1:$port (TELEMETRY_SINK=stdout)"
 PORT=$port TELEMETRY_SINK=stdout "$work/bin/receiver" >"$work/series.txt" 2>"$work/receiver.log" &
-receiver_pid=$!
-for _ in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-	sleep 0.05
-done
+pids+=($!)
+python3 - "$port" <<'PY'
+import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.1).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+PY
 
-echo "== upload (the body pace telemetry show --payload prints)"
-pace telemetry show --payload >"$work/body.json"
-cat "$work/body.json"
-status=$(curl -s -o "$work/answer" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$work/body.json" "http://127.0.0.1:$port/")
-echo "receiver answered $status: $(cat "$work/answer")"
-[ "$status" = 200 ] || { cat "$work/receiver.log"; exit 1; }
+echo "== pace-telemetryd run (uploads at start, then on every change)"
+"$work/bin/pace-telemetryd" run --endpoint "http://127.0.0.1:$port/" --debounce 0 \
+	--telemetry-upload-interval-seconds 0 2>"$work/daemon.log" &
+pids+=($!)
 
-echo "== Graphite series written by the receiver"
-for _ in $(seq 50); do [ -s "$work/series.txt" ] && break; sleep 0.05; done
-cat "$work/series.txt"
+# Wait (bounded) for the series of `pace version` to reach a value.
+wait_for_version() {
+	for _ in $(seq 200); do
+		grep -qE "command=version;.* $1 [0-9]+\$" "$work/series.txt" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for the upload; daemon log:"; cat "$work/daemon.log"; exit 1
+}
+wait_for_version 2
+echo "== one more run of pace version, uploaded on change"
+pace version
+wait_for_version 3
+
+echo "== Graphite series the receiver wrote, latest upload (name;tags value time)"
+tail -n "$(grep -c cumulative_count "$PACE_CONFIG_PATH/telemetry.yaml")" "$work/series.txt"
+echo "== what left the machine ($PACE_CONFIG_PATH/telemetry-sent.log, last entry)"
+awk 'BEGIN{RS=""} {last=$0} END{print last}' "$PACE_CONFIG_PATH/telemetry-sent.log"

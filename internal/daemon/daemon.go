@@ -72,6 +72,17 @@ type Settings struct {
 	Decision               telemetry.Decision
 }
 
+// Every says how often uploads may happen, in words.
+func (s Settings) Every() string {
+	switch {
+	case s.Interval < 0:
+		return "never upload"
+	case s.Interval <= NoInterval:
+		return "upload every change"
+	}
+	return fmt.Sprintf("upload at most every %v", s.Interval)
+}
+
 // Uploads tells whether these settings let the daemon upload, and why not.
 func (s Settings) Uploads() (bool, string) {
 	switch {
@@ -198,7 +209,7 @@ func Run(ctx context.Context, c Config) error {
 		c.logf("starting afresh: %v", err)
 	}
 	settings := c.Resolve()
-	c.logf("watching %s; endpoint %s (%s); interval %v (%s)", c.Dir, orNone(settings.Endpoint), settings.EndpointFrom, settings.Interval, settings.IntervalFrom)
+	c.logf("watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(settings.Endpoint), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
 	sched := c.schedule(settings.Interval)
 	sched.Changed(c.now().Add(-sched.Debounce)) // try at start, at once
 

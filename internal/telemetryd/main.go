@@ -284,11 +284,7 @@ func (o *options) statusCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, s.EndpointFrom)
 			fmt.Fprintf(w, "mode:\t%s (%s)\n", s.Decision.Mode, s.Decision.Reason)
-			if s.Interval < 0 {
-				fmt.Fprintf(w, "interval:\tnever upload (%s)\n", s.IntervalFrom)
-			} else {
-				fmt.Fprintf(w, "interval:\t%v (%s)\n", s.Interval, s.IntervalFrom)
-			}
+			fmt.Fprintf(w, "interval:\t%s (%s)\n", s.Every(), s.IntervalFrom)
 			if ok, whyNot := s.Uploads(); !ok {
 				fmt.Fprintf(w, "uploads:\toff: %s\n", whyNot)
 			}
