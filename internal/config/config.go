@@ -4,7 +4,6 @@ package config
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -101,9 +100,7 @@ func Set(dir, key string, value any) error {
 		return err
 	}
 	path := filepath.Join(dir, FileName)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return lockedfile.Edit(ctx, path, maxSize, FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	return lockedfile.Edit(path, 5*time.Second, 5*time.Second, maxSize, FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		if readErr != nil && !errors.Is(readErr, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read %s: %w", path, readErr)
 		}

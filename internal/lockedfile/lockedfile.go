@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -26,11 +27,63 @@ var ErrLockTimeout = errors.New("timed out waiting for the lock")
 
 // Lock takes the exclusive lock that guards path, waiting at most until
 // ctx is done. The caller must call the returned unlock function.
-//
-// Waiters block in the kernel rather than poll: with dozens of pace
-// processes on two cores, pollers burn the CPU the holder needs and lose
-// the race unfairly, so some would time out.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
+	return lock(path, func(locked <-chan error) error {
+		select {
+		case err := <-locked:
+			return err
+		case <-ctx.Done():
+			return ErrLockTimeout
+		}
+	})
+}
+
+// LockPatient takes the lock that guards path, waiting as long as path
+// keeps changing (other processes are getting their turns) but giving up
+// after idle without a change (a holder is stuck), or after most in all.
+// A queue of many busy writers is waited for; a stuck one is not.
+func LockPatient(path string, idle, most time.Duration) (unlock func(), err error) {
+	return lock(path, func(locked <-chan error) error {
+		start := time.Now()
+		last, lastChange := stamp(path), start
+		tick := time.NewTicker(max(idle/8, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case err := <-locked:
+				return err
+			case now := <-tick.C:
+				if s := stamp(path); s != last {
+					last, lastChange = s, now
+				}
+				if now.Sub(lastChange) > idle || now.Sub(start) > most {
+					return ErrLockTimeout
+				}
+			}
+		}
+	})
+}
+
+// stamp identifies a version of a file that is replaced by rename.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	sys  any
+}
+
+func stamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime(), fi.Size(), fileID(fi)}
+}
+
+// lock tries once, then blocks in the kernel while wait decides how long
+// to wait. Waiters block rather than poll: with dozens of pace processes on
+// two cores, pollers burn the CPU the holder needs and lose the race
+// unfairly.
+func lock(path string, wait func(locked <-chan error) error) (unlock func(), err error) {
 	l := flock.New(path + ".lock")
 	release := func() { l.Unlock(); l.Close() }
 	ok, err := l.TryLock()
@@ -43,32 +96,31 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	}
 	locked := make(chan error, 1)
 	go func() { locked <- l.Lock() }()
-	select {
-	case err := <-locked:
-		if err != nil {
+	if err := wait(locked); err != nil {
+		if errors.Is(err, ErrLockTimeout) {
+			// The blocked call cannot be cancelled; release the lock if it
+			// is granted after all (process exit would release it too).
+			go func() {
+				if <-locked == nil {
+					l.Unlock()
+				}
+				l.Close()
+			}()
+		} else {
 			l.Close()
-			return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
 		}
-		return release, nil
-	case <-ctx.Done():
-		// The blocked call cannot be cancelled; release the lock if it is
-		// granted after all (process exit would release it too).
-		go func() {
-			if <-locked == nil {
-				l.Unlock()
-			}
-			l.Close()
-		}()
-		return nil, fmt.Errorf("lock %s: %w", l.Path(), ErrLockTimeout)
+		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
 	}
+	return release, nil
 }
 
-// Edit locks path, reads it, and passes its content to edit. readErr is nil,
+// Edit locks path (see LockPatient for idle and most), reads it, and
+// passes its content to edit. readErr is nil,
 // an error wrapping fs.ErrNotExist, ErrTooLarge (content over maxSize bytes),
 // or another read error. If edit returns non-nil data, it replaces the file
 // atomically with mode perm. Edit's own error is returned as is.
-func Edit(ctx context.Context, path string, maxSize int64, perm fs.FileMode, edit func(data []byte, readErr error) ([]byte, error)) error {
-	unlock, err := Lock(ctx, path)
+func Edit(path string, idle, most time.Duration, maxSize int64, perm fs.FileMode, edit func(data []byte, readErr error) ([]byte, error)) error {
+	unlock, err := LockPatient(path, idle, most)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 func TestEditReplacesAtomically(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
-	err := Edit(context.Background(), path, 10, 0o600, func(data []byte, readErr error) ([]byte, error) {
+	err := Edit(path, time.Second, time.Second, 10, 0o600, func(data []byte, readErr error) ([]byte, error) {
 		if !errors.Is(readErr, fs.ErrNotExist) {
 			t.Fatalf("readErr = %v, want not-exist", readErr)
 		}
@@ -21,7 +21,7 @@ func TestEditReplacesAtomically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Edit(context.Background(), path, 10, 0o600, func(data []byte, readErr error) ([]byte, error) {
+	err = Edit(path, time.Second, time.Second, 10, 0o600, func(data []byte, readErr error) ([]byte, error) {
 		if readErr != nil || string(data) != "one" {
 			t.Fatalf("got %q, %v", data, readErr)
 		}
@@ -81,5 +81,37 @@ func TestReplaceFailureLeavesOldFile(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); string(data) != "old" {
 		t.Fatalf("file = %q after a failed replace", data)
+	}
+}
+
+// A patient waiter waits while the guarded file keeps changing, and gives
+// up soon once it stops.
+func TestLockPatientWaitsForProgressOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	unlock, err := Lock(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	go func() { // another writer's progress, for a while, then release
+		for i := 0; i < 30; i++ {
+			Replace(path, []byte{byte(i)}, 0o600)
+			time.Sleep(5 * time.Millisecond)
+		}
+		unlock()
+		close(stop)
+	}()
+	// idle (60 ms) is far shorter than the holder's 150 ms: only the
+	// changes keep this waiter waiting.
+	unlock2, err := LockPatient(path, 60*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatalf("gave up while the file kept changing: %v", err)
+	}
+	unlock2()
+	<-stop
+	unlock3, _ := Lock(context.Background(), path)
+	defer unlock3()
+	if _, err := LockPatient(path, 30*time.Millisecond, 10*time.Second); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("a stuck holder: %v", err)
 	}
 }

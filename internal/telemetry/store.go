@@ -7,7 +7,6 @@
 package telemetry
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,10 +28,15 @@ const FileName = "telemetry.yaml"
 // below it (300 counters are about 20 KiB); a bigger one is not ours.
 const MaxFileSize = 1 << 20
 
-// DefaultLockTimeout bounds how long a command waits for another pace
-// process to finish its update before giving up on recording this run.
-// Holders keep the lock well under a millisecond.
+// DefaultLockTimeout bounds how long a command waits for the lock while
+// the file does not change: a holder that long without writing is stuck,
+// and this run goes uncounted rather than hold up the user. While other
+// processes keep writing (a busy queue, not a stuck one), the wait goes
+// on, up to maxLockWait times as long. Holders keep the lock well under a
+// millisecond.
 const DefaultLockTimeout = time.Second
+
+const maxLockWait = 10
 
 // Store is the telemetry file of one config folder. The zero values of the
 // optional fields are the production defaults; tests override them.
@@ -42,7 +46,7 @@ type Store struct {
 
 	GOOS        string           // default runtime.GOOS
 	Now         func() time.Time // default time.Now; names moved-aside files
-	LockTimeout time.Duration    // default DefaultLockTimeout
+	LockTimeout time.Duration    // wait without progress; default DefaultLockTimeout
 	Log         io.Writer        // explanations for PACE_TELEMETRY_DEBUG; nil is silent
 }
 
@@ -113,13 +117,11 @@ func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *paylo
 	if err := os.MkdirAll(s.Dir, config.DirPerm); err != nil {
 		return err
 	}
-	timeout := s.LockTimeout
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
+	idle := s.LockTimeout
+	if idle <= 0 {
+		idle = DefaultLockTimeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return lockedfile.Edit(ctx, s.Path(), MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	return lockedfile.Edit(s.Path(), idle, maxLockWait*idle, MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		var p *payload.Payload
 		fresh := false
 		switch {
