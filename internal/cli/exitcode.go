@@ -3,13 +3,19 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pace-cli/pace/internal/platform"
+	"github.com/pace-cli/pace/internal/policy"
 )
 
 // Exit codes, decided here and only here (documented in README.md).
 const (
-	ExitOK    = 0 // success
-	ExitError = 1 // the command failed
-	ExitUsage = 2 // unknown command, bad flag, wrong number of arguments
+	ExitOK          = 0 // success
+	ExitError       = 1 // the command failed
+	ExitUsage       = 2 // unknown command, bad flag, wrong number of arguments
+	ExitNotFound    = 3 // no such data policy, processing platform or table
+	ExitInvalid     = 4 // the data policy is invalid
+	ExitUnreachable = 5 // the processing platform cannot be reached
 )
 
 // usageError marks a mistake in how pace was called.
@@ -30,6 +36,12 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &usage):
 		return ExitUsage
+	case policy.IsInvalid(err):
+		return ExitInvalid
+	case errors.Is(err, platform.ErrUnreachable):
+		return ExitUnreachable
+	case errors.Is(err, policy.ErrNotFound), errors.Is(err, platform.ErrNotFound):
+		return ExitNotFound
 	default:
 		return ExitError
 	}

@@ -25,6 +25,7 @@ type env struct {
 	IO
 	getenv  config.Getenv
 	version string
+	output  string // -o/--output: yaml or json
 }
 
 // Main runs pace with args (without the program name) and returns the
@@ -65,7 +66,22 @@ func newRoot(e *env) *cobra.Command {
 	root := group("pace", "Policy As Code Engine command-line client",
 		newVersionCmd(e),
 		newTelemetryCmd(e),
+		// Verbs first: pace <verb> <noun>.
+		group("list", "List resources", newListPlatformsCmd(e), newListSchemasCmd(e), newListTablesCmd(e), newListPoliciesCmd(e)),
+		group("get", "Get a resource", newGetPolicyCmd(e)),
+		group("upsert", "Create or replace a resource", newUpsertPolicyCmd(e)),
+		group("delete", "Delete a resource", newDeletePolicyCmd(e)),
+		group("transpile", "Show the SQL a resource becomes", newTranspilePolicyCmd(e)),
+		group("apply", "Apply a resource to its processing platform", newApplyPolicyCmd(e)),
+		group("evaluate", "Show what a resource lets someone see", newEvaluatePolicyCmd(e)),
 	)
+	root.PersistentFlags().StringVarP(&e.output, "output", "o", "yaml", "output format: yaml or json")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if e.output != "yaml" && e.output != "json" {
+			return usageErrorf("--output %q: use yaml or json", e.output)
+		}
+		return nil
+	}
 	root.Long = "pace is the command-line client of PACE, the Policy As Code Engine.\n\n" +
 		"pace counts which commands you run and their exit codes, nothing else;\n" +
 		"see 'pace telemetry --help'."

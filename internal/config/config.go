@@ -64,6 +64,29 @@ type Settings struct {
 	UploadIntervalSeconds *int `yaml:"telemetry-upload-interval-seconds"`
 	// Endpoint is where the daemon uploads to.
 	Endpoint string `yaml:"telemetry-endpoint"`
+	// Platforms are the processing platforms data policies apply to.
+	Platforms []Platform `yaml:"processing_platforms"`
+}
+
+// Platform is a processing platform: a database that data policies turn
+// into views on.
+type Platform struct {
+	ID   string `yaml:"id" json:"id"`
+	Type string `yaml:"type" json:"type"`
+	// DSN says how to connect. A password in it is allowed but better kept
+	// in the environment variable PasswordEnv names.
+	DSN         string `yaml:"dsn" json:"-"`
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+}
+
+// Platform finds the processing platform with id.
+func (s Settings) Platform(id string) (Platform, bool) {
+	for _, p := range s.Platforms {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Platform{}, false
 }
 
 // Keys of config.yaml that pace writes.
