@@ -30,7 +30,7 @@ func TestDir(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	if s, err := Load(dir); err != nil || s != (Settings{}) {
+	if s, err := Load(dir); err != nil || s.TelemetryMode != "" || s.Endpoint != "" || s.Platforms != nil || s.UploadIntervalSeconds != nil {
 		t.Fatalf("missing file: %+v, %v", s, err)
 	}
 	write := func(content string) {
@@ -90,5 +90,21 @@ func TestSetKeepsTheRest(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); string(data) != "- not\n- settings\n" {
 		t.Fatalf("a refused Set changed the file: %q", data)
+	}
+}
+
+func TestPlatforms(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, FileName), []byte("processing_platforms:\n  - id: pg\n    type: postgres\n    dsn: postgres://pace@127.0.0.1:5432/app\n    password_env: PACE_PG_PASSWORD\n"), 0o600)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := s.Platform("pg")
+	if !ok || p.Type != "postgres" || p.PasswordEnv != "PACE_PG_PASSWORD" || p.DSN == "" {
+		t.Fatalf("platform: %+v %v", p, ok)
+	}
+	if _, ok := s.Platform("nope"); ok {
+		t.Fatal("found a platform that is not there")
 	}
 }

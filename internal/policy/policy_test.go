@@ -76,8 +76,10 @@ func TestValidationNamesEachProblem(t *testing.T) {
 		"principals missing": {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[0].Transforms[0].Principals = nil }, "only the last entry may be without principals"},
 		"two kinds": {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[0].Transforms[2].Nullify = &struct{}{} },
 			"transforms[2]: must have exactly one of regexp, identity, fixed, hash, sql_statement, nullify; has 2"},
-		"no kind":           {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{} }, "has 0"},
-		"regexp on integer": {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{Regexp: &Regexp{"1", "2"}} }, "works on text fields only"},
+		"no kind": {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{} }, "has 0"},
+		"regexp on integer": {func(p *DataPolicy) {
+			p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{Regexp: &Regexp{"1", "2"}}
+		}, "works on text fields only"},
 		"fixed misfit":      {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{Fixed: &Fixed{"abc"}} }, `"abc" does not fit a field of type integer`},
 		"hash on integer":   {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[1].Transforms[1] = Transform{Hash: &Hash{"s"}} }, "works on text fields only"},
 		"empty group":       {func(p *DataPolicy) { p.RuleSets[0].FieldTransforms[0].Transforms[0].Principals[0].Group = "" }, "group: is empty"},
