@@ -136,3 +136,18 @@ func TestQuotingOfHostileNames(t *testing.T) {
 		}
 	}
 }
+
+// The worked example in docs/ is this package's test policy and SQL,
+// verbatim, so the page cannot drift from what pace does.
+func TestDocsShowTheTestedExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/data-policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"testdata/demo-policy.yaml", "testdata/demo-policy.sql"} {
+		want, _ := os.ReadFile(f)
+		if !strings.Contains(string(doc), string(want)) {
+			t.Errorf("docs/data-policies.md does not show %s as it is", f)
+		}
+	}
+}
