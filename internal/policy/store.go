@@ -24,7 +24,7 @@ type Store struct{ Dir string }
 func (s Store) folder() string { return filepath.Join(s.Dir, "data-policies") }
 
 func (s Store) path(id string) (string, error) {
-	if !idPattern.MatchString(id) {
+	if !validID(id) {
 		return "", fmt.Errorf("data policy %q: %w (ids are letters, digits, '_', '.' or '-')", id, ErrNotFound)
 	}
 	return filepath.Join(s.folder(), id+".yaml"), nil

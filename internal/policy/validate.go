@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,14 +43,29 @@ func Parse(data []byte, source string) (*DataPolicy, error) {
 	return &p, nil
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// validID: letters, digits, '_', '.' or '-', starting with a letter or
+// digit, at most 128 bytes; it names a file. (Not a regexp: compiling one
+// with a {0,127} repeat costs every pace run most of a millisecond.)
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the policy on its own: every field and transform exists
 // and fits its type, every list of principals ends in a default, and each
 // transform has exactly one kind.
 func (p *DataPolicy) Validate(source string) error {
 	v := &validator{}
-	if !idPattern.MatchString(p.ID) {
+	if !validID(p.ID) {
 		v.add("id", "%q must be letters, digits, '_', '.' or '-' (it names the stored file)", p.ID)
 	}
 	if p.Metadata.Title == "" {
