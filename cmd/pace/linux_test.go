@@ -39,16 +39,7 @@ func inMountNamespace(t *testing.T, script string, env ...string) result {
 	}
 	cmd := exec.Command("unshare", "-m", "sh", "-euc", script)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PACE=" + paceBin}, env...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errOut.String(), code}
+	return run(t, cmd)
 }
 
 func TestReadOnlyFolder(t *testing.T) {

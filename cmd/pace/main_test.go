@@ -44,6 +44,12 @@ func pace(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(paceBin, args...)
 	cmd.Env = append([]string{"PACE_CONFIG_PATH=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
+	return run(t, cmd)
+}
+
+// run runs cmd to its end and keeps what it printed and its exit code.
+func run(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

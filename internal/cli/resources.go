@@ -44,6 +44,15 @@ func (e *env) policies() (policy.Store, error) {
 	return policy.Store{Dir: dir}, err
 }
 
+// policy loads the stored data policy with id.
+func (e *env) policy(id string) (*policy.DataPolicy, error) {
+	store, err := e.policies()
+	if err != nil {
+		return nil, err
+	}
+	return store.Get(id)
+}
+
 // connect opens the processing platform named by --processing-platform.
 func (e *env) connect(ctx context.Context, id string) (*platform.Postgres, error) {
 	if id == "" {
@@ -250,11 +259,7 @@ func newTranspilePolicyCmd(e *env) *cobra.Command {
 		Short: "Print the SQL a data policy becomes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			store, err := e.policies()
-			if err != nil {
-				return err
-			}
-			p, err := store.Get(args[0])
+			p, err := e.policy(args[0])
 			if err != nil {
 				return err
 			}
@@ -270,11 +275,7 @@ func newApplyPolicyCmd(e *env) *cobra.Command {
 		Short: "Create the policy's views on its platform, in one transaction",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			store, err := e.policies()
-			if err != nil {
-				return err
-			}
-			p, err := store.Get(args[0])
+			p, err := e.policy(args[0])
 			if err != nil {
 				return err
 			}
@@ -309,11 +310,7 @@ func newEvaluatePolicyCmd(e *env) *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return usageErrorf("--limit %d: use 1 to 10000", limit)
 			}
-			store, err := e.policies()
-			if err != nil {
-				return err
-			}
-			p, err := store.Get(args[0])
+			p, err := e.policy(args[0])
 			if err != nil {
 				return err
 			}
