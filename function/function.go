@@ -1,16 +1,21 @@
 // Package function is pace's telemetry receiver, a Google Cloud Function:
 // it validates the uploads of pace CLIs, which it cannot authenticate, and
-// writes them as Graphite tagged series to a sink chosen by TELEMETRY_SINK.
+// writes them as Graphite tagged series, or as Prometheus samples by remote
+// write, to a sink chosen by TELEMETRY_SINK.
 //
 // POST / with the JSON body of payload.Payload answers 200 "OK" (the body
 // PACE's original CLI expects) with the number of counters of unknown
 // command paths, which were dropped, in the X-Pace-Dropped header. Bad input
 // gets a 4xx and {"error":"<field>: <what is wrong>"}; a failing sink gets
-// 503 with Retry-After, so the client keeps its data and retries.
+// 503 with Retry-After, so the client keeps its data and retries. A
+// remote-write store that refuses the samples themselves (a 4xx such as
+// out-of-order samples) gets 422, so the client does not send the same data
+// again; its next upload carries the counts, which are cumulative.
 package function
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +33,7 @@ import (
 
 	"github.com/pace-cli/pace/function/graphite"
 	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/function/promwrite"
 )
 
 func init() {
@@ -60,9 +66,17 @@ const (
 // command path is not on the allow-list and was not stored.
 const DroppedHeader = "X-Pace-Dropped"
 
+// PromSink delivers Prometheus samples (*promwrite.Sink). An error that
+// is a *promwrite.RejectedError means the store refused the samples for
+// good; any other means they may be taken later.
+type PromSink interface {
+	Write(ctx context.Context, series []promwrite.Series) error
+}
+
 // Config is what a receiver is built from.
 type Config struct {
-	Sink     graphite.Sink
+	Sink     graphite.Sink    // Graphite series; or:
+	PromSink PromSink         // pace_cli_invocations_total by remote write
 	Interval time.Duration    // between uploads, told to the Graphite HTTP API; default DefaultInterval
 	IDTag    bool             // write the installation id as a tag
 	Now      func() time.Time // default time.Now
@@ -74,9 +88,13 @@ type Config struct {
 // ConfigFromEnv reads the configuration the deployed function gets from
 // its environment:
 //
-//	TELEMETRY_SINK      stdout (default), carbon+tcp://HOST:PORT or https://HOST/graphite/metrics
+//	TELEMETRY_SINK      stdout (default), carbon+tcp://HOST:PORT, https://HOST/graphite/metrics
+//	                    or prometheus+https://HOST/PATH (remote write)
 //	GRAPHITE_USER       basic-auth user of the Graphite HTTP API
 //	GRAPHITE_API_KEY    its key
+//	PROMETHEUS_USER     basic-auth user of the remote-write endpoint
+//	PROMETHEUS_PASSWORD its password or token
+//	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
 //	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600)
 //	TELEMETRY_ID_TAG    on (default) or off: write the installation id tag
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
@@ -102,6 +120,18 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 		cfg.IDTag = false
 	default:
 		return Config{}, fmt.Errorf("TELEMETRY_ID_TAG %q: want on or off", v)
+	}
+	if spec := getenv("TELEMETRY_SINK"); promwrite.IsSpec(spec) {
+		sink, err := promwrite.Open(spec, promwrite.Auth{
+			User:        getenv("PROMETHEUS_USER"),
+			Password:    getenv("PROMETHEUS_PASSWORD"),
+			BearerToken: getenv("PROMETHEUS_BEARER_TOKEN"),
+		})
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.PromSink = sink
+		return cfg, nil
 	}
 	sink, err := graphite.Open(getenv("TELEMETRY_SINK"), stdout, getenv("GRAPHITE_USER"), getenv("GRAPHITE_API_KEY"))
 	if err != nil {
@@ -142,8 +172,8 @@ func NewLogger(w io.Writer) *slog.Logger {
 
 // New returns the receiver's handler, wrapped in its middleware.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Sink == nil {
-		return nil, errors.New("function: no sink")
+	if (cfg.Sink == nil) == (cfg.PromSink == nil) {
+		return nil, errors.New("function: want one sink: Sink or PromSink")
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
@@ -176,6 +206,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	r := &receiver{
 		sink:     cfg.Sink,
+		promSink: cfg.PromSink,
 		interval: int(cfg.Interval / time.Second),
 		idTag:    cfg.IDTag,
 		now:      cfg.Now,
@@ -186,6 +217,7 @@ func New(cfg Config) (http.Handler, error) {
 
 type receiver struct {
 	sink     graphite.Sink
+	promSink PromSink
 	interval int
 	idTag    bool
 	now      func() time.Time
@@ -261,18 +293,38 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.version, out.os = p.CLIVersion, p.OperatingSystem
-	series, dropped := toSeries(p, h.known, h.idTag, h.interval, h.now())
-	out.series, out.dropped = len(series), dropped
-	if len(series) > 0 {
-		if err := h.sink.Write(r.Context(), series); err != nil {
-			if errors.Is(err, graphite.ErrInvalidSeries) {
-				panic(err) // a bug: validation let something through
-			}
+	var dropped int
+	if h.promSink != nil {
+		var series []promwrite.Series
+		series, dropped = toPromSeries(p, h.known, h.idTag, h.now())
+		out.series, out.dropped = len(series), dropped
+		if len(series) > 0 {
+			err = h.promSink.Write(r.Context(), series)
+		}
+	} else {
+		var series []graphite.Series
+		series, dropped = toSeries(p, h.known, h.idTag, h.interval, h.now())
+		out.series, out.dropped = len(series), dropped
+		if len(series) > 0 {
+			err = h.sink.Write(r.Context(), series)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, graphite.ErrInvalidSeries) || errors.Is(err, promwrite.ErrInvalidSeries) {
+			panic(err) // a bug: validation let something through
+		}
+		var rejected *promwrite.RejectedError
+		if errors.As(err, &rejected) {
+			// Sending the same data again would be refused again. The
+			// counts are cumulative, so the next upload, made when they
+			// change, carries these runs too.
+			fail(http.StatusUnprocessableEntity, "sink: the store refused the samples; send them again when they change")
+		} else {
 			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 			fail(http.StatusServiceUnavailable, "sink: unavailable; retry later")
-			out.err = "sink: " + err.Error()
-			return
 		}
+		out.err = "sink: " + err.Error()
+		return
 	}
 	w.Header().Set(DroppedHeader, strconv.Itoa(dropped))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

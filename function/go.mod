@@ -2,7 +2,11 @@ module github.com/pace-cli/pace/function
 
 go 1.25.0
 
-require github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
+require (
+	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
+	github.com/golang/snappy v1.0.0
+	google.golang.org/protobuf v1.35.2
+)
 
 require (
 	cloud.google.com/go/functions v1.19.3 // indirect

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pace-cli/pace/function/graphite"
 	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/function/promwrite"
 )
 
 // MetricName is the Graphite name of every series the receiver writes: the
@@ -55,15 +56,17 @@ func init() {
 // commandInfo is what the tags of a known command path need, computed once
 // when the allow-list is loaded.
 type commandInfo struct {
-	words   []string // after "pace"
-	command string   // words joined with '.', or RootCommand
+	words       []string // after "pace"
+	command     string   // words joined with '.', or RootCommand
+	promCommand string   // words joined with ' ', or RootCommand
 }
 
 func newCommandInfo(path string) commandInfo {
 	words := strings.Fields(path)[1:]
-	c := commandInfo{words: words, command: strings.Join(words, ".")}
+	c := commandInfo{words: words, command: strings.Join(words, "."), promCommand: strings.Join(words, " ")}
 	if c.command == "" {
 		c.command = RootCommand
+		c.promCommand = RootCommand
 	}
 	return c
 }
@@ -113,6 +116,76 @@ func toSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, inte
 				Value:    p.MetricPoints[path][code].CumulativeCount,
 				Time:     ts,
 				Interval: interval,
+			})
+		}
+	}
+	return series, dropped
+}
+
+// PromMetricName is the name of the counter the remote-write sink writes,
+// after Prometheus' conventions: the same cumulative count as MetricName,
+// with the _total suffix of a counter.
+const PromMetricName = "pace_cli_invocations_total"
+
+// PromLabelNames lists every label the remote-write sink can write,
+// __name__ included, sorted as remote write requires.
+func PromLabelNames() []string {
+	names := []string{promwrite.NameLabel, TagVersion}
+	for i := 1; i < payload.MaxPathWords; i++ {
+		names = append(names, cmdTags[i])
+	}
+	return append(names, TagCommand, TagExitCode, TagID, TagOS)
+}
+
+// toPromSeries is toSeries for Prometheus remote write: one sample per
+// (known command path, exit code) of PromMetricName, at now in
+// milliseconds. The labels are the Graphite tags, except that command
+// joins the words with spaces ("list tables"), which Prometheus allows;
+// they are appended in sorted order: __name__, cli_version, cmd1…cmd5,
+// command, exit_code, id, operating_system.
+func toPromSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, now time.Time) (series []promwrite.Series, dropped int) {
+	paths := make([]string, 0, len(p.MetricPoints))
+	n := 0
+	for path, codes := range p.MetricPoints {
+		if _, ok := known[path]; !ok {
+			dropped += len(codes)
+			continue
+		}
+		paths = append(paths, path)
+		n += len(codes)
+	}
+	slices.Sort(paths)
+	series = make([]promwrite.Series, 0, n)
+	ts := now.UnixMilli()
+	codes := make([]int, 0, 8)
+	for _, path := range paths {
+		info := known[path]
+		codes = codes[:0]
+		for code := range p.MetricPoints[path] {
+			codes = append(codes, code)
+		}
+		slices.Sort(codes)
+		for _, code := range codes {
+			labels := make([]promwrite.Label, 0, len(info.words)+7)
+			labels = append(labels,
+				promwrite.Label{Name: promwrite.NameLabel, Value: PromMetricName},
+				promwrite.Label{Name: TagVersion, Value: p.CLIVersion},
+			)
+			for i, w := range info.words {
+				labels = append(labels, promwrite.Label{Name: cmdTags[i+1], Value: w})
+			}
+			labels = append(labels,
+				promwrite.Label{Name: TagCommand, Value: info.promCommand},
+				promwrite.Label{Name: TagExitCode, Value: exitCodes[code]},
+			)
+			if idTag {
+				labels = append(labels, promwrite.Label{Name: TagID, Value: p.ID})
+			}
+			labels = append(labels, promwrite.Label{Name: TagOS, Value: p.OperatingSystem})
+			series = append(series, promwrite.Series{
+				Labels:    labels,
+				Value:     float64(p.MetricPoints[path][code].CumulativeCount),
+				Timestamp: ts,
 			})
 		}
 	}

@@ -1,0 +1,185 @@
+package promwrite
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang/snappy"
+)
+
+// DefaultTimeout bounds one delivery when the context has no deadline.
+const DefaultTimeout = 10 * time.Second
+
+// UserAgent is sent with every write.
+const UserAgent = "pace-telemetry-receiver"
+
+// Scheme prefix of a TELEMETRY_SINK that names a remote-write endpoint.
+const schemePrefix = "prometheus+"
+
+// IsSpec reports whether spec names a remote-write sink
+// (prometheus+https://… or prometheus+http://…).
+func IsSpec(spec string) bool { return strings.HasPrefix(spec, schemePrefix) }
+
+// Auth is how the sink authenticates: basic auth (User and Password) or a
+// bearer token, or nothing. Its secrets are never logged or returned in an
+// error.
+type Auth struct {
+	User, Password string
+	BearerToken    string
+}
+
+// Sink writes series to a remote-write endpoint.
+type Sink struct {
+	URL    string
+	Auth   Auth
+	Client *http.Client
+}
+
+// New returns a Sink with a client that does not follow redirects, so the
+// credentials go only to the configured URL.
+func New(rawURL string, auth Auth) *Sink {
+	return &Sink{
+		URL:  rawURL,
+		Auth: auth,
+		Client: &http.Client{
+			Timeout: DefaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}
+}
+
+// Open returns the sink that spec names: prometheus+https://HOST/PATH
+// (prometheus+http:// for local stores) posts to https://HOST/PATH.
+func Open(spec string, auth Auth) (*Sink, error) {
+	if !IsSpec(spec) {
+		return nil, fmt.Errorf("TELEMETRY_SINK: want prometheus+https://HOST/PATH")
+	}
+	u, err := url.Parse(strings.TrimPrefix(spec, schemePrefix))
+	if err != nil {
+		// url's error quotes the whole spec, which may hold a secret.
+		return nil, fmt.Errorf("TELEMETRY_SINK is not a URL")
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("TELEMETRY_SINK must not hold credentials; use PROMETHEUS_USER and PROMETHEUS_PASSWORD, or PROMETHEUS_BEARER_TOKEN")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Fragment != "" {
+		return nil, fmt.Errorf("TELEMETRY_SINK %q: want prometheus+https://HOST/PATH", spec)
+	}
+	switch {
+	case auth.BearerToken != "" && (auth.User != "" || auth.Password != ""):
+		return nil, fmt.Errorf("TELEMETRY_SINK %q: set PROMETHEUS_BEARER_TOKEN or PROMETHEUS_USER and PROMETHEUS_PASSWORD, not both", spec)
+	case (auth.User == "") != (auth.Password == ""):
+		return nil, fmt.Errorf("TELEMETRY_SINK %q: PROMETHEUS_USER and PROMETHEUS_PASSWORD go together", spec)
+	}
+	return New(u.String(), auth), nil
+}
+
+// RejectedError is a store's refusal of the samples themselves (a 4xx
+// other than 429 and other than the ones that mean the sink is
+// misconfigured): out-of-order or duplicate samples, samples too old, a
+// limit on series or labels. Sending the same request again would fail
+// again.
+type RejectedError struct {
+	Status string // as the store sent it, e.g. "400 Bad Request"
+	Reason string // the start of the store's reply, secrets removed
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("remote write: rejected: %s: %.300q", e.Status, e.Reason)
+}
+
+// Write implements the receiver's sink: it returns nil only when the store
+// answered 2xx. A *RejectedError means the store refused these samples for
+// good; any other error means they may be taken later (the store is down,
+// overloaded (429, 5xx) or the sink is misconfigured (3xx, 401, 403, 404,
+// 405, 407)).
+func (s *Sink) Write(ctx context.Context, series []Series) error {
+	if len(series) == 0 {
+		return nil
+	}
+	pb, err := Marshal(series)
+	if err != nil {
+		return err
+	}
+	body := snappy.Encode(nil, pb)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("remote write: %w", err)
+	}
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	req.Header.Set("User-Agent", UserAgent)
+	switch {
+	case s.Auth.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+s.Auth.BearerToken)
+	case s.Auth.User != "" || s.Auth.Password != "":
+		req.SetBasicAuth(s.Auth.User, s.Auth.Password)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is ours and adds nothing
+		}
+		return fmt.Errorf("remote write: %w", err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	reason := strings.TrimSpace(string(s.redact(reply)))
+	switch c := resp.StatusCode; {
+	case c/100 == 2:
+		return nil
+	case c/100 == 4 && !retryable4xx[c]:
+		return &RejectedError{Status: resp.Status, Reason: reason}
+	default:
+		return fmt.Errorf("remote write: %s: %.300q", resp.Status, reason)
+	}
+}
+
+// retryable4xx are the 4xx answers that say nothing about the samples: the
+// store is busy (429) or the sink's URL or credentials are wrong, which the
+// operator fixes while clients keep their data and retry.
+var retryable4xx = map[int]bool{
+	http.StatusUnauthorized:                true,
+	http.StatusForbidden:                   true,
+	http.StatusNotFound:                    true,
+	http.StatusMethodNotAllowed:            true,
+	http.StatusProxyAuthRequired:           true,
+	http.StatusRequestTimeout:              true,
+	http.StatusTooManyRequests:             true,
+	http.StatusUnsupportedMediaType:        true,
+	http.StatusRequestHeaderFieldsTooLarge: true,
+}
+
+// redact removes the secrets, plain or inside an Authorization header, from
+// a reply that is about to go into an error message and so into the logs: a
+// proxy or a verbose API may echo what it was sent.
+func (s *Sink) redact(reply []byte) []byte {
+	var secrets []string
+	if s.Auth.BearerToken != "" {
+		secrets = append(secrets, s.Auth.BearerToken)
+	}
+	if s.Auth.Password != "" {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(s.Auth.User+":"+s.Auth.Password)), s.Auth.Password)
+	}
+	for _, secret := range secrets {
+		reply = bytes.ReplaceAll(reply, []byte(secret), []byte("[redacted]"))
+	}
+	return reply
+}
