@@ -1,0 +1,164 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pace-cli/pace/function/promwrite"
+)
+
+// recordingPromSink keeps what it was given, or fails with err.
+type recordingPromSink struct {
+	mu     sync.Mutex
+	series []promwrite.Series
+	err    error
+}
+
+func (s *recordingPromSink) Write(ctx context.Context, series []promwrite.Series) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.series = append(s.series, series...)
+	return nil
+}
+
+func newPromReceiver(t *testing.T, sink *recordingPromSink, modify ...func(*Config)) *testReceiver {
+	t.Helper()
+	return newTestReceiver(t, append([]func(*Config){func(c *Config) { c.Sink = nil; c.PromSink = sink }}, modify...)...)
+}
+
+func labels(kv ...string) []promwrite.Label {
+	var l []promwrite.Label
+	for i := 0; i < len(kv); i += 2 {
+		l = append(l, promwrite.Label{Name: kv[i], Value: kv[i+1]})
+	}
+	return l
+}
+
+func TestPromSeries(t *testing.T) {
+	sink := &recordingPromSink{}
+	tr := newPromReceiver(t, sink)
+	w := tr.post(body(`{"pace list tables":{"0":{"cumulative_count":2},"1":{"cumulative_count":1}},"pace":{"3":{"cumulative_count":4294967295}},"pace nope":{"0":{"cumulative_count":5}}}`))
+	if w.Code != 200 || w.Body.String() != "OK" || w.Header().Get(DroppedHeader) != "1" {
+		t.Fatalf("got %d %q dropped=%q", w.Code, w.Body, w.Header().Get(DroppedHeader))
+	}
+	ms := testNow.UnixMilli()
+	want := []promwrite.Series{
+		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "command", "pace", "exit_code", "3", "id", testID, "operating_system", "linux"), Value: 4294967295, Timestamp: ms},
+		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "0", "id", testID, "operating_system", "linux"), Value: 2, Timestamp: ms},
+		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "1", "id", testID, "operating_system", "linux"), Value: 1, Timestamp: ms},
+	}
+	if !reflect.DeepEqual(sink.series, want) {
+		t.Fatalf("sink got\n%+v\nwant\n%+v", sink.series, want)
+	}
+}
+
+func TestPromSeriesIDOffAndDeepest(t *testing.T) {
+	sink := &recordingPromSink{}
+	tr := newPromReceiver(t, sink, func(c *Config) { c.IDTag = false })
+	if w := tr.post(body(`{"pace a b c d e":{"255":{"cumulative_count":0}}}`)); w.Code != 200 {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	want := labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", "255", "operating_system", "linux")
+	if len(sink.series) != 1 || !reflect.DeepEqual(sink.series[0].Labels, want) || sink.series[0].Value != 0 {
+		t.Fatalf("sink got %+v", sink.series)
+	}
+}
+
+// Every label the transform can write is in PromLabelNames, sorted, and
+// valid for Prometheus.
+func TestPromLabelNames(t *testing.T) {
+	names := PromLabelNames()
+	if !slices.IsSorted(names) {
+		t.Fatalf("not sorted: %v", names)
+	}
+	for _, s := range writtenPromSeries(t) {
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range s.Labels {
+			if !slices.Contains(names, l.Name) {
+				t.Errorf("label %q is not in PromLabelNames", l.Name)
+			}
+		}
+	}
+}
+
+// writtenPromSeries transforms the deepest possible path with the id on.
+func writtenPromSeries(t *testing.T) []promwrite.Series {
+	t.Helper()
+	sink := &recordingPromSink{}
+	tr := newPromReceiver(t, sink)
+	if w := tr.post(body(`{"pace a b c d e":{"0":{"cumulative_count":1}}}`)); w.Code != 200 {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	return sink.series
+}
+
+func TestPromStoreRefusal(t *testing.T) {
+	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: "out of order sample"}}
+	tr := newPromReceiver(t, sink)
+	w := tr.post(goodBody)
+	if w.Code != 422 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), `"error":"sink: the store refused`) {
+		t.Fatalf("got %d %q Retry-After=%q", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if strings.Contains(w.Body.String(), "out of order") {
+		t.Errorf("the store's reply reached the client: %s", w.Body)
+	}
+	lines := tr.logLines(t)
+	if len(lines) != 1 || lines[0]["severity"] != "WARNING" || !strings.Contains(lines[0]["error"].(string), "out of order sample") {
+		t.Fatalf("log: %v", lines)
+	}
+
+	sink.err = errors.New("remote write: 429 Too Many Requests")
+	w = tr.post(goodBody)
+	if w.Code != 503 || w.Header().Get("Retry-After") != "60" {
+		t.Fatalf("got %d %q Retry-After=%q", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+}
+
+func TestPromConfigFromEnv(t *testing.T) {
+	cfg, err := ConfigFromEnv(promEnv("TELEMETRY_SINK", "prometheus+https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", "PROMETHEUS_USER", "123", "PROMETHEUS_PASSWORD", "glc_secret"), io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := cfg.PromSink.(*promwrite.Sink)
+	if !ok || cfg.Sink != nil || s.URL != "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push" || s.Auth != (promwrite.Auth{User: "123", Password: "glc_secret"}) {
+		t.Fatalf("got %+v", cfg)
+	}
+	cfg, err = ConfigFromEnv(promEnv("TELEMETRY_SINK", "prometheus+http://127.0.0.1:9090/api/v1/write", "PROMETHEUS_BEARER_TOKEN", "tok"), io.Discard, io.Discard)
+	if s, ok := cfg.PromSink.(*promwrite.Sink); err != nil || !ok || s.Auth.BearerToken != "tok" {
+		t.Fatalf("got %+v %v", cfg, err)
+	}
+	if _, err := New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][]string{
+		{"TELEMETRY_SINK", "prometheus+https://h/api/v1/write", "PROMETHEUS_USER", "u"},
+		{"TELEMETRY_SINK", "prometheus+https://h/api/v1/write", "PROMETHEUS_PASSWORD", "glc_secret", "PROMETHEUS_BEARER_TOKEN", "glc_secret"},
+		{"TELEMETRY_SINK", "prometheus+https://u:glc_secret@h/api/v1/write"},
+	} {
+		if _, err := ConfigFromEnv(promEnv(kv...), io.Discard, io.Discard); err == nil || strings.Contains(err.Error(), "glc_secret") {
+			t.Errorf("%v: %v", kv, err)
+		}
+	}
+	if _, err := New(Config{Sink: &recordingSink{}, PromSink: &recordingPromSink{}}); err == nil {
+		t.Error("New took two sinks")
+	}
+}
+
+func promEnv(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
