@@ -18,6 +18,13 @@ func record(e *env, path string, code int) {
 	if e.getenv("PACE_TELEMETRY_DEBUG") == "1" {
 		log = e.Err
 	}
+	// Telemetry must never change how a command ends: a bug here costs one
+	// uncounted run, not the user's exit code.
+	defer func() {
+		if r := recover(); r != nil {
+			debugf(log, "not recorded: %v", r)
+		}
+	}()
 	dir, err := config.Dir(e.getenv)
 	if err != nil {
 		debugf(log, "not recorded: %v", err)

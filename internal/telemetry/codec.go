@@ -231,12 +231,17 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 			l.kind, l.key, l.text = lineField, fieldOrder[fields], value
 			fields++
 		case bytes.HasPrefix(text, []byte(countPrefix)):
-			n, err := strconv.ParseUint(string(text[len(countPrefix):]), 10, 64)
-			if state != lineCode || err != nil || n > payload.MaxCount {
+			digits := string(text[len(countPrefix):])
+			n, err := strconv.ParseUint(digits, 10, 64)
+			// Plain decimal only: YAML 1.1 readers take 010 for octal.
+			if state != lineCode || err != nil || n > payload.MaxCount || strconv.FormatUint(n, 10) != digits {
 				return 0, errNotCanonical
 			}
 			l.kind, l.count = lineCount, n
 		case bytes.HasPrefix(text, []byte("        ")):
+			if len(text) < 10 { // "        0:" at the least
+				return 0, errNotCanonical
+			}
 			digits := text[8 : len(text)-1]
 			n, err := strconv.Atoi(string(digits))
 			if state == lineCode || text[len(text)-1] != ':' || err != nil || n <= prevCode || n > 255 || strconv.Itoa(n) != string(digits) {
@@ -244,6 +249,9 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 			}
 			l.kind, l.code, prevCode = lineCode, n, n
 		default:
+			if len(text) < 6 { // "    p:" at the least
+				return 0, errNotCanonical
+			}
 			path := text[4 : len(text)-1]
 			if empty || state != lineCount || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(string(path)) != nil {
 				return 0, errNotCanonical

@@ -223,3 +223,21 @@ func BenchmarkRecord300(b *testing.B) {
 		b.Fatalf("after benchmark: %v", err)
 	}
 }
+
+// Blank lines with indentation, as editors leave them, are plain YAML: the
+// file is read (slowly, once), counted, and written back canonical.
+func TestRecordReadsEditedFiles(t *testing.T) {
+	s, _ := newStore(t)
+	os.MkdirAll(s.Dir, 0o700)
+	edited := strings.Replace(sample, "    pace version:\n", "    \n        \n    pace version:\n", 1)
+	if err := os.WriteFile(s.Path(), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Record("pace version", 0)
+	if got := count(t, s, "pace version", 0); got != 18 {
+		t.Fatalf("count = %d, want 18", got)
+	}
+	if data, _ := os.ReadFile(s.Path()); strings.Contains(string(data), "    \n") {
+		t.Fatalf("not written back canonical:\n%s", data)
+	}
+}
