@@ -89,6 +89,13 @@ exit 0
 			t.Errorf("systemctl not called with %q: %q", want, calls())
 		}
 	}
+	// A second install fails (it exists) and leaves the installed unit be.
+	if code, out := daemonCmd(t, env, "install"); code == 0 || !strings.Contains(out, "already exists") {
+		t.Fatalf("second install: %d %s", code, out)
+	}
+	if _, err := os.Stat(unit); err != nil {
+		t.Fatalf("a failed second install removed the unit: %v", err)
+	}
 	if code, out := daemonCmd(t, env, "start"); code != 0 || !contains(calls(), "start --user pace-telemetryd.service") {
 		t.Fatalf("start: %d %s %q", code, out, calls())
 	}

@@ -254,8 +254,9 @@ func (o *options) controlCmd(action string) *cobra.Command {
 			if err != nil {
 				return explain(action, err)
 			}
+			existed := unitExists(o.system)
 			if err := service.Control(s, action); err != nil {
-				if action == "install" {
+				if action == "install" && !existed {
 					rollBackInstall(o.system) // so that a second try can work
 				}
 				return explain(action, err)

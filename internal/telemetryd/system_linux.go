@@ -37,19 +37,35 @@ type detected struct{ service.System }
 
 func (detected) Detect() bool { return true }
 
+// unitPaths are the unit file and its enablement link.
+func unitPaths(system bool) (unit, link string) {
+	dir, wants := "/etc/systemd/system", "multi-user.target.wants"
+	if !system {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", ""
+		}
+		dir, wants = filepath.Join(home, ".config", "systemd", "user"), "default.target.wants"
+	}
+	return filepath.Join(dir, ServiceName+".service"), filepath.Join(dir, wants, ServiceName+".service")
+}
+
+// unitExists tells whether a unit is installed already: a failed second
+// install must not remove it.
+func unitExists(system bool) bool {
+	unit, _ := unitPaths(system)
+	_, err := os.Lstat(unit)
+	return unit != "" && err == nil
+}
+
 // rollBackInstall removes what a failed install left: the unit file and
 // the enablement link that systemctl can make even without a running
 // manager.
 func rollBackInstall(system bool) {
-	dir := "/etc/systemd/system"
-	wants := "multi-user.target.wants"
-	if !system {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return
-		}
-		dir, wants = filepath.Join(home, ".config", "systemd", "user"), "default.target.wants"
+	unit, link := unitPaths(system)
+	if unit == "" {
+		return
 	}
-	os.Remove(filepath.Join(dir, wants, ServiceName+".service"))
-	os.Remove(filepath.Join(dir, ServiceName+".service"))
+	os.Remove(link)
+	os.Remove(unit)
 }

@@ -5,6 +5,8 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +61,10 @@ func (w *Watcher) arm() error {
 			w.fs.Remove(w.watched) // may already be gone with the folder
 		}
 		if err := w.fs.Add(target); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				w.watched = ""
+				continue // gone in the meantime: look for the nearest folder again
+			}
 			return err
 		}
 		w.watched = target
