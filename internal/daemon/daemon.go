@@ -209,7 +209,7 @@ func Run(ctx context.Context, c Config) error {
 		c.logf("starting afresh: %v", err)
 	}
 	settings := c.Resolve()
-	c.logf("watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(settings.Endpoint), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
+	c.logf("watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
 	sched := c.schedule(settings.Interval)
 	sched.Changed(c.now().Add(-sched.Debounce)) // try at start, at once
 
@@ -263,13 +263,16 @@ func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *t
 	if err := st.Save(c.Dir); err != nil {
 		c.logf("save state: %v", err)
 	}
+	if res.LogErr != nil {
+		c.logf("sent log: %v", res.LogErr)
+	}
 	switch {
 	case res.Outcome == upload.Retry:
 		c.logf("upload failed (%v); retrying at %s", res.Err, st.RetryAt.Format(time.RFC3339))
 	case res.Err != nil:
 		c.logf("upload: %s: %v", res.Outcome, res.Err)
 	case res.Outcome == upload.Delivered:
-		c.logf("uploaded to %s", s.Endpoint)
+		c.logf("uploaded to %s", upload.Redact(s.Endpoint))
 	}
 	return res
 }
@@ -311,7 +314,7 @@ func Flush(ctx context.Context, c Config) (upload.Result, error) {
 }
 
 func orNone(s string) string {
-	if s == "" {
+	if s == "" || s == upload.Redact("") {
 		return "(none)"
 	}
 	return s

@@ -218,7 +218,7 @@ func (o *options) flushCmd() *cobra.Command {
 			}
 			switch res.Outcome {
 			case upload.Delivered:
-				fmt.Fprintf(o.Out, "Delivered to %s.\n", s.Endpoint)
+				fmt.Fprintf(o.Out, "Delivered to %s.\n", upload.Redact(s.Endpoint))
 			default:
 				fmt.Fprintln(o.Out, "Nothing to send: the counts are as last delivered, or none are recorded.")
 			}
@@ -279,8 +279,8 @@ func (o *options) statusCmd() *cobra.Command {
 			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "service:\t%s\n", o.serviceState(cfg.Dir))
 			s := cfg.Resolve()
-			endpoint := s.Endpoint
-			if endpoint == "" {
+			endpoint := upload.Redact(s.Endpoint)
+			if s.Endpoint == "" {
 				endpoint = "none"
 			}
 			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, s.EndpointFrom)
@@ -299,7 +299,7 @@ func (o *options) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(w, "last error:\tnone\n")
 			}
-			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, st))
+			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, s.Endpoint, st))
 			return w.Flush()
 		},
 	}
@@ -332,7 +332,7 @@ func when(t time.Time) string {
 }
 
 // pending says whether the counts differ from what was last delivered.
-func pending(dir string, st telemetry.UploadState) string {
+func pending(dir, endpoint string, st telemetry.UploadState) string {
 	p, err := (&telemetry.Store{Dir: dir}).Load()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -341,10 +341,10 @@ func pending(dir string, st telemetry.UploadState) string {
 		return fmt.Sprintf("telemetry.yaml cannot be read (%v)", err)
 	}
 	body, _ := p.Marshal()
-	switch upload.Digest(body) {
-	case st.DeliveredDigest:
+	switch {
+	case upload.Digest(body) == st.DeliveredDigest:
 		return "no: the counts are as last delivered"
-	case st.RejectedDigest:
+	case upload.RefusedKey(endpoint, body) == st.RejectedDigest:
 		return "held: the receiver refused these counts; waiting for them to change"
 	}
 	return fmt.Sprintf("yes: %d counters not yet delivered as they are now", p.Counters())

@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ type Result struct {
 	Status     int           // HTTP status, 0 if no answer
 	RetryAfter time.Duration // from a Retry-After header, if any
 	Err        error         // why it was not delivered
+	LogErr     error         // the sent log could not be written
 }
 
 // Once uploads the counts if they differ from what was last delivered,
@@ -93,13 +95,13 @@ func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result 
 	if digest == state.DeliveredDigest {
 		return Result{Outcome: Nothing}
 	}
-	if digest == state.RejectedDigest {
+	if RefusedKey(cfg.Endpoint, body) == state.RejectedDigest {
 		return Result{Outcome: Nothing, Err: fmt.Errorf("the receiver refused these counts before: %s", state.LastError)}
 	}
 
 	state.LastAttempt = now()
 	res := post(ctx, cfg, body)
-	logSent(cfg.Dir, state.LastAttempt, cfg.Endpoint, body, res)
+	res.LogErr = logSent(cfg.Dir, state.LastAttempt, Redact(cfg.Endpoint), body, res)
 	switch res.Outcome {
 	case Delivered:
 		state.LastSuccess = state.LastAttempt
@@ -109,7 +111,7 @@ func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result 
 		state.Failures = 0
 		state.RetryAt = time.Time{}
 	case Rejected:
-		state.RejectedDigest = digest
+		state.RejectedDigest = RefusedKey(cfg.Endpoint, body)
 		state.LastError = res.Err.Error()
 		state.Failures = 0
 		state.RetryAt = time.Time{}
@@ -126,6 +128,25 @@ func Digest(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// RefusedKey names a body refused by one endpoint: after the endpoint is
+// fixed, the same counts are tried again.
+func RefusedKey(endpoint string, body []byte) string {
+	return Digest(append([]byte(endpoint+"\n"), body...))
+}
+
+// Redact shows an endpoint without what may be a secret: the password of
+// its user info and its query string. Logs, errors and the sent log use it.
+func Redact(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "(an endpoint that is not a URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.Redacted()
+}
+
 func post(ctx context.Context, cfg Config, body []byte) Result {
 	client := cfg.Client
 	if client == nil {
@@ -133,13 +154,13 @@ func post(ctx context.Context, cfg Config, body []byte) Result {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
-		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %q: %v", cfg.Endpoint, err)}
+		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %s is not a usable URL", Redact(cfg.Endpoint))}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent(cfg.Version))
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %v", cfg.Endpoint, unwrapURLError(err))}
+		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %v", Redact(cfg.Endpoint), unwrapURLError(err))}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
@@ -185,13 +206,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// unwrapURLError drops the "Post \"url\":" prefix the message repeats.
+// unwrapURLError drops the "Post \"url\":" prefix: we name the endpoint
+// ourselves, redacted.
 func unwrapURLError(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) && strings.HasPrefix(err.Error(), "Post ") {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
 	return err
 }

@@ -249,3 +249,53 @@ func TestDefaultClientUsesTheEnvironmentsProxy(t *testing.T) {
 		t.Fatal("the upload did not go through the proxy")
 	}
 }
+
+func TestSecretsInTheEndpointNeverReachLogs(t *testing.T) {
+	cases := map[string]string{
+		"https://user:s3cret@t.example/ingest":  "https://user:xxxxx@t.example/ingest",
+		"https://t.example/ingest?token=s3cret": "https://t.example/ingest?…",
+		"https://t.example/":                    "https://t.example/",
+		"://bad s3cret":                         "(an endpoint that is not a URL)",
+	}
+	for in, want := range cases {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	cfg, _, _ := setup(t, status(500))
+	cfg.Endpoint = strings.Replace(cfg.Endpoint, "http://", "http://user:s3cret@", 1) + "/?token=s3cret"
+	var st telemetry.UploadState
+	res := Once(context.Background(), cfg, &st)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := "http://user:s3cret@" + l.Addr().String() + "/?token=s3cret"
+	l.Close()
+	cfg.Endpoint = down
+	res2 := Once(context.Background(), cfg, &st)
+	log, _ := os.ReadFile(filepath.Join(cfg.Dir, SentLogName))
+	for _, text := range []string{string(log), res.Err.Error(), res2.Err.Error(), st.LastError} {
+		if strings.Contains(text, "s3cret") {
+			t.Fatalf("a secret leaked: %s", text)
+		}
+	}
+	if !strings.Contains(res2.Err.Error(), "refused") {
+		t.Fatalf("the error lost its cause: %v", res2.Err)
+	}
+}
+
+// Counts refused by one endpoint are tried again once the endpoint changes.
+func TestRefusalIsPerEndpoint(t *testing.T) {
+	cfg, r, _ := setup(t, status(404))
+	var st telemetry.UploadState
+	good := cfg.Endpoint
+	cfg.Endpoint = good + "/wrong"
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Rejected {
+		t.Fatalf("%+v", res)
+	}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(r.got) != 1 {
+		t.Fatalf("retried at the same endpoint: %+v", res)
+	}
+	cfg.Endpoint = good
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered {
+		t.Fatalf("after fixing the endpoint: %+v", res)
+	}
+}
