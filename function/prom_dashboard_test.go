@@ -1,0 +1,195 @@
+package function
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const promDashboard = "dashboards/pace-telemetry-prometheus.json"
+
+var (
+	// A matcher inside a selector's braces: label, operator, quoted value.
+	promMatcher = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"`)
+	promBraces  = regexp.MustCompile(`\{([^{}]*)\}`)
+	// Grouping clauses: by (…), without (…), on (…), ignoring (…), group_left/right (…).
+	promGrouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^()]*)\)`)
+	promMetric   = regexp.MustCompile(`\bpace_[A-Za-z0-9_:]*`)
+	labelValues  = regexp.MustCompile(`^label_values\(([A-Za-z_:][A-Za-z0-9_:]*),\s*([A-Za-z_][A-Za-z0-9_]*)\)$`)
+	// Grafana's variables inside a query, e.g. $__interval, ${command:regex}.
+	grafanaVar = regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]+`)
+)
+
+type promDashboardJSON struct {
+	Panels []struct {
+		Title      string
+		Datasource struct{ Type string }
+		Targets    []struct {
+			Expr       string
+			Datasource struct{ Type string }
+		}
+	}
+	Templating struct {
+		List []struct {
+			Name       string
+			Query      struct{ Query string }
+			Datasource struct{ Type string }
+		}
+	}
+}
+
+func readPromDashboard(t *testing.T) promDashboardJSON {
+	t.Helper()
+	b, err := os.ReadFile(promDashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d promDashboardJSON
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	return d
+}
+
+// promLabelsUsed returns the label names expr matches on or groups by.
+func promLabelsUsed(expr string) []string {
+	expr = grafanaVar.ReplaceAllString(expr, "v") // ${command:regex} has braces
+	var names []string
+	for _, m := range promBraces.FindAllStringSubmatch(expr, -1) {
+		for _, mm := range promMatcher.FindAllStringSubmatch(m[1], -1) {
+			names = append(names, mm[1])
+		}
+	}
+	for _, m := range promGrouping.FindAllStringSubmatch(expr, -1) {
+		for _, n := range strings.Split(m[1], ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
+	d := readPromDashboard(t)
+	written := map[string]bool{}
+	for _, s := range writtenPromSeries(t) {
+		for _, l := range s.Labels {
+			written[l.Name] = true
+		}
+	}
+	for _, n := range PromLabelNames() {
+		if !written[n] {
+			t.Fatalf("PromLabelNames lists %q, which the transform does not write", n)
+		}
+	}
+	queried := map[string]bool{}
+	check := func(where, expr string) {
+		metrics := promMetric.FindAllString(expr, -1)
+		if len(metrics) == 0 {
+			t.Errorf("%s: %q does not select %s", where, expr, PromMetricName)
+		}
+		for _, m := range metrics {
+			if m != PromMetricName {
+				t.Errorf("%s: metric %q, want %q", where, m, PromMetricName)
+			}
+		}
+		for _, n := range promLabelsUsed(expr) {
+			queried[n] = true
+			if !written[n] {
+				t.Errorf("%s: uses label %q, which the sink never writes", where, n)
+			}
+		}
+	}
+	targets := 0
+	for _, p := range d.Panels {
+		if p.Datasource.Type != "prometheus" {
+			t.Errorf("panel %q: data source %q, want prometheus", p.Title, p.Datasource.Type)
+		}
+		for _, tg := range p.Targets {
+			targets++
+			if tg.Datasource.Type != "prometheus" {
+				t.Errorf("panel %q: target data source %q", p.Title, tg.Datasource.Type)
+			}
+			check("panel "+p.Title, tg.Expr)
+		}
+	}
+	for _, v := range d.Templating.List {
+		m := labelValues.FindStringSubmatch(v.Query.Query)
+		if m == nil || v.Datasource.Type != "prometheus" {
+			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, v.Query.Query)
+			continue
+		}
+		check("variable "+v.Name, m[1]+`{`+m[2]+`!=""}`)
+	}
+	// The same panels as the Graphite dashboard.
+	graphite := readGraphiteTitles(t)
+	var titles []string
+	for _, p := range d.Panels {
+		titles = append(titles, p.Title)
+	}
+	if !slices.Equal(titles, graphite) {
+		t.Errorf("panels %q, want the Graphite dashboard's %q", titles, graphite)
+	}
+	if targets < 5 {
+		t.Errorf("dashboard has %d queries, want at least 5", targets)
+	}
+	for _, n := range []string{TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+		if !queried[n] {
+			t.Errorf("dashboard never uses label %q", n)
+		}
+	}
+}
+
+func TestPromLabelsUsed(t *testing.T) {
+	got := promLabelsUsed(`100 * sum by (command, exit_code) (increase(m{cmd1=~"${command:regex}", id!=""}[$__interval])) / on (command) group_left (os) x`)
+	want := []string{"cmd1", "id", "command", "exit_code", "command", "os"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func readGraphiteTitles(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("dashboards/pace-telemetry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Panels []struct{ Title string } }
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, p := range d.Panels {
+		titles = append(titles, p.Title)
+	}
+	return titles
+}
+
+// promDashboardExprs returns the dashboard's panel queries with Grafana's
+// variables replaced as Grafana would for a 10-minute range and 60-second
+// steps, all commands selected, so that a real store can run them.
+func promDashboardExprs(t *testing.T) map[string]string {
+	t.Helper()
+	exprs := map[string]string{}
+	for _, p := range readPromDashboard(t).Panels {
+		for _, tg := range p.Targets {
+			exprs[p.Title] = grafanaVar.ReplaceAllStringFunc(tg.Expr, func(v string) string {
+				switch v {
+				case "$__interval", "$__rate_interval":
+					return "60s"
+				case "$__range":
+					return "10m"
+				case "${command:regex}":
+					return ".*"
+				}
+				t.Fatalf("panel %q: unknown variable %s", p.Title, v)
+				return ""
+			})
+		}
+	}
+	return exprs
+}
