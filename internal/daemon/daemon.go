@@ -112,21 +112,31 @@ func (c *Config) Resolve() Settings {
 		s.Endpoint, s.EndpointFrom = build.DefaultEndpoint(), "built in"
 	}
 	s.Interval, s.IntervalFrom = DefaultInterval, "default"
-	if c.Interval != 0 {
+	env := strings.TrimSpace(c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))
+	n, envErr := strconv.Atoi(env)
+	switch {
+	case c.Interval != 0:
 		s.Interval, s.IntervalFrom = c.Interval, "--telemetry-upload-interval-seconds"
-	} else if v := c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"); v != "" {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			s.Interval, s.IntervalFrom = seconds(n), "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"
-		}
-	} else if file.UploadIntervalSeconds != nil {
-		s.Interval, s.IntervalFrom = seconds(*file.UploadIntervalSeconds), "telemetry-upload-interval-seconds in config.yaml"
+	case env != "" && envErr == nil:
+		s.Interval, s.IntervalFrom = IntervalSeconds(n), "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"
+	case file.UploadIntervalSeconds != nil:
+		s.Interval, s.IntervalFrom = IntervalSeconds(*file.UploadIntervalSeconds), "telemetry-upload-interval-seconds in config.yaml"
+	}
+	if env != "" && envErr != nil {
+		s.IntervalFrom += fmt.Sprintf("; PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS=%q is not a number and is ignored", env)
 	}
 	return s
 }
 
-func seconds(n int) time.Duration {
-	if n < 0 {
+// IntervalSeconds reads PACE's upload interval setting: a negative number
+// (PACE uses -1) never uploads, 0 uploads every change, n waits n seconds
+// between uploads.
+func IntervalSeconds(n int) time.Duration {
+	switch {
+	case n < 0:
 		return -1
+	case n == 0:
+		return NoInterval
 	}
 	return time.Duration(n) * time.Second
 }
@@ -231,7 +241,9 @@ func Run(ctx context.Context, c Config) error {
 		select {
 		case <-ctx.Done():
 			stopWatch()
-			if ok && sched.Pending() {
+			// One last try of what is pending, unless the receiver asked
+			// us to wait (Retry-After).
+			if ok && sched.Pending() && !sched.Asked(c.now()) {
 				flushCtx, cancel := context.WithTimeout(context.Background(), c.flushTimeout())
 				c.attempt(flushCtx, settings, sched, &st)
 				cancel()
@@ -242,7 +254,10 @@ func Run(ctx context.Context, c Config) error {
 		case err := <-w.Errors:
 			c.logf("watch: %v", err)
 		case <-timer.C:
-			c.attempt(ctx, settings, sched, &st)
+			// Settings may have changed since the timer was armed.
+			if settings = c.Resolve(); func() bool { ok, _ := settings.Uploads(); return ok }() {
+				c.attempt(ctx, settings, sched, &st)
+			}
 		}
 	}
 }
@@ -287,19 +302,19 @@ func (c *Config) uploadConfig(s Settings) upload.Config {
 
 // Flush uploads once now, whatever the interval, for cron, CI and tests.
 // It fails while a daemon runs for the same folder (that daemon uploads).
-func Flush(ctx context.Context, c Config) (upload.Result, error) {
+// The Settings it used say why nothing was sent, when nothing was.
+func Flush(ctx context.Context, c Config) (Settings, upload.Result, error) {
 	unlock, err := Lock(c.Dir)
 	if err != nil {
-		return upload.Result{}, err
+		return Settings{}, upload.Result{}, err
 	}
 	defer unlock()
 	s := c.Resolve()
 	if ok, whyNot := s.Uploads(); !ok {
 		if s.Endpoint == "" && s.Decision.Mode == telemetry.On && s.Interval >= 0 {
-			return upload.Result{}, errors.New(whyNot)
+			return s, upload.Result{}, errors.New(whyNot)
 		}
-		c.logf("nothing uploaded: %s", whyNot)
-		return upload.Result{Outcome: upload.Nothing}, nil
+		return s, upload.Result{Outcome: upload.Nothing}, nil
 	}
 	st, err := telemetry.LoadUploadState(c.Dir)
 	if err != nil {
@@ -307,10 +322,7 @@ func Flush(ctx context.Context, c Config) (upload.Result, error) {
 	}
 	st.RetryAt = time.Time{} // an explicit flush does not wait for a backoff
 	res := c.attempt(ctx, s, c.schedule(s.Interval), &st)
-	if res.Err != nil {
-		return res, res.Err
-	}
-	return res, nil
+	return s, res, res.Err
 }
 
 func orNone(s string) string {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestOneDaemonPerFolder(t *testing.T) {
 	if !errors.Is(err, ErrRunning) {
 		t.Fatalf("second daemon: %v", err)
 	}
-	if _, err := Flush(context.Background(), c); !errors.Is(err, ErrRunning) {
+	if _, _, err := Flush(context.Background(), c); !errors.Is(err, ErrRunning) {
 		t.Fatalf("flush beside a daemon: %v", err)
 	}
 }
@@ -203,5 +204,14 @@ func TestResolvePrecedence(t *testing.T) {
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1"
 	if ok, why := c.Resolve().Uploads(); ok || why == "" {
 		t.Fatal("uploads with an interval of -1 (local mode)")
+	}
+	c.Interval = 0
+	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "soon"
+	if s := c.Resolve(); s.Interval != time.Minute || !strings.Contains(s.IntervalFrom, `"soon" is not a number`) {
+		t.Fatalf("an unparsable environment value: %+v", s)
+	}
+	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "0"
+	if s := c.Resolve(); s.Interval != NoInterval || s.Every() != "upload every change" {
+		t.Fatalf("interval 0: %+v", s)
 	}
 }

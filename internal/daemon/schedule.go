@@ -19,7 +19,13 @@ type Schedule struct {
 
 	pending   bool      // counts may differ from what was delivered
 	changedAt time.Time // last change seen
+	asked     time.Time // the receiver asked us to wait until then (Retry-After)
 }
+
+// Asked tells whether the receiver asked us (with Retry-After) to wait
+// past now; unlike our own backoff, that holds even for the last upload at
+// shutdown.
+func (s *Schedule) Asked(now time.Time) bool { return now.Before(s.asked) }
 
 // Changed notes a change of the counts (or of the settings) at now.
 func (s *Schedule) Changed(now time.Time) {
@@ -52,8 +58,10 @@ func (s *Schedule) Done(now time.Time, st *telemetry.UploadState, res upload.Res
 		return
 	}
 	wait := s.backoff(st.Failures)
+	s.asked = time.Time{}
 	if res.RetryAfter > 0 {
 		wait = min(res.RetryAfter, s.MaxRetry)
+		s.asked = now.Add(wait)
 	}
 	st.RetryAt = now.Add(wait)
 }

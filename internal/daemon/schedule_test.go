@@ -95,8 +95,14 @@ func TestBackoffDoublesToTheCapAndHonoursRetryAfter(t *testing.T) {
 		}
 		now = st.RetryAt
 	}
+	if s.Asked(now) {
+		t.Fatal("our own backoff counted as the receiver's request")
+	}
 	st.Failures++
 	s.Done(now, st, upload.Result{Outcome: upload.Retry, RetryAfter: 90 * time.Second})
+	if !s.Asked(now.Add(89*time.Second)) || s.Asked(now.Add(90*time.Second)) {
+		t.Fatal("Retry-After not remembered as the receiver's request")
+	}
 	if got := st.RetryAt.Sub(now); got != 90*time.Second {
 		t.Fatalf("Retry-After 90s gave a wait of %v", got)
 	}

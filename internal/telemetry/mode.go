@@ -55,11 +55,12 @@ func Decide(getenv config.Getenv, s config.Settings, settingsErr error) Decision
 	default:
 		return Decision{Off, fmt.Sprintf("telemetry-mode: %q in config.yaml is not one of on, local, off", s.TelemetryMode)}
 	}
-	if strings.TrimSpace(getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS")) == "-1" {
-		return Decision{Local, "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is -1"}
+	// PACE's own opt-out is -1; any negative interval means never upload.
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))); err == nil && n < 0 {
+		return Decision{Local, fmt.Sprintf("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is %d", n)}
 	}
-	if s.UploadIntervalSeconds != nil && *s.UploadIntervalSeconds == -1 {
-		return Decision{Local, "telemetry-upload-interval-seconds: -1 in config.yaml"}
+	if s.UploadIntervalSeconds != nil && *s.UploadIntervalSeconds < 0 {
+		return Decision{Local, fmt.Sprintf("telemetry-upload-interval-seconds: %d in config.yaml", *s.UploadIntervalSeconds)}
 	}
 	if mode == On {
 		return Decision{On, "telemetry-mode: on in config.yaml (pace telemetry enable)"}

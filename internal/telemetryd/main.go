@@ -49,18 +49,6 @@ type options struct {
 	intervalSet             bool          // --telemetry-upload-interval-seconds given, even as 0
 }
 
-// seconds turns PACE's interval setting into a Config.Interval: -1 never
-// uploads, 0 uploads on every change.
-func seconds(n int) time.Duration {
-	switch {
-	case n < 0:
-		return -1
-	case n == 0:
-		return daemon.NoInterval
-	}
-	return time.Duration(n) * time.Second
-}
-
 type usageError struct{ error }
 
 // Main runs pace-telemetryd with args and returns its exit code.
@@ -160,7 +148,7 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 		c.Debounce = -1 // a flag of 0 means no debounce at all
 	}
 	if o.intervalSet {
-		c.Interval = seconds(o.interval)
+		c.Interval = daemon.IntervalSeconds(o.interval)
 	}
 	return c, nil
 }
@@ -207,11 +195,10 @@ func (o *options) flushCmd() *cobra.Command {
 			cfg.Logf = nil // Flush's own outcome is printed below
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout+time.Second)
 			defer cancel()
-			res, err := daemon.Flush(ctx, cfg)
+			s, res, err := daemon.Flush(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			s := cfg.Resolve()
 			if ok, whyNot := s.Uploads(); !ok {
 				fmt.Fprintf(o.Out, "Nothing uploaded: %s.\n", whyNot)
 				return nil
@@ -246,6 +233,12 @@ func (o *options) controlCmd(action string) *cobra.Command {
 			var extra []string
 			if o.endpoint != "" {
 				extra = append(extra, "--endpoint", o.endpoint)
+			}
+			if c.Flags().Changed("debounce") {
+				extra = append(extra, "--debounce="+o.debounce.String())
+			}
+			if c.Flags().Changed("timeout") {
+				extra = append(extra, "--timeout="+o.timeout.String())
 			}
 			if o.intervalSet {
 				extra = append(extra, fmt.Sprintf("--telemetry-upload-interval-seconds=%d", o.interval))
