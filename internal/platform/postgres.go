@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/policy"
@@ -137,10 +138,20 @@ func (pg *Postgres) Apply(ctx context.Context, p *policy.DataPolicy) error {
 	if len(missing) > 0 {
 		return &policy.Invalid{Source: p.ID, Problems: missing}
 	}
-	return pgx.BeginFunc(ctx, pg.conn, func(tx pgx.Tx) error {
+	return notFound(pgx.BeginFunc(ctx, pg.conn, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, policy.Transpile(p))
 		return err
-	})
+	}))
+}
+
+// notFound marks PostgreSQL's "no such table, view or schema" as
+// ErrNotFound, for its exit code.
+func notFound(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") {
+		return fmt.Errorf("%w: %s", ErrNotFound, pgErr.Message)
+	}
+	return err
 }
 
 // Evaluate returns the first limit rows of view as role sees them: inside
@@ -156,7 +167,7 @@ func (pg *Postgres) Evaluate(ctx context.Context, view, role string, limit int) 
 	}
 	r, err := tx.Query(ctx, fmt.Sprintf("select * from %s limit %d", policy.QuoteRef(view), limit))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, notFound(err)
 	}
 	defer r.Close()
 	for _, fd := range r.FieldDescriptions() {
@@ -169,5 +180,5 @@ func (pg *Postgres) Evaluate(ctx context.Context, view, role string, limit int) 
 		}
 		rows = append(rows, values)
 	}
-	return columns, rows, r.Err()
+	return columns, rows, notFound(r.Err())
 }

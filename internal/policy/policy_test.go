@@ -128,7 +128,7 @@ func TestQuotingOfHostileNames(t *testing.T) {
 	for _, want := range []string{
 		`from "public"."we""ird; drop table x; --"`,
 		`pg_has_role(current_user, 'x''); drop table demo; --', 'member')`,
-		`else '''; drop table public.demo; --\' end as "e""mail"`,
+		`else E'''; drop table public.demo; --\\' end as "e""mail"`,
 		`grant select on "public"."demo_view" to "administrator", "fraud_and_risk", "marketing", "x'); drop table demo; --"`,
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(sql), " "), want) {
@@ -149,5 +149,27 @@ func TestDocsShowTheTestedExample(t *testing.T) {
 		if !strings.Contains(string(doc), string(want)) {
 			t.Errorf("docs/data-policies.md does not show %s as it is", f)
 		}
+	}
+}
+
+func TestQuoteLiteral(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:     `'plain'`,
+		`it's`:      `'it''s'`,
+		`a\b`:       `E'a\\b'`,
+		`\'; drop`:  `E'\\''; drop'`,
+		"line\nnew": "'line\nnew'",
+	} {
+		if got := QuoteLiteral(in); got != want {
+			t.Errorf("QuoteLiteral(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestAuthorsCommentCannotEatTheParenthesis(t *testing.T) {
+	p := demo(t)
+	p.RuleSets[0].Filters[0].GenericFilter.Conditions[1].Condition = "age > 18 -- adults only"
+	if sql := Transpile(p); !strings.Contains(sql, "(age > 18 -- adults only\n)") {
+		t.Fatalf("SQL:\n%s", sql)
 	}
 }

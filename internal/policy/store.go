@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -46,7 +47,10 @@ func (s Store) Save(p *DataPolicy) error {
 	if err != nil {
 		return err
 	}
-	return lockedfile.Replace(path, data, config.FilePerm)
+	// Under the file's lock, as Replace's fixed temporary name requires.
+	return lockedfile.Edit(path, 5*time.Second, 5*time.Second, 4<<20, config.FilePerm, func([]byte, error) ([]byte, error) {
+		return data, nil
+	})
 }
 
 // Get loads the policy with id.
