@@ -218,6 +218,17 @@ func TestPolicyErrorsAndExitCodes(t *testing.T) {
 	if r := s.pace("list", "data-policies", "-o", "xml"); r.code != ExitUsage || !strings.Contains(r.err, "use yaml or json") {
 		t.Fatalf("-o xml: %+v", r)
 	}
+	// A source table that is not there.
+	os.WriteFile(bad, []byte(strings.Replace(string(src), "ref: public.demo\n", "ref: public.gone\n", 1)), 0o600)
+	if r := s.pace("upsert", "data-policy", bad); r.code != 0 {
+		t.Fatalf("upsert: %+v", r)
+	}
+	if r := s.pace("apply", "data-policy", "public-demo"); r.code != ExitNotFound || !strings.Contains(r.err, "gone") {
+		t.Fatalf("apply on a missing table: %+v", r)
+	}
+	if r := s.pace("evaluate", "data-policy", "public-demo", "--as", "dave"); r.code != ExitNotFound {
+		t.Fatalf("evaluate of a view never applied: %+v", r)
+	}
 	// A group that is not a role: refused before anything runs.
 	missing := strings.Replace(string(src), "group: marketing}]\n            regexp", "group: nobody_here}]\n            regexp", 1)
 	os.WriteFile(bad, []byte(missing), 0o600)
