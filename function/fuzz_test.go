@@ -5,17 +5,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/function/promwrite"
 )
 
 // FuzzHandler feeds arbitrary bodies through decode, validation and
 // transform. Seeds are in testdata/fuzz/FuzzHandler. It checks that the
 // receiver never fails with a 5xx, never calls the sink for a rejected
 // body, accepts only what encoding/json reads the same way, and never lets
-// an unsafe series through (the sink's own check would panic, a 500).
+// an unsafe series through (the sink's own check would panic, a 500), in
+// the Graphite or the remote-write transform.
 func FuzzHandler(f *testing.F) {
 	f.Add([]byte(goodBody))
 	f.Add([]byte(body(`{"pace":{"255":{"cumulative_count":4294967295}},"pace nope":{"0":{"cumulative_count":1}}}`)))
@@ -47,6 +50,18 @@ func FuzzHandler(f *testing.F) {
 			}
 			if got := len(tr.sink.series); got+atoi(t, w.Header().Get(DroppedHeader)) != p.Counters() {
 				t.Fatalf("%d series + %s dropped != %d counters", got, w.Header().Get(DroppedHeader), p.Counters())
+			}
+			// The remote-write transform of the same payload is as valid.
+			known := map[string]commandInfo{}
+			for _, c := range []string{"pace", "pace version", "pace list tables", "pace a b c d e"} {
+				known[c] = newCommandInfo(c)
+			}
+			ps, dropped := toPromSeries(p, known, true, testNow)
+			if len(ps) != len(tr.sink.series) || strconv.Itoa(dropped) != w.Header().Get(DroppedHeader) {
+				t.Fatalf("remote write: %d series, %d dropped; Graphite: %d, %s", len(ps), dropped, len(tr.sink.series), w.Header().Get(DroppedHeader))
+			}
+			if _, err := promwrite.Marshal(ps); err != nil {
+				t.Fatal(err)
 			}
 		case 400, 413:
 			if tr.sink.calls != 0 {
