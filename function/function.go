@@ -323,7 +323,9 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 			fail(http.StatusServiceUnavailable, "sink: unavailable; retry later")
 		}
-		out.err = "sink: " + err.Error()
+		// A store may quote the refused series, id label included: the id
+		// is personal data and stays out of the log.
+		out.err = "sink: " + strings.ReplaceAll(err.Error(), p.ID, "[id]")
 		return
 	}
 	w.Header().Set(DroppedHeader, strconv.Itoa(dropped))

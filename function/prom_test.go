@@ -104,7 +104,8 @@ func writtenPromSeries(t *testing.T) []promwrite.Series {
 }
 
 func TestPromStoreRefusal(t *testing.T) {
-	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: "out of order sample"}}
+	// As Mimir does, the store quotes the series, id and all.
+	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: `out of order sample; series: pace_cli_invocations_total{id="` + testID + `"}`}}
 	tr := newPromReceiver(t, sink)
 	w := tr.post(goodBody)
 	if w.Code != 422 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), `"error":"sink: the store refused`) {
@@ -116,6 +117,9 @@ func TestPromStoreRefusal(t *testing.T) {
 	lines := tr.logLines(t)
 	if len(lines) != 1 || lines[0]["severity"] != "WARNING" || !strings.Contains(lines[0]["error"].(string), "out of order sample") {
 		t.Fatalf("log: %v", lines)
+	}
+	if strings.Contains(tr.log.String(), testID) {
+		t.Fatalf("the log shows the id: %s", tr.log)
 	}
 
 	sink.err = errors.New("remote write: 429 Too Many Requests")
