@@ -71,10 +71,17 @@ func newCommandInfo(path string) commandInfo {
 	return c
 }
 
-// toSeries turns a validated payload into one series per (known command
-// path, exit code), in a stable order, and counts the counters of unknown
+// counter is one (known command path, exit code) of a payload.
+type counter struct {
+	info  commandInfo
+	code  int
+	value uint64
+}
+
+// knownCounters lists the counters of known command paths, sorted by path
+// and exit code so that output is stable, and counts those of unknown
 // paths, which are dropped so that no one can create new series.
-func toSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, interval int, now time.Time) (series []graphite.Series, dropped int) {
+func knownCounters(p *payload.Payload, known map[string]commandInfo) (counters []counter, dropped int) {
 	paths := make([]string, 0, len(p.MetricPoints))
 	n := 0
 	for path, codes := range p.MetricPoints {
@@ -86,38 +93,42 @@ func toSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, inte
 		n += len(codes)
 	}
 	slices.Sort(paths)
-	series = make([]graphite.Series, 0, n)
-	ts := now.Unix()
+	counters = make([]counter, 0, n)
 	codes := make([]int, 0, 8)
 	for _, path := range paths {
-		info := known[path]
 		codes = codes[:0]
 		for code := range p.MetricPoints[path] {
 			codes = append(codes, code)
 		}
 		slices.Sort(codes)
 		for _, code := range codes {
-			tags := make([]graphite.Tag, 0, len(info.words)+5)
-			for i, w := range info.words {
-				tags = append(tags, graphite.Tag{Key: cmdTags[i+1], Value: w})
-			}
-			tags = append(tags,
-				graphite.Tag{Key: TagCommand, Value: info.command},
-				graphite.Tag{Key: TagExitCode, Value: exitCodes[code]},
-				graphite.Tag{Key: TagVersion, Value: p.CLIVersion},
-				graphite.Tag{Key: TagOS, Value: p.OperatingSystem},
-			)
-			if idTag {
-				tags = append(tags, graphite.Tag{Key: TagID, Value: p.ID})
-			}
-			series = append(series, graphite.Series{
-				Name:     MetricName,
-				Tags:     tags,
-				Value:    p.MetricPoints[path][code].CumulativeCount,
-				Time:     ts,
-				Interval: interval,
-			})
+			counters = append(counters, counter{known[path], code, p.MetricPoints[path][code].CumulativeCount})
 		}
+	}
+	return counters, dropped
+}
+
+// toSeries turns a validated payload into one Graphite series per
+// (known command path, exit code).
+func toSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, interval int, now time.Time) (series []graphite.Series, dropped int) {
+	counters, dropped := knownCounters(p, known)
+	series = make([]graphite.Series, 0, len(counters))
+	ts := now.Unix()
+	for _, c := range counters {
+		tags := make([]graphite.Tag, 0, len(c.info.words)+5)
+		for i, w := range c.info.words {
+			tags = append(tags, graphite.Tag{Key: cmdTags[i+1], Value: w})
+		}
+		tags = append(tags,
+			graphite.Tag{Key: TagCommand, Value: c.info.command},
+			graphite.Tag{Key: TagExitCode, Value: exitCodes[c.code]},
+			graphite.Tag{Key: TagVersion, Value: p.CLIVersion},
+			graphite.Tag{Key: TagOS, Value: p.OperatingSystem},
+		)
+		if idTag {
+			tags = append(tags, graphite.Tag{Key: TagID, Value: p.ID})
+		}
+		series = append(series, graphite.Series{Name: MetricName, Tags: tags, Value: c.value, Time: ts, Interval: interval})
 	}
 	return series, dropped
 }
@@ -144,50 +155,27 @@ func PromLabelNames() []string {
 // they are appended in sorted order: __name__, cli_version, cmd1…cmd5,
 // command, exit_code, id, operating_system.
 func toPromSeries(p *payload.Payload, known map[string]commandInfo, idTag bool, now time.Time) (series []promwrite.Series, dropped int) {
-	paths := make([]string, 0, len(p.MetricPoints))
-	n := 0
-	for path, codes := range p.MetricPoints {
-		if _, ok := known[path]; !ok {
-			dropped += len(codes)
-			continue
-		}
-		paths = append(paths, path)
-		n += len(codes)
-	}
-	slices.Sort(paths)
-	series = make([]promwrite.Series, 0, n)
+	counters, dropped := knownCounters(p, known)
+	series = make([]promwrite.Series, 0, len(counters))
 	ts := now.UnixMilli()
-	codes := make([]int, 0, 8)
-	for _, path := range paths {
-		info := known[path]
-		codes = codes[:0]
-		for code := range p.MetricPoints[path] {
-			codes = append(codes, code)
+	for _, c := range counters {
+		labels := make([]promwrite.Label, 0, len(c.info.words)+7)
+		labels = append(labels,
+			promwrite.Label{Name: promwrite.NameLabel, Value: PromMetricName},
+			promwrite.Label{Name: TagVersion, Value: p.CLIVersion},
+		)
+		for i, w := range c.info.words {
+			labels = append(labels, promwrite.Label{Name: cmdTags[i+1], Value: w})
 		}
-		slices.Sort(codes)
-		for _, code := range codes {
-			labels := make([]promwrite.Label, 0, len(info.words)+7)
-			labels = append(labels,
-				promwrite.Label{Name: promwrite.NameLabel, Value: PromMetricName},
-				promwrite.Label{Name: TagVersion, Value: p.CLIVersion},
-			)
-			for i, w := range info.words {
-				labels = append(labels, promwrite.Label{Name: cmdTags[i+1], Value: w})
-			}
-			labels = append(labels,
-				promwrite.Label{Name: TagCommand, Value: info.promCommand},
-				promwrite.Label{Name: TagExitCode, Value: exitCodes[code]},
-			)
-			if idTag {
-				labels = append(labels, promwrite.Label{Name: TagID, Value: p.ID})
-			}
-			labels = append(labels, promwrite.Label{Name: TagOS, Value: p.OperatingSystem})
-			series = append(series, promwrite.Series{
-				Labels:    labels,
-				Value:     float64(p.MetricPoints[path][code].CumulativeCount),
-				Timestamp: ts,
-			})
+		labels = append(labels,
+			promwrite.Label{Name: TagCommand, Value: c.info.promCommand},
+			promwrite.Label{Name: TagExitCode, Value: exitCodes[c.code]},
+		)
+		if idTag {
+			labels = append(labels, promwrite.Label{Name: TagID, Value: p.ID})
 		}
+		labels = append(labels, promwrite.Label{Name: TagOS, Value: p.OperatingSystem})
+		series = append(series, promwrite.Series{Labels: labels, Value: float64(c.value), Timestamp: ts})
 	}
 	return series, dropped
 }
