@@ -325,7 +325,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// A store may quote the refused series, id label included: the id
 		// is personal data and stays out of the log.
-		out.err = "sink: " + strings.ReplaceAll(err.Error(), p.ID, "[id]")
+		out.err = "sink: " + scrubID(err.Error(), p.ID)
 		return
 	}
 	w.Header().Set(DroppedHeader, strconv.Itoa(dropped))
@@ -356,4 +356,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// scrubID removes the installation id from a message, also where the sink
+// cut the store's reply short in the middle of it.
+func scrubID(msg, id string) string {
+	msg = strings.ReplaceAll(msg, id, "[id]")
+	for k := len(id) - 1; k >= 8; k-- {
+		msg = strings.ReplaceAll(msg, id[:k], "[id]")
+	}
+	return msg
 }

@@ -166,3 +166,29 @@ func promEnv(kv ...string) func(string) string {
 	}
 	return func(k string) string { return m[k] }
 }
+
+// The sink cuts a long reply; where the cut falls inside the quoted id,
+// the part that is left is removed too.
+func TestIDCutShortStaysOutOfTheLog(t *testing.T) {
+	reason := strings.Repeat("r", 250) + `series: pace_cli_invocations_total{id="` + testID + `"}`
+	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: reason}}
+	tr := newPromReceiver(t, sink)
+	if w := tr.post(goodBody); w.Code != 422 {
+		t.Fatalf("got %d", w.Code)
+	}
+	if strings.Contains(tr.log.String(), testID[:8]) {
+		t.Fatalf("part of the id reached the log: %s", tr.log)
+	}
+}
+
+func TestScrubID(t *testing.T) {
+	for msg, want := range map[string]string{
+		"x " + testID + " y":  "x [id] y",
+		"cut " + testID[:13]:  "cut [id]",
+		"short " + testID[:7]: "short " + testID[:7], // too short to be told from other text
+	} {
+		if got := scrubID(msg, testID); got != want {
+			t.Errorf("scrubID(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,10 +128,13 @@ func TestHTTPSinkFailures(t *testing.T) {
 			http.Redirect(w, r, other.URL+"/graphite/metrics", http.StatusTemporaryRedirect)
 		case "down":
 			http.Error(w, "down", http.StatusBadGateway)
+		case "long":
+			// The rejection hides past what the sink reads.
+			io.WriteString(w, `{"Invalid":3,"Published":0,"padding":"`+strings.Repeat("x", 70<<10)+`"}`)
 		}
 	}))
 	defer srv.Close()
-	for _, c := range []string{"unauthorized", "rejected", "redirect", "down"} {
+	for _, c := range []string{"unauthorized", "rejected", "redirect", "down", "long"} {
 		sink := NewHTTPSink(srv.URL+"/graphite/metrics?case="+c, "123456", key)
 		err := sink.Write(context.Background(), sample())
 		if err == nil {
@@ -214,8 +218,33 @@ func TestCarbonSinkServerNeverCloses(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); err == nil {
-		t.Fatal("no error from a server that never closed")
+	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a server that never closed: %v, want a deadline error", err)
+	}
+}
+
+// A server that talks a lot but never closes has not confirmed delivery.
+func TestCarbonSinkChattyServerNeverCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(make([]byte, 70<<10))
+		<-done
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a chatty server that never closed: %v, want a deadline error", err)
 	}
 }
 

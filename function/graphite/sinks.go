@@ -80,12 +80,16 @@ func (s *CarbonSink) Write(ctx context.Context, series []Series) error {
 			return fmt.Errorf("carbon: close: %w", err)
 		}
 	}
-	// Carbon never answers; anything it sends is discarded until EOF.
-	if _, err := io.Copy(io.Discard, io.LimitReader(conn, 1<<16)); err != nil {
+	// Carbon never answers; anything it sends is discarded until EOF, which
+	// alone confirms delivery (the deadline bounds the wait).
+	if _, err := io.Copy(io.Discard, conn); err != nil {
 		return fmt.Errorf("carbon: waiting for the server to close: %w", err)
 	}
 	return nil
 }
+
+// maxReply bounds what is read of a reply; Grafana's is a short JSON object.
+const maxReply = 64 << 10
 
 // HTTPSink posts series to Grafana Cloud's Graphite HTTP API
 // (https://<stack>/graphite/metrics), or anything that speaks it.
@@ -101,8 +105,9 @@ type HTTPSink struct {
 func NewHTTPSink(rawURL, user, key string) *HTTPSink {
 	return &HTTPSink{
 		URL: rawURL, User: user, Key: key,
+		// No client timeout: the request's context bounds each delivery,
+		// so TELEMETRY_TIMEOUT holds.
 		Client: &http.Client{
-			Timeout: DefaultTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
@@ -135,15 +140,18 @@ func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 		return fmt.Errorf("graphite http: %w", err)
 	}
 	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
+	cut := len(reply) > maxReply
 	reply = s.redact(reply)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("graphite http: %s: %.200q", resp.Status, reply)
 	}
-	if err := checkReply(reply); err != nil {
-		return err
+	if cut {
+		// Too long to check whether samples were rejected: not proof of
+		// delivery.
+		return fmt.Errorf("graphite http: %s with a reply over %d bytes, which cannot be checked", resp.Status, maxReply)
 	}
-	return nil
+	return checkReply(reply)
 }
 
 // redact removes the key, plain or inside a basic-auth header, from a reply

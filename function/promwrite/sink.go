@@ -50,7 +50,6 @@ func New(rawURL string, auth Auth) *Sink {
 		URL:  rawURL,
 		Auth: auth,
 		Client: &http.Client{
-			Timeout: DefaultTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
