@@ -1,12 +1,14 @@
 package function
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -534,5 +536,31 @@ func TestConfigFromEnv(t *testing.T) {
 		} else if strings.Contains(err.Error(), "glc_secret") {
 			t.Errorf("%q: error shows the secret: %v", kv, err)
 		}
+	}
+}
+
+// A body that does not arrive within the timeout gets 408, and nothing is
+// written. A real server: a ResponseRecorder has no read deadline.
+func TestSlowBodyIs408(t *testing.T) {
+	tr := newTestReceiver(t, func(c *Config) { c.Timeout = 100 * time.Millisecond })
+	srv := httptest.NewServer(tr.h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Promise a body, send half of it, and stall.
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(goodBody), goodBody[:len(goodBody)/2])
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("got %d, want 408", resp.StatusCode)
+	}
+	if len(tr.sink.series) != 0 {
+		t.Fatal("a partial body was written")
 	}
 }
