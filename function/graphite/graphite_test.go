@@ -200,51 +200,37 @@ func TestCarbonSinkDown(t *testing.T) {
 
 // A server that takes the data but never closes has not confirmed it read
 // everything; the sink gives up at the context's deadline.
-func TestCarbonSinkServerNeverCloses(t *testing.T) {
+// neverCloses listens on loopback, accepts one connection, sends chatter,
+// and keeps the connection open until the test ends.
+func neverCloses(t *testing.T, chatter []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	done := make(chan struct{})
-	defer close(done)
+	t.Cleanup(func() { close(done); ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		c.Write(chatter)
 		<-done
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a server that never closed: %v, want a deadline error", err)
-	}
+	return ln.Addr().String()
 }
 
-// A server that talks a lot but never closes has not confirmed delivery.
-func TestCarbonSinkChattyServerNeverCloses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+// A server that never closes has not confirmed delivery, however much it
+// talks.
+func TestCarbonSinkServerNeverCloses(t *testing.T) {
+	for _, chatter := range [][]byte{nil, make([]byte, 70<<10)} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := (&CarbonSink{Addr: neverCloses(t, chatter)}).Write(ctx, sample())
+		cancel()
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a server sending %d bytes that never closed: %v, want a deadline error", len(chatter), err)
 		}
-		defer c.Close()
-		c.Write(make([]byte, 70<<10))
-		<-done
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if err := (&CarbonSink{Addr: ln.Addr().String()}).Write(ctx, sample()); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a chatty server that never closed: %v, want a deadline error", err)
 	}
 }
 

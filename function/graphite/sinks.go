@@ -3,15 +3,14 @@ package graphite
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/outbound"
 )
 
 // WriterSink writes carbon plaintext lines to W, one Write per request so
@@ -105,13 +104,7 @@ type HTTPSink struct {
 func NewHTTPSink(rawURL, user, key string) *HTTPSink {
 	return &HTTPSink{
 		URL: rawURL, User: user, Key: key,
-		// No client timeout: the request's context bounds each delivery,
-		// so TELEMETRY_TIMEOUT holds.
-		Client: &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
+		Client: outbound.Client(),
 	}
 }
 
@@ -131,12 +124,8 @@ func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 	// Grafana Cloud rejects "application/json; charset=utf-8".
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(s.User, s.Key)
-	resp, err := s.Client.Do(req)
+	resp, err := outbound.Do(s.Client, req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is ours and adds nothing
-		}
 		return fmt.Errorf("graphite http: %w", err)
 	}
 	defer resp.Body.Close()
@@ -158,12 +147,5 @@ func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 // that is about to go into an error message and so into the logs: a proxy
 // or a verbose API may echo what it was sent.
 func (s *HTTPSink) redact(reply []byte) []byte {
-	if s.Key == "" {
-		return reply
-	}
-	auth := base64.StdEncoding.EncodeToString([]byte(s.User + ":" + s.Key))
-	for _, secret := range []string{auth, s.Key} {
-		reply = bytes.ReplaceAll(reply, []byte(secret), []byte("[redacted]"))
-	}
-	return reply
+	return outbound.Redact(reply, s.User, s.Key)
 }

@@ -3,14 +3,14 @@ package promwrite
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/outbound"
 
 	"github.com/golang/snappy"
 )
@@ -47,13 +47,9 @@ type Sink struct {
 // credentials go only to the configured URL.
 func New(rawURL string, auth Auth) *Sink {
 	return &Sink{
-		URL:  rawURL,
-		Auth: auth,
-		Client: &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
+		URL:    rawURL,
+		Auth:   auth,
+		Client: outbound.Client(),
 	}
 }
 
@@ -130,12 +126,8 @@ func (s *Sink) Write(ctx context.Context, series []Series) error {
 	case s.Auth.User != "" || s.Auth.Password != "":
 		req.SetBasicAuth(s.Auth.User, s.Auth.Password)
 	}
-	resp, err := s.Client.Do(req)
+	resp, err := outbound.Do(s.Client, req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is ours and adds nothing
-		}
 		return fmt.Errorf("remote write: %w", err)
 	}
 	defer resp.Body.Close()
@@ -170,15 +162,5 @@ var retryable4xx = map[int]bool{
 // a reply that is about to go into an error message and so into the logs: a
 // proxy or a verbose API may echo what it was sent.
 func (s *Sink) redact(reply []byte) []byte {
-	var secrets []string
-	if s.Auth.BearerToken != "" {
-		secrets = append(secrets, s.Auth.BearerToken)
-	}
-	if s.Auth.Password != "" {
-		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(s.Auth.User+":"+s.Auth.Password)), s.Auth.Password)
-	}
-	for _, secret := range secrets {
-		reply = bytes.ReplaceAll(reply, []byte(secret), []byte("[redacted]"))
-	}
-	return reply
+	return outbound.Redact(reply, s.Auth.User, s.Auth.Password, s.Auth.BearerToken)
 }
