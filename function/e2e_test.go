@@ -112,14 +112,17 @@ var e2eWant = map[string]float64{
 
 // serveFunction runs the receiver with a carbon sink on loopback.
 func serveFunction(t *testing.T, sinkAddr string, now time.Time) string {
+	return serveWith(t, Config{Sink: &graphite.CarbonSink{Addr: sinkAddr}, Now: func() time.Time { return now }})
+}
+
+// serveWith runs the receiver with cfg's sink and clock, the id tag on,
+// and an allow-list of "pace" and "pace version", on loopback.
+func serveWith(t *testing.T, cfg Config) string {
 	t.Helper()
-	h, err := New(Config{
-		Sink:     &graphite.CarbonSink{Addr: sinkAddr},
-		IDTag:    true,
-		Now:      func() time.Time { return now },
-		Logger:   NewLogger(io.Discard),
-		Commands: []string{"pace", "pace version"},
-	})
+	cfg.IDTag = true
+	cfg.Logger = NewLogger(io.Discard)
+	cfg.Commands = []string{"pace", "pace version"}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

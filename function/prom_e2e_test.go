@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -57,19 +56,7 @@ func servePromFunction(t *testing.T, writeURL string, clock *testClock) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{
-		PromSink: sink,
-		IDTag:    true,
-		Now:      clock.Now,
-		Logger:   NewLogger(io.Discard),
-		Commands: []string{"pace", "pace version"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return serveWith(t, Config{PromSink: sink, Now: clock.Now})
 }
 
 // promQuery runs an instant PromQL query at ts and returns each series of
