@@ -301,3 +301,189 @@ func TestHostilePolicies(t *testing.T) {
 		t.Fatalf("long group: %+v", r)
 	}
 }
+
+// catalog describes what an attack could change: the roles and their
+// memberships, the schemas, every relation of the database with its kind,
+// privileges and (for views) definition, functions, and the source
+// table's rows.
+func catalog(t *testing.T, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) string {
+	t.Helper()
+	var s string
+	err := q.QueryRow(context.Background(), `select string_agg(x, E'\n' order by x) from (
+		select 'role ' || rolname || ' ' || rolsuper || rolcreaterole || rolcreatedb || rolcanlogin || rolbypassrls as x from pg_roles
+		union all select 'member ' || m.roleid::regrole || ' ' || m.member::regrole from pg_auth_members m
+		union all select 'schema ' || nspname || ' ' || nspowner::regrole || ' ' || coalesce(nspacl::text, '') from pg_namespace
+		union all select 'relation ' || c.oid::regclass || ' ' || c.relkind::text || ' ' || c.relowner::regrole || ' ' || coalesce(c.relacl::text, '')
+			|| case when c.relkind = 'v' then ' ' || pg_get_viewdef(c.oid) else '' end
+			from pg_class c join pg_namespace n on n.oid = c.relnamespace
+			where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+		union all select 'function ' || p.oid::regprocedure from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+			where n.nspname not in ('pg_catalog', 'information_schema')
+		union all select 'rows ' || count(*) || ' ' || md5(string_agg(d::text, ',' order by transactionid)) from public.demo d
+	) s`).Scan(&s)
+	if err != nil {
+		t.Fatalf("reading the catalog: %v", err)
+	}
+	return s
+}
+
+// A condition or sql_statement is the author's expression and nothing
+// more. Each attack below closes the brackets around it and goes on; each
+// would have worked when apply sent the script as one multi-statement
+// Exec (checked first, in a transaction rolled back). Now apply refuses
+// it, naming the field, and changes nothing, whether the platform's login
+// has only what apply needs or is a superuser.
+func TestPolicySQLCannotBreakOut(t *testing.T) {
+	type attack struct {
+		name, field, sql string
+		script           bool // breaks out of the view: check that it works as a script
+	}
+	const (
+		cond = "rule_sets[0].filters[0].generic_filter.conditions[0].condition"
+		stmt = "rule_sets[0].field_transforms[2].transforms[0].sql_statement.statement"
+		// The rest of the view follows a condition: these keep it valid SQL.
+		tail = "; select 1 from (select now() as ts) t where ((true"
+		// ...and an sql_statement.
+		stmtTail = "; select case when true then (brand"
+	)
+	// Break-outs of the view: each is checked to work as a script.
+	breakOuts := []attack{
+		{"issue 12", cond, "age > 18)); create table public.unmasked as select * from public.demo; grant select on public.unmasked to public" + tail, true},
+		{"line comment", cond, "age > 18)); delete from public.demo" + tail + " -- adults only", true},
+		{"block comments", cond, "age > 18)) /* ) */; create table public.unmasked (x int); /* ( */" + tail[1:], true},
+		{"nested block comment", cond, "age > 18)) /* /* ) */ */; alter table public.demo owner to pace_applier" + tail, true},
+		{"dollar quotes", cond, "age > 18)); do $$ begin execute 'create table public.unmasked as select * from public.demo'; end $$" + tail, true},
+		{"tagged dollar quotes", cond, "$x$)$x$ <> '')); create role pace_evil superuser login" + tail + " and $x$($x$ <> ''", true},
+		{"backslash", cond, `'\' <> '')); create table public.unmasked (x int)` + tail + ` and '\' <> ''`, true},
+		{"E string", cond, `E'\'' <> '')); create schema evil` + tail + ` and E'\'' <> ''`, true},
+		{"nested parentheses", cond, "((((age > 18)))))); create table public.unmasked (x int); select 1 from (select now() as ts) t where ((((((true))))", true},
+		{"one statement: union", cond, "age > 18)) union all select * from public.demo where ((true", true},
+		{"sql_statement", stmt, "brand) end as brand from public.demo; create table public.unmasked as select * from public.demo; grant select on public.unmasked to public" + stmtTail, true},
+		{"sql_statement with a comment", stmt, "brand) end as brand from public.demo; create role pace_evil login superuser" + stmtTail + " -- x", true},
+		{"sql_statement, one statement", stmt, "brand) end as brand, ts from public.demo union all select transactionid, userid, email, age, case when true then (brand", true},
+	}
+	// Aimed at the check itself, whose parentheses are one deep.
+	aimedAtTheCheck := []attack{
+		{"second statement", cond, "age > 18); create table public.unmasked (x int); select (true", false},
+		{"second column", cond, "age > 18) as a, (true", false},
+		{"union", cond, "true) from public.demo union all select (true", false},
+		{"union, named", cond, `true) as "pace_x" from public.demo union all select (true`, false},
+		{"statement in a subquery", cond, "(select 1; drop table public.demo) = 1", false},
+		{"sql_statement, second column", stmt, "brand) as b, (email", false},
+	}
+	logins := []struct {
+		name, user string
+	}{{"least-privileged", "pace_applier"}, {"superuser", "postgres"}}
+	for _, login := range logins {
+		t.Run(login.name, func(t *testing.T) {
+			s, conn := pgSandbox(t)
+			ctx := context.Background()
+			// The least a login needs to apply: create in the schema, read
+			// the source (for the view to show it).
+			for _, sql := range []string{
+				`do $$ begin if not exists (select from pg_roles where rolname = 'pace_applier') then create role pace_applier login; end if; end $$`,
+				`grant create on schema public to pace_applier`,
+				`grant select on public.demo to pace_applier`,
+			} {
+				if _, err := conn.Exec(ctx, sql); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfgPath := filepath.Join(s.dir, "config.yaml")
+			cfg, _ := os.ReadFile(cfgPath)
+			os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "postgres://postgres@", "postgres://"+login.user+"@", 1)), 0o600)
+
+			// The demo policy with one condition, the default (the view has
+			// ((condition))), and the sql_statement for marketing's brand.
+			src, _ := os.ReadFile(demoPolicyFile())
+			variant := func(condition, statement string) *policy.DataPolicy {
+				p, err := policy.Parse(src, "demo")
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.RuleSets[0].Filters[0].GenericFilter.Conditions = []policy.Condition{{Condition: condition}}
+				p.RuleSets[0].FieldTransforms[2].Transforms[0].SQLStatement.Statement = statement
+				return p
+			}
+			const plainCond, plainStmt = "age > 18", "brand"
+			file := filepath.Join(t.TempDir(), "policy.yaml")
+			upsert := func(p *policy.DataPolicy) {
+				t.Helper()
+				data, _ := yaml.Marshal(p)
+				os.WriteFile(file, data, 0o600)
+				if r := s.pace("upsert", "data-policy", file); r.code != 0 {
+					t.Fatalf("upsert: %+v", r)
+				}
+			}
+			upsert(variant(plainCond, plainStmt))
+			if r := s.pace("apply", "data-policy", "public-demo"); r.code != 0 {
+				t.Fatalf("apply of the plain policy as %s: %+v", login.user, r)
+			}
+			before := catalog(t, conn)
+
+			for _, a := range append(breakOuts, aimedAtTheCheck...) {
+				p := variant(plainCond, plainStmt)
+				if a.field == cond {
+					p = variant(a.sql, plainStmt)
+				} else {
+					p = variant(plainCond, a.sql)
+				}
+				if a.script {
+					// The attack is real: the script, run as one Exec,
+					// runs and changes the catalog.
+					tx, err := conn.Begin(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := tx.Exec(ctx, policy.Transpile(p)); err != nil {
+						t.Fatalf("%s: the attack does not work as a script, so it tests nothing: %v\n%s", a.name, err, policy.Transpile(p))
+					}
+					if catalog(t, tx) == before {
+						t.Fatalf("%s: the attack changes nothing even as a script", a.name)
+					}
+					tx.Rollback(ctx)
+				}
+
+				upsert(p)
+				r := s.pace("apply", "data-policy", "public-demo")
+				if r.code != ExitInvalid || !strings.Contains(r.err, a.field+": is not one") {
+					t.Errorf("%s: apply as %s = %+v, want exit %d naming %s", a.name, login.user, r, ExitInvalid, a.field)
+				}
+				if after := catalog(t, conn); after != before {
+					t.Fatalf("%s: apply as %s changed the catalog:\nbefore:\n%s\nafter:\n%s", a.name, login.user, before, after)
+				}
+			}
+
+			// Expressions that are wrong in other ways are named too.
+			for _, c := range []struct {
+				p          *policy.DataPolicy
+				field, msg string
+			}{
+				{variant("age", plainStmt), cond, "is of type int4; a condition must be boolean"},
+				{variant(plainCond, "brnad"), stmt, `is not one valid SQL expression over public.demo: column "brnad" does not exist`},
+				{variant(plainCond, "$1"), stmt, "uses a parameter"},
+			} {
+				upsert(c.p)
+				if r := s.pace("apply", "data-policy", "public-demo"); r.code != ExitInvalid || !strings.Contains(r.err, c.field+": "+c.msg) {
+					t.Errorf("apply = %+v, want exit %d and %s: %s", r, ExitInvalid, c.field, c.msg)
+				}
+			}
+			if after := catalog(t, conn); after != before {
+				t.Fatalf("a refused policy changed the catalog:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+
+			// Quotes, comments and brackets inside one expression are fine.
+			upsert(variant(
+				`email not like '%;--%' and brand <> $$)$$ /* ) ; */ and age > 18 -- adults`,
+				`CASE WHEN brand = E'\x4dC' THEN $t$Master;Card$t$ || ')' ELSE brand END`))
+			if r := s.pace("apply", "data-policy", "public-demo"); r.code != 0 {
+				t.Fatalf("apply of a tricky but honest policy: %+v", r)
+			}
+			if bob := rowsAs(t, conn, "bob"); len(bob) != 2 || bob[0]["brand"] != "Master;Card)" {
+				t.Fatalf("bob sees %v", bob)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/policy"
@@ -121,27 +123,108 @@ func (pg *Postgres) Fields(ctx context.Context, ref string) ([]policy.Field, err
 	return fields, nil
 }
 
-// Apply runs the policy's SQL in one transaction: all its views and grants,
-// or nothing. It first checks that every group is a role, to say which
-// one is not.
+// Apply runs the policy's statements in one transaction: all its views
+// and grants, or nothing. It first checks, naming what is wrong, that the
+// source table exists, that every group is a role, and that each of the
+// author's conditions and sql_statements is one expression over the
+// source. Each statement then goes on its own through the extended
+// protocol, which PostgreSQL refuses to carry more than one statement:
+// SQL that ended a statement with ';' and began another fails there too.
 func (pg *Postgres) Apply(ctx context.Context, p *policy.DataPolicy) error {
-	var missing []string
+	var exists bool
+	if err := pg.conn.QueryRow(ctx, `select to_regclass($1) is not null`, policy.QuoteRef(p.Source.Ref)).Scan(&exists); err != nil {
+		return notFound(err) // e.g. the schema does not exist
+	}
+	if !exists {
+		return fmt.Errorf("source table %s on %s: %w", p.Source.Ref, pg.ID, ErrNotFound)
+	}
+	var problems []string
 	for _, g := range p.Groups() {
-		var exists bool
 		if err := pg.conn.QueryRow(ctx, `select exists (select 1 from pg_roles where rolname = $1)`, g).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {
-			missing = append(missing, fmt.Sprintf("principals: group %q is not a role on %s; create it (create role ... nologin) or fix the policy", g, pg.ID))
+			problems = append(problems, fmt.Sprintf("principals: group %q is not a role on %s; create it (create role ... nologin) or fix the policy", g, pg.ID))
 		}
 	}
-	if len(missing) > 0 {
-		return &policy.Invalid{Source: p.ID, Problems: missing}
-	}
-	return notFound(pgx.BeginFunc(ctx, pg.conn, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, policy.Transpile(p))
+	more, err := pg.checkExpressions(ctx, p)
+	if err != nil {
 		return err
-	}))
+	}
+	if problems = append(problems, more...); len(problems) > 0 {
+		return &policy.Invalid{Source: p.ID, Problems: problems}
+	}
+	return pgx.BeginFunc(ctx, pg.conn, func(tx pgx.Tx) error {
+		for i, stmts := range policy.Statements(p) {
+			for _, sql := range stmts {
+				if err := execOne(ctx, tx.Conn().PgConn(), sql); err != nil {
+					return fmt.Errorf("rule_sets[%d] (view %s): %w", i, p.RuleSets[i].Target.Ref.IntegrationFQN, notFound(err))
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// execOne sends sql through the extended protocol (pgx's Exec would use
+// the simple one, which runs any number of statements, for SQL without
+// arguments): PostgreSQL refuses more than one statement there.
+func execOne(ctx context.Context, conn *pgconn.PgConn, sql string) error {
+	_, err := conn.ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+	return err
+}
+
+// checkExpressions asks PostgreSQL whether each of the author's
+// expressions is one expression over the source (policy.CheckExpression),
+// and a condition a boolean one. The queries are only prepared, never
+// run, in a transaction that is rolled back, each under a savepoint so
+// that one error does not hide the next.
+func (pg *Postgres) checkExpressions(ctx context.Context, p *policy.DataPolicy) ([]string, error) {
+	exprs := p.Expressions()
+	if len(exprs) == 0 {
+		return nil, nil
+	}
+	tx, err := pg.conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	var problems []string
+	for _, e := range exprs {
+		alias := "pace_" + rand.Text()
+		var problem string
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			d, err := sp.Conn().PgConn().Prepare(ctx, "", policy.CheckExpression(p.Source.Ref, e.SQL, alias), nil)
+			var pgErr *pgconn.PgError
+			switch {
+			case errors.As(err, &pgErr):
+				problem = fmt.Sprintf("is not one valid SQL expression over %s: %s", p.Source.Ref, pgErr.Message)
+				return err // rolls back to the savepoint
+			case err != nil:
+				return err
+			case len(d.Fields) != 1 || d.Fields[0].Name != alias:
+				problem = "is not one SQL expression: it closes the parenthesis around it and goes on"
+			case len(d.ParamOIDs) > 0:
+				problem = "uses a parameter ($1, ...), which a view cannot have"
+			case e.Condition && d.Fields[0].DataTypeOID != pgtype.BoolOID:
+				problem = fmt.Sprintf("is of type %s; a condition must be boolean, e.g. age > 18", pg.typeName(d.Fields[0].DataTypeOID))
+			}
+			return nil
+		})
+		if problem != "" {
+			problems = append(problems, e.Path+": "+problem)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return problems, nil
+}
+
+func (pg *Postgres) typeName(oid uint32) string {
+	if t, ok := pg.conn.TypeMap().TypeForOID(oid); ok {
+		return t.Name
+	}
+	return fmt.Sprintf("oid %d", oid)
 }
 
 // notFound marks PostgreSQL's "no such table, view or schema" as

@@ -173,3 +173,52 @@ func TestAuthorsCommentCannotEatTheParenthesis(t *testing.T) {
 		t.Fatalf("SQL:\n%s", sql)
 	}
 }
+
+// Apply sends each statement on its own: none holds a ';' of pace's, and
+// the printed script is those statements, in order.
+func TestStatementsAreTheScript(t *testing.T) {
+	p := demo(t)
+	stmts := Statements(p)
+	if len(stmts) != 1 || len(stmts[0]) != 3 || !strings.HasPrefix(stmts[0][0], "drop view") ||
+		!strings.HasPrefix(stmts[0][1], "create view") || !strings.HasPrefix(stmts[0][2], "grant select") {
+		t.Fatalf("statements: %q", stmts)
+	}
+	script := Transpile(p)
+	for _, s := range stmts[0] {
+		if strings.Contains(s, ";") {
+			t.Errorf("statement holds a ';': %s", s)
+		}
+		if !strings.Contains(script, s+";\n") {
+			t.Errorf("the script lacks %s", s)
+		}
+	}
+}
+
+func TestExpressionsNameTheirFields(t *testing.T) {
+	got := demo(t).Expressions()
+	want := []Expression{
+		{"rule_sets[0].field_transforms[2].transforms[0].sql_statement.statement", "CASE WHEN brand = 'MC' THEN 'MasterCard' ELSE brand END", false},
+		{"rule_sets[0].filters[0].generic_filter.conditions[0].condition", "true", true},
+		{"rule_sets[0].filters[0].generic_filter.conditions[1].condition", "age > 18", true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("expressions: %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("expression %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// The check wraps the expression as the view does, a -- comment included.
+func TestCheckExpression(t *testing.T) {
+	for sql, want := range map[string]string{
+		"age > 18":          `select (age > 18) as "pace_x" from "public"."demo" limit 0`,
+		"age > 18 -- adult": "select (age > 18 -- adult\n) as \"pace_x\" from \"public\".\"demo\" limit 0",
+	} {
+		if got := CheckExpression("public.demo", sql, "pace_x"); got != want {
+			t.Errorf("CheckExpression(%q) = %q, want %q", sql, got, want)
+		}
+	}
+}
