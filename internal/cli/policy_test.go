@@ -464,6 +464,8 @@ func TestPolicySQLCannotBreakOut(t *testing.T) {
 				{variant("age", plainStmt), cond, "is of type int4; a condition must be boolean"},
 				{variant(plainCond, "brnad"), stmt, `is not one valid SQL expression over public.demo: column "brnad" does not exist`},
 				{variant(plainCond, "$1"), stmt, "uses a parameter"},
+				// One error does not hide the next.
+				{variant("age >", "brnad"), stmt, `is not one valid SQL expression over public.demo: column "brnad" does not exist` + "\n  " + cond + `: is not one valid SQL expression over public.demo: syntax error at or near ")"`},
 			} {
 				upsert(c.p)
 				if r := s.pace("apply", "data-policy", "public-demo"); r.code != ExitInvalid || !strings.Contains(r.err, c.field+": "+c.msg) {
