@@ -348,8 +348,11 @@ func TestPolicySQLCannotBreakOut(t *testing.T) {
 		// ...and an sql_statement.
 		stmtTail = "; select case when true then (brand"
 	)
-	// Break-outs of the view: each is checked to work as a script.
+	// Break-outs of the view.
 	breakOuts := []attack{
+		// As filed: the retention filter after it leaves the script invalid
+		// here, so it is not checked as one; the next is the same, made whole.
+		{"issue 12 as filed", cond, "age > 18)); create table public.unmasked as select * from public.demo; grant select on public.unmasked to public; select ((true", false},
 		{"issue 12", cond, "age > 18)); create table public.unmasked as select * from public.demo; grant select on public.unmasked to public" + tail, true},
 		{"line comment", cond, "age > 18)); delete from public.demo" + tail + " -- adults only", true},
 		{"block comments", cond, "age > 18)) /* ) */; create table public.unmasked (x int); /* ( */" + tail[1:], true},
@@ -424,10 +427,8 @@ func TestPolicySQLCannotBreakOut(t *testing.T) {
 			before := catalog(t, conn)
 
 			for _, a := range append(breakOuts, aimedAtTheCheck...) {
-				p := variant(plainCond, plainStmt)
-				if a.field == cond {
-					p = variant(a.sql, plainStmt)
-				} else {
+				p := variant(a.sql, plainStmt)
+				if a.field == stmt {
 					p = variant(plainCond, a.sql)
 				}
 				if a.script {
