@@ -2,36 +2,20 @@ package function
 
 import (
 	"encoding/json"
+	"github.com/pace-cli/pace/function/internal/graphite"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/pace-cli/pace/function/payload"
 )
 
 // writtenTags returns the tag names the receiver really writes, taken from
 // a transform of the deepest possible path with the id tag on.
 func writtenTags(t *testing.T) map[string]bool {
 	t.Helper()
-	p := &payload.Payload{
-		MetricPoints:    map[string]map[int]payload.Point{"pace a b c d e": {0: {CumulativeCount: 1}}},
-		CLIVersion:      "v1.0.0",
-		OperatingSystem: "linux",
-		ID:              testID,
-	}
-	known := map[string]commandInfo{"pace a b c d e": newCommandInfo("pace a b c d e")}
-	series, _ := toSeries(p, known, true, 3600, testNow)
 	tags := map[string]bool{}
-	for _, s := range series {
-		for _, tag := range s.Tags {
-			tags[tag.Key] = true
-		}
-	}
-	for _, name := range TagNames() {
-		if !tags[name] {
-			t.Fatalf("TagNames lists %q, which the transform does not write", name)
-		}
+	for _, name := range graphite.TagNames() { // tested against Convert in package graphite
+		tags[name] = true
 	}
 	return tags
 }
@@ -91,8 +75,8 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 				arg := m[1]
 				if e := tagExpr.FindStringSubmatch(arg); e != nil {
 					check(p.Title, e[1])
-					if e[1] == "name" && e[3] != MetricName {
-						t.Errorf("panel %q: name=%q, want %q", p.Title, e[3], MetricName)
+					if e[1] == "name" && e[3] != graphite.MetricName {
+						t.Errorf("panel %q: name=%q, want %q", p.Title, e[3], graphite.MetricName)
 					}
 				} else if !callbacks[arg] {
 					check(p.Title, arg)
@@ -107,15 +91,15 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 			continue
 		}
 		check("variable "+v.Name, m[1])
-		if !strings.Contains(m[2], "name="+MetricName) {
-			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, MetricName)
+		if !strings.Contains(m[2], "name="+graphite.MetricName) {
+			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, graphite.MetricName)
 		}
 	}
 	if targets < 5 {
 		t.Errorf("dashboard has %d queries, want at least 5 panels' worth", targets)
 	}
 	// What the issue asks to see: installs, commands, failures, versions, OSes.
-	for _, tag := range []string{"name", TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+	for _, tag := range []string{"name", graphite.TagID, graphite.TagCommand, graphite.TagExitCode, graphite.TagVersion, graphite.TagOS} {
 		if !queried[tag] {
 			t.Errorf("dashboard never queries tag %q", tag)
 		}

@@ -2,6 +2,7 @@ package function
 
 import (
 	"encoding/json"
+	"github.com/pace-cli/pace/function/internal/promwrite"
 	"os"
 	"regexp"
 	"slices"
@@ -81,7 +82,7 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 			written[l.Name] = true
 		}
 	}
-	for _, n := range PromLabelNames() {
+	for _, n := range promwrite.LabelNames() {
 		if !written[n] {
 			t.Fatalf("PromLabelNames lists %q, which the transform does not write", n)
 		}
@@ -90,11 +91,11 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 	check := func(where, expr string) {
 		metrics := promMetric.FindAllString(expr, -1)
 		if len(metrics) == 0 {
-			t.Errorf("%s: %q does not select %s", where, expr, PromMetricName)
+			t.Errorf("%s: %q does not select %s", where, expr, promwrite.MetricName)
 		}
 		for _, m := range metrics {
-			if m != PromMetricName {
-				t.Errorf("%s: metric %q, want %q", where, m, PromMetricName)
+			if m != promwrite.MetricName {
+				t.Errorf("%s: metric %q, want %q", where, m, promwrite.MetricName)
 			}
 		}
 		for _, n := range promLabelsUsed(expr) {
@@ -126,18 +127,18 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 		check("variable "+v.Name, m[1]+`{`+m[2]+`!=""}`)
 	}
 	// The same panels as the Graphite dashboard.
-	graphite := readGraphiteTitles(t)
+	graphiteTitles := readGraphiteTitles(t)
 	var titles []string
 	for _, p := range d.Panels {
 		titles = append(titles, p.Title)
 	}
-	if !slices.Equal(titles, graphite) {
-		t.Errorf("panels %q, want the Graphite dashboard's %q", titles, graphite)
+	if !slices.Equal(titles, graphiteTitles) {
+		t.Errorf("panels %q, want the Graphite dashboard's %q", titles, graphiteTitles)
 	}
 	if targets < 5 {
 		t.Errorf("dashboard has %d queries, want at least 5", targets)
 	}
-	for _, n := range []string{TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+	for _, n := range []string{promwrite.LabelID, promwrite.LabelCommand, promwrite.LabelExitCode, promwrite.LabelVersion, promwrite.LabelOS} {
 		if !queried[n] {
 			t.Errorf("dashboard never uses label %q", n)
 		}
