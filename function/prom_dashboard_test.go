@@ -35,8 +35,8 @@ type promDashboardJSON struct {
 	}
 	Templating struct {
 		List []struct {
-			Name       string
-			Query      struct{ Query string }
+			Name, Type string
+			Query      json.RawMessage
 			Datasource struct{ Type string }
 		}
 	}
@@ -119,9 +119,16 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 		}
 	}
 	for _, v := range d.Templating.List {
-		m := labelValues.FindStringSubmatch(v.Query.Query)
+		if v.Type != "query" {
+			continue // the data source and the lookback
+		}
+		var q struct{ Query string }
+		if err := json.Unmarshal(v.Query, &q); err != nil {
+			t.Fatalf("variable %q: %v", v.Name, err)
+		}
+		m := labelValues.FindStringSubmatch(q.Query)
 		if m == nil || v.Datasource.Type != "prometheus" {
-			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, v.Query.Query)
+			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, q.Query)
 			continue
 		}
 		check("variable "+v.Name, m[1]+`{`+m[2]+`!=""}`)
@@ -168,29 +175,4 @@ func readGraphiteTitles(t *testing.T) []string {
 		titles = append(titles, p.Title)
 	}
 	return titles
-}
-
-// promDashboardExprs returns the dashboard's panel queries with Grafana's
-// variables replaced as Grafana would for a 10-minute range and 60-second
-// steps, all commands selected, so that a real store can run them.
-func promDashboardExprs(t *testing.T) map[string]string {
-	t.Helper()
-	exprs := map[string]string{}
-	for _, p := range readPromDashboard(t).Panels {
-		for _, tg := range p.Targets {
-			exprs[p.Title] = grafanaVar.ReplaceAllStringFunc(tg.Expr, func(v string) string {
-				switch v {
-				case "$__interval", "$__rate_interval":
-					return "60s"
-				case "$__range":
-					return "10m"
-				case "${command:regex}":
-					return ".*"
-				}
-				t.Fatalf("panel %q: unknown variable %s", p.Title, v)
-				return ""
-			})
-		}
-	}
-	return exprs
 }
