@@ -69,7 +69,7 @@ func (t *Truth) sort() {
 	slices.SortStableFunc(t.Seen, func(a, b Seen) int { return a.At.Compare(b.At) })
 }
 
-func in(at, from, to time.Time) bool { return !at.Before(from) && at.Before(to) }
+func within(at, from, to time.Time) bool { return !at.Before(from) && at.Before(to) }
 
 // RunsBy sums the runs uploaded in [from, to) by the key group returns;
 // group returning "" leaves a Counted out.
@@ -77,7 +77,7 @@ func (t *Truth) RunsBy(from, to time.Time, group func(c *Counted) string) map[st
 	out := map[string]uint64{}
 	for i := range t.Counted {
 		c := &t.Counted[i]
-		if in(c.At, from, to) {
+		if within(c.At, from, to) {
 			if k := group(c); k != "" {
 				out[k] += c.Runs
 			}
@@ -90,7 +90,7 @@ func (t *Truth) RunsBy(from, to time.Time, group func(c *Counted) string) map[st
 func (t *Truth) Runs(from, to time.Time) map[Key]uint64 {
 	out := map[Key]uint64{}
 	for _, c := range t.Counted {
-		if in(c.At, from, to) {
+		if within(c.At, from, to) {
 			out[Key{c.Path, c.ExitCode}] += c.Runs
 		}
 	}
@@ -117,7 +117,7 @@ func (t *Truth) FailingPerCommand(from, to time.Time) map[string]uint64 {
 func (t *Truth) RunsPerExitCode(from, to time.Time) map[int]uint64 {
 	out := map[int]uint64{}
 	for _, c := range t.Counted {
-		if in(c.At, from, to) {
+		if within(c.At, from, to) {
 			out[c.ExitCode] += c.Runs
 		}
 	}
@@ -128,7 +128,7 @@ func (t *Truth) RunsPerExitCode(from, to time.Time) map[int]uint64 {
 func (t *Truth) Total(from, to time.Time) uint64 {
 	var n uint64
 	for _, c := range t.Counted {
-		if in(c.At, from, to) {
+		if within(c.At, from, to) {
 			n += c.Runs
 		}
 	}
@@ -140,7 +140,7 @@ func (t *Truth) Total(from, to time.Time) uint64 {
 func (t *Truth) IDs(from, to time.Time) map[string]Seen {
 	out := map[string]Seen{}
 	for _, s := range t.Seen {
-		if in(s.At, from, to) {
+		if within(s.At, from, to) {
 			out[s.ID] = s // sorted by time: the last one stays
 		}
 	}
