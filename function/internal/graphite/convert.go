@@ -40,7 +40,26 @@ func TagNames() []string {
 	return append(names, TagCommand, TagExitCode, TagVersion, TagOS, TagID)
 }
 
-func cmdTag(i int) string { return "cmd" + strconv.Itoa(i) }
+func cmdTag(i int) string { return cmdTags[i] }
+
+// Precomputed so that a conversion allocates no tag name or exit code.
+var (
+	cmdTags   = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
+	exitCodes [256]string
+)
+
+func init() {
+	for i := range exitCodes {
+		exitCodes[i] = strconv.Itoa(i)
+	}
+}
+
+func exitCode(c int) string {
+	if c >= 0 && c < len(exitCodes) {
+		return exitCodes[c]
+	}
+	return strconv.Itoa(c)
+}
 
 // Command is the command tag of a path's words: joined with '.', or
 // RootCommand for none.
@@ -63,7 +82,7 @@ func Convert(u *sink.Upload, interval int) []Series {
 		}
 		tags = append(tags,
 			Tag{Key: TagCommand, Value: Command(c.Words)},
-			Tag{Key: TagExitCode, Value: strconv.Itoa(c.ExitCode)},
+			Tag{Key: TagExitCode, Value: exitCode(c.ExitCode)},
 			Tag{Key: TagVersion, Value: u.CLIVersion},
 			Tag{Key: TagOS, Value: u.OS},
 			Tag{Key: TagID, Value: u.ID},

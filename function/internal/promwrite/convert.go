@@ -27,12 +27,31 @@ const RootCommand = "pace"
 
 const maxWords = 5 // payload.MaxPathWords - 1
 
+// Precomputed so that a conversion allocates no label name or exit code.
+var (
+	cmdLabels = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
+	exitCodes [256]string
+)
+
+func init() {
+	for i := range exitCodes {
+		exitCodes[i] = strconv.Itoa(i)
+	}
+}
+
+func exitCode(c int) string {
+	if c >= 0 && c < len(exitCodes) {
+		return exitCodes[c]
+	}
+	return strconv.Itoa(c)
+}
+
 // LabelNames lists every label the sink can write, __name__ included,
 // sorted as remote write requires.
 func LabelNames() []string {
 	names := []string{NameLabel, LabelVersion}
 	for i := 1; i <= maxWords; i++ {
-		names = append(names, "cmd"+strconv.Itoa(i))
+		names = append(names, cmdLabels[i])
 	}
 	return append(names, LabelCommand, LabelExitCode, LabelID, LabelOS)
 }
@@ -57,11 +76,11 @@ func Convert(u *sink.Upload) []Series {
 		labels := make([]Label, 0, len(c.Words)+7)
 		labels = append(labels, Label{Name: NameLabel, Value: MetricName}, Label{Name: LabelVersion, Value: u.CLIVersion})
 		for i, w := range c.Words {
-			labels = append(labels, Label{Name: "cmd" + strconv.Itoa(i+1), Value: w})
+			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
 		}
 		labels = append(labels,
 			Label{Name: LabelCommand, Value: Command(c.Words)},
-			Label{Name: LabelExitCode, Value: strconv.Itoa(c.ExitCode)},
+			Label{Name: LabelExitCode, Value: exitCode(c.ExitCode)},
 			Label{Name: LabelID, Value: u.ID},
 			Label{Name: LabelOS, Value: u.OS},
 		)
