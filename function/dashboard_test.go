@@ -88,8 +88,8 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 		}
 	}
 	for _, v := range d.Templating.List {
-		if v.Type == "datasource" {
-			continue // checked in TestDashboardsProvisionable
+		if v.Type != "query" {
+			continue // the data source (TestDashboardsProvisionable) and the lookback
 		}
 		m := tagValues.FindStringSubmatch(v.Query)
 		if m == nil || v.Datasource.Type != "graphite" {
