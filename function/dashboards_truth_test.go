@@ -338,6 +338,7 @@ func TestDashboardsAgainstSimulatedWeek(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			checkPromDashboard(t, s.base, w)
+			checkNaiveQueryIsWrong(t, s.base, w)
 		})
 	}
 	t.Run("graphite", func(t *testing.T) {
@@ -820,5 +821,25 @@ func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
 		} else if worst[p.title] > limit+1e-6 { // rates are floats: allow their rounding
 			t.Errorf("Graphite panel %q: error %.1f %s, over the %v %s docs/deploy.md states", p.title, worst[p.title], unit, limit, unit)
 		}
+	}
+}
+
+// checkNaiveQueryIsWrong shows that the comparison can fail: the usual
+// counter query, sum by (command) (increase(…[$__interval])), which the
+// dashboard used before, does not match the truth on the same data.
+func checkNaiveQueryIsWrong(t *testing.T, base string, w *simweek.Week) {
+	q := `sum by (command) (increase(` + promwrite.MetricName + `[1d]))`
+	res := promAPI(t, base, q, false, time.Time{}, w.Start.Add(24*time.Hour), w.End, 24*time.Hour)
+	var got, truth float64
+	for i := range w.Days() {
+		from, to := w.Day(i)
+		for _, r := range res {
+			got += r.points[to.Unix()]
+		}
+		truth += float64(w.Truth.Total(from, to))
+	}
+	t.Logf("increase() over daily bars sums to %.0f runs in the week, the truth is %.0f (%+.1f %%)", got, truth, 100*(got-truth)/truth)
+	if math.Abs(got-truth) < 0.5 {
+		t.Errorf("increase() gave the exact week (%v runs): the simulated week lacks the cases that break it", got)
 	}
 }
