@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function/graphite"
+	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/payload"
 )
 
@@ -42,8 +42,7 @@ func typicalPayload(tb testing.TB) (string, []string) {
 func benchReceiver(b *testing.B) (http.Handler, string) {
 	body, paths := typicalPayload(b)
 	h, err := New(Config{
-		Sink:     &graphite.WriterSink{W: io.Discard},
-		IDTag:    true,
+		Sink:     &graphite.Sink{W: &graphite.WriterSink{W: io.Discard}, Interval: time.Hour},
 		Logger:   NewLogger(io.Discard),
 		Commands: paths,
 	})

@@ -2,36 +2,20 @@ package function
 
 import (
 	"encoding/json"
+	"github.com/pace-cli/pace/function/internal/graphite"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/pace-cli/pace/function/payload"
 )
 
 // writtenTags returns the tag names the receiver really writes, taken from
 // a transform of the deepest possible path with the id tag on.
 func writtenTags(t *testing.T) map[string]bool {
 	t.Helper()
-	p := &payload.Payload{
-		MetricPoints:    map[string]map[int]payload.Point{"pace a b c d e": {0: {CumulativeCount: 1}}},
-		CLIVersion:      "v1.0.0",
-		OperatingSystem: "linux",
-		ID:              testID,
-	}
-	known := map[string]commandInfo{"pace a b c d e": newCommandInfo("pace a b c d e")}
-	series, _ := toSeries(p, known, true, 3600, testNow)
 	tags := map[string]bool{}
-	for _, s := range series {
-		for _, tag := range s.Tags {
-			tags[tag.Key] = true
-		}
-	}
-	for _, name := range TagNames() {
-		if !tags[name] {
-			t.Fatalf("TagNames lists %q, which the transform does not write", name)
-		}
+	for _, name := range graphite.TagNames() { // tested against Convert in package graphite
+		tags[name] = true
 	}
 	return tags
 }
@@ -41,7 +25,8 @@ var (
 	tagExpr   = regexp.MustCompile(`^([A-Za-z0-9_]+)(!=~|=~|!=|=)(.*)$`)
 	tagValues = regexp.MustCompile(`^tag_values\((\w+)((?:,\s*[^,()]+)*)\)$`)
 	// Aggregation callbacks of groupByTags; every other quoted word is a tag.
-	callbacks = map[string]bool{"sum": true, "max": true, "min": true, "avg": true, "average": true, "count": true, "median": true, "last": true}
+	callbacks  = map[string]bool{"sum": true, "max": true, "min": true, "avg": true, "average": true, "count": true, "median": true, "last": true}
+	identifier = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
 func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
@@ -61,8 +46,8 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 		}
 		Templating struct {
 			List []struct {
-				Name, Query string
-				Datasource  struct{ Type string }
+				Name, Type, Query string
+				Datasource        struct{ Type, UID string }
 			}
 		}
 	}
@@ -91,33 +76,103 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 				arg := m[1]
 				if e := tagExpr.FindStringSubmatch(arg); e != nil {
 					check(p.Title, e[1])
-					if e[1] == "name" && e[3] != MetricName {
-						t.Errorf("panel %q: name=%q, want %q", p.Title, e[3], MetricName)
+					if e[1] == "name" && e[3] != graphite.MetricName {
+						t.Errorf("panel %q: name=%q, want %q", p.Title, e[3], graphite.MetricName)
 					}
-				} else if !callbacks[arg] {
+				} else if identifier.MatchString(arg) && !callbacks[arg] {
+					// Other quoted arguments are intervals, regexps and
+					// replacements, not tags.
 					check(p.Title, arg)
 				}
 			}
 		}
 	}
 	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue // the data source (TestDashboardsProvisionable) and the lookback
+		}
 		m := tagValues.FindStringSubmatch(v.Query)
 		if m == nil || v.Datasource.Type != "graphite" {
 			t.Errorf("variable %q: query %q is not tag_values(tag, ...) on graphite", v.Name, v.Query)
 			continue
 		}
 		check("variable "+v.Name, m[1])
-		if !strings.Contains(m[2], "name="+MetricName) {
-			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, MetricName)
+		if !strings.Contains(m[2], "name="+graphite.MetricName) {
+			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, graphite.MetricName)
 		}
 	}
 	if targets < 5 {
 		t.Errorf("dashboard has %d queries, want at least 5 panels' worth", targets)
 	}
 	// What the issue asks to see: installs, commands, failures, versions, OSes.
-	for _, tag := range []string{"name", TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+	for _, tag := range []string{"name", graphite.TagID, graphite.TagCommand, graphite.TagExitCode, graphite.TagVersion, graphite.TagOS} {
 		if !queried[tag] {
 			t.Errorf("dashboard never queries tag %q", tag)
+		}
+	}
+}
+
+// Both dashboards can be provisioned from files or the HTTP API: every
+// panel and query reads its data source from the datasource variable (no
+// __inputs to fill in by hand), and the command variable filters every
+// panel that shows commands.
+func TestDashboardsProvisionable(t *testing.T) {
+	for _, c := range []struct{ file, dsType, queryField string }{
+		{"dashboards/pace-telemetry.json", "graphite", "target"},
+		{"dashboards/pace-telemetry-prometheus.json", "prometheus", "expr"},
+	} {
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Inputs     []any `json:"__inputs"`
+			Templating struct {
+				List []struct {
+					Name, Type string
+					Query      any
+					Datasource *struct{ Type, UID string }
+				}
+			}
+			Panels []struct {
+				Title      string
+				Datasource struct{ Type, UID string }
+				Targets    []map[string]any
+			}
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Inputs) > 0 {
+			t.Errorf("%s: __inputs need an import by hand", c.file)
+		}
+		hasDS := false
+		for _, v := range d.Templating.List {
+			if v.Type == "datasource" && v.Name == "datasource" && v.Query == c.dsType {
+				hasDS = true
+			}
+			if v.Datasource != nil && v.Datasource.UID != "${datasource}" {
+				t.Errorf("%s: variable %q reads data source %q", c.file, v.Name, v.Datasource.UID)
+			}
+		}
+		if !hasDS {
+			t.Errorf("%s: no datasource variable of type %s", c.file, c.dsType)
+		}
+		for _, p := range d.Panels {
+			if p.Datasource.Type != c.dsType || p.Datasource.UID != "${datasource}" {
+				t.Errorf("%s: panel %q: data source %+v", c.file, p.Title, p.Datasource)
+			}
+			for _, tg := range p.Targets {
+				q, _ := tg[c.queryField].(string)
+				ds, _ := tg["datasource"].(map[string]any)
+				if ds["uid"] != "${datasource}" {
+					t.Errorf("%s: panel %q: target data source %v", c.file, p.Title, ds)
+				}
+				showsCommands := strings.Contains(p.Title, "command") || strings.Contains(p.Title, "exit code")
+				if showsCommands != strings.Contains(q, "${command:regex}") {
+					t.Errorf("%s: panel %q: shows commands %v, filtered by the command variable %v", c.file, p.Title, showsCommands, !showsCommands)
+				}
+			}
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function/graphite"
+	"github.com/pace-cli/pace/function/internal/graphite"
 )
 
 // e2eWait bounds every wait for a server.
@@ -112,14 +112,13 @@ var e2eWant = map[string]float64{
 
 // serveFunction runs the receiver with a carbon sink on loopback.
 func serveFunction(t *testing.T, sinkAddr string, now time.Time) string {
-	return serveWith(t, Config{Sink: &graphite.CarbonSink{Addr: sinkAddr}, Now: func() time.Time { return now }})
+	return serveWith(t, Config{Sink: &graphite.Sink{W: &graphite.CarbonSink{Addr: sinkAddr}, Interval: time.Hour}, Now: func() time.Time { return now }})
 }
 
 // serveWith runs the receiver with cfg's sink and clock, the id tag on,
 // and an allow-list of "pace" and "pace version", on loopback.
 func serveWith(t *testing.T, cfg Config) string {
 	t.Helper()
-	cfg.IDTag = true
 	cfg.Logger = NewLogger(io.Discard)
 	cfg.Commands = []string{"pace", "pace version"}
 	h, err := New(cfg)
@@ -207,7 +206,7 @@ CACHE_QUERY_PORT = %[5]d
 	// SHA-256 of the name with its tags sorted, so finding the file proves
 	// the exact tag set.
 	for tags, want := range e2eWant {
-		name := MetricName + ";" + tags
+		name := graphite.MetricName + ";" + tags
 		sum := sha256.Sum256([]byte(name))
 		h := hex.EncodeToString(sum[:])
 		file := filepath.Join(storage, "whisper", "_tagged", h[0:3], h[3:6], h+".wsp")
@@ -322,7 +321,7 @@ func exportVM(t *testing.T, addr string, ts int64) map[string]float64 {
 	if resp, err := client.Get("http://" + addr + "/internal/force_flush"); err == nil {
 		resp.Body.Close()
 	}
-	q := url.Values{"match[]": {`{__name__="` + MetricName + `"}`}}
+	q := url.Values{"match[]": {`{__name__="` + graphite.MetricName + `"}`}}
 	resp, err := client.Get("http://" + addr + "/api/v1/export?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +342,7 @@ func exportVM(t *testing.T, addr string, ts int64) map[string]float64 {
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("export line %q: %v", sc.Text(), err)
 		}
-		if line.Metric["__name__"] != MetricName {
+		if line.Metric["__name__"] != graphite.MetricName {
 			t.Fatalf("export: unexpected series %v", line.Metric)
 		}
 		var labels []string

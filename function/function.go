@@ -1,21 +1,20 @@
 // Package function is pace's telemetry receiver, a Google Cloud Function:
 // it validates the uploads of pace CLIs, which it cannot authenticate, and
-// writes them as Graphite tagged series, or as Prometheus samples by remote
-// write, to a sink chosen by TELEMETRY_SINK.
+// hands them, as one neutral sink.Upload, to the store TELEMETRY_SINK
+// chooses: Graphite tagged series or Prometheus samples by remote write.
 //
 // POST / with the JSON body of payload.Payload answers 200 "OK" (the body
 // PACE's original CLI expects) with the number of counters of unknown
 // command paths, which were dropped, in the X-Pace-Dropped header. Bad input
 // gets a 4xx and {"error":"<field>: <what is wrong>"}; a failing sink gets
 // 503 with Retry-After, so the client keeps its data and retries. A
-// remote-write store that refuses the samples themselves (a 4xx such as
-// out-of-order samples) gets 422, so the client does not send the same data
+// store that refuses the data itself (such as out-of-order samples) gets
+// 422, so the client does not send the same data
 // again; its next upload carries the counts, which are cumulative.
 package function
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,9 +30,10 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"github.com/pace-cli/pace/function/graphite"
+	"github.com/pace-cli/pace/function/internal/graphite"
+	"github.com/pace-cli/pace/function/internal/promwrite"
+	"github.com/pace-cli/pace/function/internal/sink"
 	"github.com/pace-cli/pace/function/payload"
-	"github.com/pace-cli/pace/function/promwrite"
 )
 
 func init() {
@@ -66,19 +66,16 @@ const (
 // command path is not on the allow-list and was not stored.
 const DroppedHeader = "X-Pace-Dropped"
 
-// PromSink delivers Prometheus samples (*promwrite.Sink). An error that
-// is a *promwrite.RejectedError means the store refused the samples for
-// good; any other means they may be taken later.
-type PromSink interface {
-	Write(ctx context.Context, series []promwrite.Series) error
-}
+// Sink is where the receiver delivers each accepted upload: one store,
+// chosen by TELEMETRY_SINK. The interface, its neutral Upload and how its
+// errors are classified (422, 503, 500) are documented in package
+// internal/sink; each store's conversion lives in its own package under
+// internal/ (graphite, promwrite).
+type Sink = sink.Sink
 
 // Config is what a receiver is built from.
 type Config struct {
-	Sink     graphite.Sink    // Graphite series; or:
-	PromSink PromSink         // pace_cli_invocations_total by remote write
-	Interval time.Duration    // between uploads, told to the Graphite HTTP API; default DefaultInterval
-	IDTag    bool             // write the installation id as a tag
+	Sink     Sink             // required
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger     // default: JSON on standard error
 	Timeout  time.Duration    // per request; default DefaultTimeout
@@ -95,17 +92,19 @@ type Config struct {
 //	PROMETHEUS_USER     basic-auth user of the remote-write endpoint
 //	PROMETHEUS_PASSWORD its password or token
 //	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
-//	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600)
-//	TELEMETRY_ID_TAG    on (default) or off: write the installation id tag
+//	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600), told to the Graphite HTTP API
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
+//
+// TELEMETRY_ID_TAG=off is refused: see errIDTagOff.
 func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config, error) {
-	cfg := Config{Logger: NewLogger(stderr), IDTag: true, Interval: DefaultInterval, Timeout: DefaultTimeout}
+	cfg := Config{Logger: NewLogger(stderr), Timeout: DefaultTimeout}
+	interval := DefaultInterval
 	if v := getenv("TELEMETRY_INTERVAL"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
 			return Config{}, fmt.Errorf("TELEMETRY_INTERVAL %q: want a positive number of seconds", v)
 		}
-		cfg.Interval = time.Duration(n) * time.Second
+		interval = time.Duration(n) * time.Second
 	}
 	if v := getenv("TELEMETRY_TIMEOUT"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -114,31 +113,39 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 		}
 		cfg.Timeout = time.Duration(n) * time.Second
 	}
-	switch v := getenv("TELEMETRY_ID_TAG"); v {
-	case "", "on":
-	case "off":
-		cfg.IDTag = false
-	default:
-		return Config{}, fmt.Errorf("TELEMETRY_ID_TAG %q: want on or off", v)
+	// The id was always written unless this said off; "on" is accepted so
+	// that deploys which spelled the default out keep starting.
+	if v := getenv("TELEMETRY_ID_TAG"); v != "" && v != "on" {
+		return Config{}, fmt.Errorf("TELEMETRY_ID_TAG=%q: %w", v, errIDTagOff)
 	}
-	if spec := getenv("TELEMETRY_SINK"); promwrite.IsSpec(spec) {
-		sink, err := promwrite.Open(spec, promwrite.Auth{
-			User:        getenv("PROMETHEUS_USER"),
-			Password:    getenv("PROMETHEUS_PASSWORD"),
-			BearerToken: getenv("PROMETHEUS_BEARER_TOKEN"),
-		})
-		if err != nil {
-			return Config{}, err
-		}
-		cfg.PromSink = sink
-		return cfg, nil
-	}
-	sink, err := graphite.Open(getenv("TELEMETRY_SINK"), stdout, getenv("GRAPHITE_USER"), getenv("GRAPHITE_API_KEY"))
-	if err != nil {
+	var err error
+	if cfg.Sink, err = openSink(getenv, stdout, interval); err != nil {
 		return Config{}, err
 	}
-	cfg.Sink = sink
 	return cfg, nil
+}
+
+// errIDTagOff is why TELEMETRY_ID_TAG=off was removed.
+var errIDTagOff = errors.New("the setting was removed: series without the installation id mix the cumulative counts of many installs, " +
+	"which no stateless receiver can turn into correct figures; unset it (every series carries the id), " +
+	"or, to store counts without ids, use the PostgreSQL sink (TELEMETRY_SINK=postgres://…), which keeps each install's last counts and stores only increments")
+
+// openSink opens the store TELEMETRY_SINK names. A new store is one case.
+func openSink(getenv func(string) string, stdout io.Writer, interval time.Duration) (Sink, error) {
+	switch spec := getenv("TELEMETRY_SINK"); {
+	case promwrite.IsSpec(spec):
+		return opened(promwrite.Open(spec, promwrite.Auth{User: getenv("PROMETHEUS_USER"), Password: getenv("PROMETHEUS_PASSWORD"), BearerToken: getenv("PROMETHEUS_BEARER_TOKEN")}))
+	default:
+		return opened(graphite.Open(spec, stdout, getenv("GRAPHITE_USER"), getenv("GRAPHITE_API_KEY"), interval))
+	}
+}
+
+// opened keeps a nil *T from becoming a non-nil Sink.
+func opened[T Sink](s T, err error) (Sink, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // NewLogger returns a JSON logger whose lines Cloud Logging understands:
@@ -172,14 +179,8 @@ func NewLogger(w io.Writer) *slog.Logger {
 
 // New returns the receiver's handler, wrapped in its middleware.
 func New(cfg Config) (http.Handler, error) {
-	if (cfg.Sink == nil) == (cfg.PromSink == nil) {
-		return nil, errors.New("function: want one sink: Sink or PromSink")
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
-	}
-	if cfg.Interval < time.Second {
-		return nil, fmt.Errorf("function: interval %v is under a second", cfg.Interval)
+	if cfg.Sink == nil {
+		return nil, errors.New("function: no sink")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -197,31 +198,21 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	known := make(map[string]commandInfo, len(paths))
+	known := make(map[string][]string, len(paths))
 	for _, p := range paths {
 		if err := payload.ValidCommandPath(p); err != nil {
 			return nil, fmt.Errorf("function: allow-list: %v", err)
 		}
-		known[p] = newCommandInfo(p)
+		known[p] = strings.Fields(p)[1:]
 	}
-	r := &receiver{
-		sink:     cfg.Sink,
-		promSink: cfg.PromSink,
-		interval: int(cfg.Interval / time.Second),
-		idTag:    cfg.IDTag,
-		now:      cfg.Now,
-		known:    known,
-	}
+	r := &receiver{sink: cfg.Sink, now: cfg.Now, known: known}
 	return logRequests(cfg.Logger, cfg.Now, recoverPanics(withTimeout(cfg.Timeout, r))), nil
 }
 
 type receiver struct {
-	sink     graphite.Sink
-	promSink PromSink
-	interval int
-	idTag    bool
-	now      func() time.Time
-	known    map[string]commandInfo
+	sink  Sink
+	now   func() time.Time
+	known map[string][]string // allow-listed path -> its words after "pace"
 }
 
 // outcome is what the logging middleware reports about a request; the
@@ -293,28 +284,16 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.version, out.os = p.CLIVersion, p.OperatingSystem
-	var dropped int
-	if h.promSink != nil {
-		var series []promwrite.Series
-		series, dropped = toPromSeries(p, h.known, h.idTag, h.now())
-		out.series, out.dropped = len(series), dropped
-		if len(series) > 0 {
-			err = h.promSink.Write(r.Context(), series)
-		}
-	} else {
-		var series []graphite.Series
-		series, dropped = toSeries(p, h.known, h.idTag, h.interval, h.now())
-		out.series, out.dropped = len(series), dropped
-		if len(series) > 0 {
-			err = h.sink.Write(r.Context(), series)
-		}
+	u, dropped := toUpload(p, h.known, h.now())
+	out.series, out.dropped = len(u.Counters), dropped
+	if len(u.Counters) > 0 {
+		err = h.sink.Write(r.Context(), u)
 	}
 	if err != nil {
-		if errors.Is(err, graphite.ErrInvalidSeries) || errors.Is(err, promwrite.ErrInvalidSeries) {
+		if errors.Is(err, sink.ErrInvalid) {
 			panic(err) // a bug: validation let something through
 		}
-		var rejected *promwrite.RejectedError
-		if errors.As(err, &rejected) {
+		if sink.IsRefused(err) {
 			// Sending the same data again would be refused again. The
 			// counts are cumulative, so the next upload, made when they
 			// change, carries these runs too.

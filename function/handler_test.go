@@ -3,6 +3,7 @@ package function
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function/graphite"
+	"github.com/pace-cli/pace/function/internal/graphite"
+	"github.com/pace-cli/pace/function/internal/promwrite"
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 const testID = "0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b"
@@ -25,22 +28,26 @@ const testID = "0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b"
 // testNow is the fixed receive time of every test request.
 var testNow = time.Unix(1795000000, 0)
 
-// recordingSink keeps what it was given, or fails with err.
+// recordingSink keeps what it was given, as uploads and as the Graphite
+// series they become (at interval, default an hour), or fails with err.
 type recordingSink struct {
-	mu     sync.Mutex
-	calls  int
-	series []graphite.Series
-	err    error
+	mu       sync.Mutex
+	calls    int
+	uploads  []*sink.Upload
+	series   []graphite.Series
+	interval time.Duration
+	err      error
 }
 
-func (s *recordingSink) Write(ctx context.Context, series []graphite.Series) error {
+func (s *recordingSink) Write(ctx context.Context, u *sink.Upload) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.err != nil {
 		return s.err
 	}
-	s.series = append(s.series, series...)
+	s.uploads = append(s.uploads, u)
+	s.series = append(s.series, graphite.Convert(u, int(cmp.Or(s.interval, time.Hour)/time.Second))...)
 	return nil
 }
 
@@ -57,7 +64,6 @@ func newTestReceiver(t testing.TB, modify ...func(*Config)) *testReceiver {
 	tr := &testReceiver{sink: &recordingSink{}, log: &bytes.Buffer{}}
 	cfg := Config{
 		Sink:     tr.sink,
-		IDTag:    true,
 		Now:      func() time.Time { return testNow },
 		Logger:   NewLogger(tr.log),
 		Commands: []string{"pace", "pace version", "pace list tables", "pace a b c d e"},
@@ -129,9 +135,9 @@ func TestAcceptsUpload(t *testing.T) {
 	ts := testNow.Unix()
 	common := []string{"cli_version", "v1.16.0", "operating_system", "linux", "id", testID}
 	want := []graphite.Series{
-		{Name: MetricName, Tags: tags(append([]string{"cmd1", "list", "cmd2", "tables", "command", "list.tables", "exit_code", "0"}, common...)...), Value: 2, Time: ts, Interval: 3600},
-		{Name: MetricName, Tags: tags(append([]string{"cmd1", "list", "cmd2", "tables", "command", "list.tables", "exit_code", "1"}, common...)...), Value: 1, Time: ts, Interval: 3600},
-		{Name: MetricName, Tags: tags(append([]string{"cmd1", "version", "command", "version", "exit_code", "0"}, common...)...), Value: 17, Time: ts, Interval: 3600},
+		{Name: graphite.MetricName, Tags: tags(append([]string{"cmd1", "list", "cmd2", "tables", "command", "list.tables", "exit_code", "0"}, common...)...), Value: 2, Time: ts, Interval: 3600},
+		{Name: graphite.MetricName, Tags: tags(append([]string{"cmd1", "list", "cmd2", "tables", "command", "list.tables", "exit_code", "1"}, common...)...), Value: 1, Time: ts, Interval: 3600},
+		{Name: graphite.MetricName, Tags: tags(append([]string{"cmd1", "version", "command", "version", "exit_code", "0"}, common...)...), Value: 17, Time: ts, Interval: 3600},
 	}
 	if !reflect.DeepEqual(tr.sink.series, want) {
 		t.Fatalf("series\n got %+v\nwant %+v", tr.sink.series, want)
@@ -139,7 +145,7 @@ func TestAcceptsUpload(t *testing.T) {
 }
 
 func TestRootCommandAndLimits(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.Interval = 15 * time.Minute })
+	tr := newTestReceiver(t, func(c *Config) { c.Sink.(*recordingSink).interval = 15 * time.Minute })
 	w := tr.post(body(`{"pace":{"255":{"cumulative_count":4294967295}},"pace a b c d e":{"0":{"cumulative_count":0}}}`))
 	if w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
@@ -153,26 +159,9 @@ func TestRootCommandAndLimits(t *testing.T) {
 	if !reflect.DeepEqual(deep.Tags, wantDeep) || deep.Value != 0 || deep.Interval != 900 {
 		t.Errorf("deep path: got %+v", deep)
 	}
-	wantRoot := tags("command", RootCommand, "exit_code", "255", "cli_version", "v1.16.0", "operating_system", "linux", "id", testID)
+	wantRoot := tags("command", graphite.RootCommand, "exit_code", "255", "cli_version", "v1.16.0", "operating_system", "linux", "id", testID)
 	if !reflect.DeepEqual(root.Tags, wantRoot) || root.Value != 4294967295 {
 		t.Errorf("root: got %+v", root)
-	}
-}
-
-func TestIDTagOff(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.IDTag = false })
-	if w := tr.post(goodBody); w.Code != 200 {
-		t.Fatalf("got %d %s", w.Code, w.Body)
-	}
-	for _, s := range tr.sink.series {
-		for _, tag := range s.Tags {
-			if tag.Key == TagID || tag.Value == testID {
-				t.Fatalf("id tag written with IDTag off: %+v", s)
-			}
-		}
-	}
-	if len(tr.sink.series) != 3 {
-		t.Fatalf("got %d series, want 3", len(tr.sink.series))
 	}
 }
 
@@ -386,7 +375,7 @@ func TestSinkFailure(t *testing.T) {
 // blockingSink waits for its context, as a sink that hangs does.
 type blockingSink struct{}
 
-func (blockingSink) Write(ctx context.Context, _ []graphite.Series) error {
+func (blockingSink) Write(ctx context.Context, _ *sink.Upload) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -400,7 +389,7 @@ func TestTimeout(t *testing.T) {
 
 type panickingSink struct{}
 
-func (panickingSink) Write(context.Context, []graphite.Series) error { panic("boom") }
+func (panickingSink) Write(context.Context, *sink.Upload) error { panic("boom") }
 
 func TestPanicIsA500(t *testing.T) {
 	tr := newTestReceiver(t, func(c *Config) { c.Sink = panickingSink{} })
@@ -501,25 +490,37 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := cfg.Sink.(*graphite.WriterSink); !ok || !cfg.IDTag || cfg.Interval != time.Hour || cfg.Timeout != DefaultTimeout {
+	if s, ok := cfg.Sink.(*graphite.Sink); !ok || s.Interval != time.Hour || cfg.Timeout != DefaultTimeout {
 		t.Fatalf("defaults: %+v", cfg)
+	} else if _, ok := s.W.(*graphite.WriterSink); !ok {
+		t.Fatalf("default writer: %T", s.W)
 	}
-	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "carbon+tcp://127.0.0.1:2003", "TELEMETRY_ID_TAG", "off", "TELEMETRY_INTERVAL", "900", "TELEMETRY_TIMEOUT", "3"), io.Discard, io.Discard)
+	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "carbon+tcp://127.0.0.1:2003", "TELEMETRY_ID_TAG", "on", "TELEMETRY_INTERVAL", "900", "TELEMETRY_TIMEOUT", "3"), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*graphite.CarbonSink); !ok || s.Addr != "127.0.0.1:2003" || cfg.IDTag || cfg.Interval != 15*time.Minute || cfg.Timeout != 3*time.Second {
+	if s, ok := cfg.Sink.(*graphite.Sink); !ok || s.Interval != 15*time.Minute || cfg.Timeout != 3*time.Second {
 		t.Fatalf("got %+v", cfg)
+	} else if c, ok := s.W.(*graphite.CarbonSink); !ok || c.Addr != "127.0.0.1:2003" {
+		t.Fatalf("carbon: %+v", s.W)
+	}
+	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "prometheus+https://prom.example.net/api/prom/push", "PROMETHEUS_BEARER_TOKEN", "tok"), io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := cfg.Sink.(*promwrite.Sink); !ok || s.URL != "https://prom.example.net/api/prom/push" || s.Auth.BearerToken != "tok" {
+		t.Fatalf("remote write: %+v", cfg.Sink)
 	}
 	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "https://graphite.example.net/graphite/metrics", "GRAPHITE_USER", "123", "GRAPHITE_API_KEY", "glc_secret"), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*graphite.HTTPSink); !ok || s.User != "123" || s.Key != "glc_secret" {
+	if s, ok := cfg.Sink.(*graphite.Sink).W.(*graphite.HTTPSink); !ok || s.User != "123" || s.Key != "glc_secret" {
 		t.Fatalf("got %+v", cfg.Sink)
 	}
 	bad := [][]string{
 		{"TELEMETRY_ID_TAG", "no"},
+		{"TELEMETRY_SINK", "prometheus+https://prom.example.net/push", "PROMETHEUS_USER", "u"}, // no password
 		{"TELEMETRY_INTERVAL", "0"},
 		{"TELEMETRY_INTERVAL", "1h"},
 		{"TELEMETRY_TIMEOUT", "-1"},
@@ -562,5 +563,22 @@ func TestSlowBodyIs408(t *testing.T) {
 	}
 	if len(tr.sink.series) != 0 {
 		t.Fatal("a partial body was written")
+	}
+}
+
+// TELEMETRY_ID_TAG=off made wrong figures; it now stops the start with an
+// error that names the alternative, whatever the sink.
+func TestIDTagOffRefusedAtStart(t *testing.T) {
+	for _, sinkSpec := range []string{"", "prometheus+https://prom.example.net/api/prom/push"} {
+		env := map[string]string{"TELEMETRY_ID_TAG": "off", "TELEMETRY_SINK": sinkSpec, "PROMETHEUS_BEARER_TOKEN": "t"}
+		_, err := ConfigFromEnv(func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if !errors.Is(err, errIDTagOff) {
+			t.Fatalf("sink %q: %v, want errIDTagOff", sinkSpec, err)
+		}
+		for _, want := range []string{"TELEMETRY_ID_TAG=\"off\"", "removed", "unset it", "PostgreSQL sink"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
 	}
 }

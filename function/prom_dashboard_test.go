@@ -2,6 +2,7 @@ package function
 
 import (
 	"encoding/json"
+	"github.com/pace-cli/pace/function/internal/promwrite"
 	"os"
 	"regexp"
 	"slices"
@@ -34,8 +35,8 @@ type promDashboardJSON struct {
 	}
 	Templating struct {
 		List []struct {
-			Name       string
-			Query      struct{ Query string }
+			Name, Type string
+			Query      json.RawMessage
 			Datasource struct{ Type string }
 		}
 	}
@@ -81,7 +82,7 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 			written[l.Name] = true
 		}
 	}
-	for _, n := range PromLabelNames() {
+	for _, n := range promwrite.LabelNames() {
 		if !written[n] {
 			t.Fatalf("PromLabelNames lists %q, which the transform does not write", n)
 		}
@@ -90,11 +91,11 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 	check := func(where, expr string) {
 		metrics := promMetric.FindAllString(expr, -1)
 		if len(metrics) == 0 {
-			t.Errorf("%s: %q does not select %s", where, expr, PromMetricName)
+			t.Errorf("%s: %q does not select %s", where, expr, promwrite.MetricName)
 		}
 		for _, m := range metrics {
-			if m != PromMetricName {
-				t.Errorf("%s: metric %q, want %q", where, m, PromMetricName)
+			if m != promwrite.MetricName {
+				t.Errorf("%s: metric %q, want %q", where, m, promwrite.MetricName)
 			}
 		}
 		for _, n := range promLabelsUsed(expr) {
@@ -118,26 +119,33 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 		}
 	}
 	for _, v := range d.Templating.List {
-		m := labelValues.FindStringSubmatch(v.Query.Query)
+		if v.Type != "query" {
+			continue // the data source and the lookback
+		}
+		var q struct{ Query string }
+		if err := json.Unmarshal(v.Query, &q); err != nil {
+			t.Fatalf("variable %q: %v", v.Name, err)
+		}
+		m := labelValues.FindStringSubmatch(q.Query)
 		if m == nil || v.Datasource.Type != "prometheus" {
-			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, v.Query.Query)
+			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, q.Query)
 			continue
 		}
 		check("variable "+v.Name, m[1]+`{`+m[2]+`!=""}`)
 	}
 	// The same panels as the Graphite dashboard.
-	graphite := readGraphiteTitles(t)
+	graphiteTitles := readGraphiteTitles(t)
 	var titles []string
 	for _, p := range d.Panels {
 		titles = append(titles, p.Title)
 	}
-	if !slices.Equal(titles, graphite) {
-		t.Errorf("panels %q, want the Graphite dashboard's %q", titles, graphite)
+	if !slices.Equal(titles, graphiteTitles) {
+		t.Errorf("panels %q, want the Graphite dashboard's %q", titles, graphiteTitles)
 	}
 	if targets < 5 {
 		t.Errorf("dashboard has %d queries, want at least 5", targets)
 	}
-	for _, n := range []string{TagID, TagCommand, TagExitCode, TagVersion, TagOS} {
+	for _, n := range []string{promwrite.LabelID, promwrite.LabelCommand, promwrite.LabelExitCode, promwrite.LabelVersion, promwrite.LabelOS} {
 		if !queried[n] {
 			t.Errorf("dashboard never uses label %q", n)
 		}
@@ -167,29 +175,4 @@ func readGraphiteTitles(t *testing.T) []string {
 		titles = append(titles, p.Title)
 	}
 	return titles
-}
-
-// promDashboardExprs returns the dashboard's panel queries with Grafana's
-// variables replaced as Grafana would for a 10-minute range and 60-second
-// steps, all commands selected, so that a real store can run them.
-func promDashboardExprs(t *testing.T) map[string]string {
-	t.Helper()
-	exprs := map[string]string{}
-	for _, p := range readPromDashboard(t).Panels {
-		for _, tg := range p.Targets {
-			exprs[p.Title] = grafanaVar.ReplaceAllStringFunc(tg.Expr, func(v string) string {
-				switch v {
-				case "$__interval", "$__rate_interval":
-					return "60s"
-				case "$__range":
-					return "10m"
-				case "${command:regex}":
-					return ".*"
-				}
-				t.Fatalf("panel %q: unknown variable %s", p.Title, v)
-				return ""
-			})
-		}
-	}
-	return exprs
 }

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pace-cli/pace/function/promwrite"
+	"github.com/pace-cli/pace/function/internal/promwrite"
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 // recordingPromSink keeps what it was given, or fails with err.
@@ -20,19 +21,19 @@ type recordingPromSink struct {
 	err    error
 }
 
-func (s *recordingPromSink) Write(ctx context.Context, series []promwrite.Series) error {
+func (s *recordingPromSink) Write(ctx context.Context, u *sink.Upload) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	s.series = append(s.series, series...)
+	s.series = append(s.series, promwrite.Convert(u)...)
 	return nil
 }
 
-func newPromReceiver(t *testing.T, sink *recordingPromSink, modify ...func(*Config)) *testReceiver {
+func newPromReceiver(t *testing.T, rec *recordingPromSink, modify ...func(*Config)) *testReceiver {
 	t.Helper()
-	return newTestReceiver(t, append([]func(*Config){func(c *Config) { c.Sink = nil; c.PromSink = sink }}, modify...)...)
+	return newTestReceiver(t, append([]func(*Config){func(c *Config) { c.Sink = rec }}, modify...)...)
 }
 
 func labels(kv ...string) []promwrite.Label {
@@ -44,39 +45,39 @@ func labels(kv ...string) []promwrite.Label {
 }
 
 func TestPromSeries(t *testing.T) {
-	sink := &recordingPromSink{}
-	tr := newPromReceiver(t, sink)
+	rec := &recordingPromSink{}
+	tr := newPromReceiver(t, rec)
 	w := tr.post(body(`{"pace list tables":{"0":{"cumulative_count":2},"1":{"cumulative_count":1}},"pace":{"3":{"cumulative_count":4294967295}},"pace nope":{"0":{"cumulative_count":5}}}`))
 	if w.Code != 200 || w.Body.String() != "OK" || w.Header().Get(DroppedHeader) != "1" {
 		t.Fatalf("got %d %q dropped=%q", w.Code, w.Body, w.Header().Get(DroppedHeader))
 	}
 	ms := testNow.UnixMilli()
 	want := []promwrite.Series{
-		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "command", "pace", "exit_code", "3", "id", testID, "operating_system", "linux"), Value: 4294967295, Timestamp: ms},
-		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "0", "id", testID, "operating_system", "linux"), Value: 2, Timestamp: ms},
-		{Labels: labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "1", "id", testID, "operating_system", "linux"), Value: 1, Timestamp: ms},
+		{Labels: labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "command", "pace", "exit_code", "3", "id", testID, "operating_system", "linux"), Value: 4294967295, Timestamp: ms},
+		{Labels: labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "0", "id", testID, "operating_system", "linux"), Value: 2, Timestamp: ms},
+		{Labels: labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "cmd1", "list", "cmd2", "tables", "command", "list tables", "exit_code", "1", "id", testID, "operating_system", "linux"), Value: 1, Timestamp: ms},
 	}
-	if !reflect.DeepEqual(sink.series, want) {
-		t.Fatalf("sink got\n%+v\nwant\n%+v", sink.series, want)
+	if !reflect.DeepEqual(rec.series, want) {
+		t.Fatalf("sink got\n%+v\nwant\n%+v", rec.series, want)
 	}
 }
 
-func TestPromSeriesIDOffAndDeepest(t *testing.T) {
-	sink := &recordingPromSink{}
-	tr := newPromReceiver(t, sink, func(c *Config) { c.IDTag = false })
+func TestPromSeriesDeepest(t *testing.T) {
+	rec := &recordingPromSink{}
+	tr := newPromReceiver(t, rec)
 	if w := tr.post(body(`{"pace a b c d e":{"255":{"cumulative_count":0}}}`)); w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
-	want := labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", "255", "operating_system", "linux")
-	if len(sink.series) != 1 || !reflect.DeepEqual(sink.series[0].Labels, want) || sink.series[0].Value != 0 {
-		t.Fatalf("sink got %+v", sink.series)
+	want := labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", "255", "id", testID, "operating_system", "linux")
+	if len(rec.series) != 1 || !reflect.DeepEqual(rec.series[0].Labels, want) || rec.series[0].Value != 0 {
+		t.Fatalf("sink got %+v", rec.series)
 	}
 }
 
 // Every label the transform can write is in PromLabelNames, sorted, and
 // valid for Prometheus.
 func TestPromLabelNames(t *testing.T) {
-	names := PromLabelNames()
+	names := promwrite.LabelNames()
 	if !slices.IsSorted(names) {
 		t.Fatalf("not sorted: %v", names)
 	}
@@ -95,18 +96,18 @@ func TestPromLabelNames(t *testing.T) {
 // writtenPromSeries transforms the deepest possible path with the id on.
 func writtenPromSeries(t *testing.T) []promwrite.Series {
 	t.Helper()
-	sink := &recordingPromSink{}
-	tr := newPromReceiver(t, sink)
+	rec := &recordingPromSink{}
+	tr := newPromReceiver(t, rec)
 	if w := tr.post(body(`{"pace a b c d e":{"0":{"cumulative_count":1}}}`)); w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
-	return sink.series
+	return rec.series
 }
 
 func TestPromStoreRefusal(t *testing.T) {
 	// As Mimir does, the store quotes the series, id and all.
-	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: `out of order sample; series: pace_cli_invocations_total{id="` + testID + `"}`}}
-	tr := newPromReceiver(t, sink)
+	rec := &recordingPromSink{err: sink.Refuse(&promwrite.RejectedError{Status: "400 Bad Request", Reason: `out of order sample; series: pace_cli_invocations_total{id="` + testID + `"}`})}
+	tr := newPromReceiver(t, rec)
 	w := tr.post(goodBody)
 	if w.Code != 422 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), `"error":"sink: the store refused`) {
 		t.Fatalf("got %d %q Retry-After=%q", w.Code, w.Body, w.Header().Get("Retry-After"))
@@ -122,7 +123,7 @@ func TestPromStoreRefusal(t *testing.T) {
 		t.Fatalf("the log shows the id: %s", tr.log)
 	}
 
-	sink.err = errors.New("remote write: 429 Too Many Requests")
+	rec.err = errors.New("remote write: 429 Too Many Requests")
 	w = tr.post(goodBody)
 	if w.Code != 503 || w.Header().Get("Retry-After") != "60" {
 		t.Fatalf("got %d %q Retry-After=%q", w.Code, w.Body, w.Header().Get("Retry-After"))
@@ -134,12 +135,12 @@ func TestPromConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := cfg.PromSink.(*promwrite.Sink)
-	if !ok || cfg.Sink != nil || s.URL != "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push" || s.Auth != (promwrite.Auth{User: "123", Password: "glc_secret"}) {
+	s, ok := cfg.Sink.(*promwrite.Sink)
+	if !ok || s.URL != "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push" || s.Auth != (promwrite.Auth{User: "123", Password: "glc_secret"}) {
 		t.Fatalf("got %+v", cfg)
 	}
 	cfg, err = ConfigFromEnv(promEnv("TELEMETRY_SINK", "prometheus+http://127.0.0.1:9090/api/v1/write", "PROMETHEUS_BEARER_TOKEN", "tok"), io.Discard, io.Discard)
-	if s, ok := cfg.PromSink.(*promwrite.Sink); err != nil || !ok || s.Auth.BearerToken != "tok" {
+	if s, ok := cfg.Sink.(*promwrite.Sink); err != nil || !ok || s.Auth.BearerToken != "tok" {
 		t.Fatalf("got %+v %v", cfg, err)
 	}
 	if _, err := New(cfg); err != nil {
@@ -154,8 +155,8 @@ func TestPromConfigFromEnv(t *testing.T) {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
-	if _, err := New(Config{Sink: &recordingSink{}, PromSink: &recordingPromSink{}}); err == nil {
-		t.Error("New took two sinks")
+	if _, err := New(Config{}); err == nil {
+		t.Error("New took no sink")
 	}
 }
 
@@ -171,8 +172,8 @@ func promEnv(kv ...string) func(string) string {
 // the part that is left is removed too.
 func TestIDCutShortStaysOutOfTheLog(t *testing.T) {
 	reason := strings.Repeat("r", 250) + `series: pace_cli_invocations_total{id="` + testID + `"}`
-	sink := &recordingPromSink{err: &promwrite.RejectedError{Status: "400 Bad Request", Reason: reason}}
-	tr := newPromReceiver(t, sink)
+	rec := &recordingPromSink{err: sink.Refuse(&promwrite.RejectedError{Status: "400 Bad Request", Reason: reason})}
+	tr := newPromReceiver(t, rec)
 	if w := tr.post(goodBody); w.Code != 422 {
 		t.Fatalf("got %d", w.Code)
 	}

@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 func sample() []Series {
@@ -235,23 +238,80 @@ func TestCarbonSinkServerNeverCloses(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	s, err := Open("", io.Discard, "", "")
-	if _, ok := s.(*WriterSink); !ok || err != nil {
-		t.Fatalf("default: %T %v", s, err)
+	s, err := Open("", io.Discard, "", "", time.Hour)
+	if err != nil || s.Interval != time.Hour {
+		t.Fatalf("default: %v %v", s, err)
 	}
-	s, err = Open("carbon+tcp://[::1]:2003", io.Discard, "", "")
-	if c, ok := s.(*CarbonSink); !ok || err != nil || c.Addr != "[::1]:2003" {
-		t.Fatalf("carbon: %#v %v", s, err)
+	if _, ok := s.W.(*WriterSink); !ok {
+		t.Fatalf("default: %T", s.W)
 	}
-	s, err = Open("http://127.0.0.1:1/graphite/metrics", io.Discard, "u", "k")
-	if h, ok := s.(*HTTPSink); !ok || err != nil || h.URL != "http://127.0.0.1:1/graphite/metrics" {
-		t.Fatalf("http: %#v %v", s, err)
+	s, err = Open("carbon+tcp://[::1]:2003", io.Discard, "", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := s.W.(*CarbonSink); !ok || c.Addr != "[::1]:2003" {
+		t.Fatalf("carbon: %#v", s.W)
+	}
+	s, err = Open("http://127.0.0.1:1/graphite/metrics", io.Discard, "u", "k", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := s.W.(*HTTPSink); !ok || h.URL != "http://127.0.0.1:1/graphite/metrics" {
+		t.Fatalf("http: %#v", s.W)
 	}
 	for _, bad := range []string{"stdout:", "carbon+tcp://host", "carbon+tcp://:2003", "carbon+tcp://h:1/x", "tcp://h:1", "https://h/", "https://u:glc_k@h/graphite/metrics", "%zz"} {
-		if _, err := Open(bad, io.Discard, "u", "k"); err == nil {
+		if _, err := Open(bad, io.Discard, "u", "k", time.Hour); err == nil {
 			t.Errorf("Open(%q) accepted it", bad)
 		} else if strings.Contains(err.Error(), "glc_k") {
 			t.Errorf("Open(%q): error shows the secret: %v", bad, err)
 		}
+	}
+}
+
+func TestConvert(t *testing.T) {
+	u := &sink.Upload{
+		ID: "0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b", CLIVersion: "1.25.0", OS: "linux", Received: time.Unix(1795000000, 999e6),
+		Counters: []sink.Counter{
+			{Path: "pace", ExitCode: 255, Count: 4294967295},
+			{Path: "pace a b c d e", Words: []string{"a", "b", "c", "d", "e"}, ExitCode: 0, Count: 0},
+			{Path: "pace list tables", Words: []string{"list", "tables"}, ExitCode: 1, Count: 3},
+		},
+	}
+	b, err := Plaintext(Convert(u, 900))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const common = ";cli_version=1.25.0;operating_system=linux;id=0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b"
+	want := "pace.cli.invocations;command=pace;exit_code=255" + common + " 4294967295 1795000000\n" +
+		"pace.cli.invocations;cmd1=a;cmd2=b;cmd3=c;cmd4=d;cmd5=e;command=a.b.c.d.e;exit_code=0" + common + " 0 1795000000\n" +
+		"pace.cli.invocations;cmd1=list;cmd2=tables;command=list.tables;exit_code=1" + common + " 3 1795000000\n"
+	if string(b) != want {
+		t.Fatalf("got\n%s\nwant\n%s", b, want)
+	}
+	var tags []string
+	for _, tg := range Convert(u, 900)[1].Tags {
+		tags = append(tags, tg.Key)
+	}
+	if !reflect.DeepEqual(tags, TagNames()) {
+		t.Fatalf("deepest path writes %v, TagNames says %v", tags, TagNames())
+	}
+}
+
+func TestSinkConvertsAndSkipsEmpty(t *testing.T) {
+	var b strings.Builder
+	s := &Sink{W: &WriterSink{W: &b}, Interval: time.Hour}
+	if err := s.Write(context.Background(), &sink.Upload{ID: "x", CLIVersion: "1", OS: "linux", Received: time.Unix(5, 0)}); err != nil || b.Len() != 0 {
+		t.Fatalf("empty upload: %v, wrote %q", err, b.String())
+	}
+	u := &sink.Upload{ID: "x", CLIVersion: "1", OS: "linux", Received: time.Unix(5, 0), Counters: []sink.Counter{{Path: "pace version", Words: []string{"version"}, Count: 2}}}
+	if err := s.Write(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pace.cli.invocations;cmd1=version;command=version;exit_code=0;cli_version=1;operating_system=linux;id=x 2 5\n"; b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
+	}
+	bad := &sink.Upload{ID: "x;y=z", CLIVersion: "1", OS: "linux", Counters: u.Counters}
+	if err := s.Write(context.Background(), bad); !errors.Is(err, sink.ErrInvalid) {
+		t.Fatalf("unsafe id: %v, want sink.ErrInvalid", err)
 	}
 }

@@ -20,7 +20,7 @@ type WriterSink struct {
 	W  io.Writer
 }
 
-// Write implements Sink.
+// Write implements Writer.
 func (s *WriterSink) Write(ctx context.Context, series []Series) error {
 	b, err := Plaintext(series)
 	if err != nil {
@@ -47,7 +47,7 @@ type CarbonSink struct {
 	Addr string
 }
 
-// Write implements Sink.
+// Write implements Writer.
 func (s *CarbonSink) Write(ctx context.Context, series []Series) error {
 	b, err := Plaintext(series)
 	if err != nil {
@@ -108,7 +108,7 @@ func NewHTTPSink(rawURL, user, key string) *HTTPSink {
 	}
 }
 
-// Write implements Sink.
+// Write implements Writer.
 func (s *HTTPSink) Write(ctx context.Context, series []Series) error {
 	if len(series) == 0 {
 		return nil

@@ -3,6 +3,7 @@ package promwrite
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pace-cli/pace/function/internal/outbound"
+	"github.com/pace-cli/pace/function/internal/sink"
 
 	"github.com/golang/snappy"
 )
@@ -93,12 +95,22 @@ func (e *RejectedError) Error() string {
 	return fmt.Sprintf("remote write: rejected: %s: %.300q", e.Status, e.Reason)
 }
 
-// Write implements the receiver's sink: it returns nil only when the store
-// answered 2xx. A *RejectedError means the store refused these samples for
-// good; any other error means they may be taken later (the store is down,
-// overloaded (429, 5xx) or the sink is misconfigured (3xx, 401, 403, 404,
-// 405, 407)).
-func (s *Sink) Write(ctx context.Context, series []Series) error {
+// Write implements sink.Sink: it converts u and returns nil only when the
+// store answered 2xx. A refusal (sink.IsRefused, wrapping a *RejectedError)
+// means the store refused these samples for good; any other error means
+// they may be taken later (the store is down, overloaded (429, 5xx) or the
+// sink is misconfigured (3xx, 401, 403, 404, 405, 407)).
+func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
+	err := s.send(ctx, Convert(u))
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		return sink.Refuse(err)
+	}
+	return err
+}
+
+// send delivers series as one write request.
+func (s *Sink) send(ctx context.Context, series []Series) error {
 	if len(series) == 0 {
 		return nil
 	}

@@ -1,13 +1,14 @@
-// Package graphite holds Graphite tagged series and the sinks that deliver
-// them: carbon plaintext to a writer (standard output) or over TCP, and
-// Grafana Cloud's Graphite HTTP API.
+// Package graphite is the receiver's Graphite store: it turns an upload into
+// Graphite tagged series (convert.go) and delivers them as carbon plaintext
+// to standard output or over TCP, or to Grafana Cloud's Graphite HTTP API.
 package graphite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 // Tag is one tag of a series.
@@ -26,16 +27,16 @@ type Series struct {
 	Interval int
 }
 
-// A Sink delivers series. Write returns nil only when the sink has taken
-// all of them; the receiver answers 503 otherwise, so the client retries.
-type Sink interface {
+// A Writer delivers series to carbon or a Graphite HTTP API. Write returns
+// nil only when it has taken all of them.
+type Writer interface {
 	Write(ctx context.Context, series []Series) error
 }
 
 // ErrInvalidSeries reports a series with a character that could break a
 // protocol. The receiver validates everything before building series, so
 // this is a bug, not bad input.
-var ErrInvalidSeries = errors.New("graphite: invalid series")
+var ErrInvalidSeries = fmt.Errorf("graphite: invalid series: %w", sink.ErrInvalid)
 
 // Validate reports whether s is safe for every sink. Carbon's plaintext
 // format has no escaping (';' splits tags, ' ' splits fields, '=' splits a

@@ -1,5 +1,6 @@
-// Package promwrite delivers samples with Prometheus remote write 1.0: a
-// protobuf WriteRequest, snappy block compressed, POSTed to a store's
+// Package promwrite is the receiver's Prometheus store: it turns an upload
+// into samples of pace_cli_invocations_total (convert.go) and delivers them
+// with Prometheus remote write 1.0: a protobuf WriteRequest, snappy block compressed, POSTed to a store's
 // write endpoint (Prometheus' /api/v1/write, Mimir's and Grafana Cloud's
 // /api/prom/push, VictoriaMetrics' /api/v1/write).
 //
@@ -11,12 +12,13 @@
 package promwrite
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 // Label is one label of a series. The metric name is the label __name__.
@@ -33,7 +35,7 @@ type Series struct {
 
 // ErrInvalidSeries reports a series a store would reject or misread. The
 // receiver builds only valid ones, so this is a bug, not bad input.
-var ErrInvalidSeries = errors.New("promwrite: invalid series")
+var ErrInvalidSeries = fmt.Errorf("promwrite: invalid series: %w", sink.ErrInvalid)
 
 // NameLabel is the label that holds the metric name.
 const NameLabel = "__name__"

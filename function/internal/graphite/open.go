@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Open returns the sink that spec names, as TELEMETRY_SINK does:
@@ -14,8 +15,17 @@ import (
 //	carbon+tcp://HOST:PORT       carbon plaintext over TCP
 //	https://…/graphite/metrics   Graphite HTTP API (http:// too, for tests)
 //
-// user and key are the HTTP API's basic-auth credentials.
-func Open(spec string, stdout io.Writer, user, key string) (Sink, error) {
+// user and key are the HTTP API's basic-auth credentials; interval is how
+// often a client uploads, which the HTTP API wants with each sample.
+func Open(spec string, stdout io.Writer, user, key string, interval time.Duration) (*Sink, error) {
+	w, err := openWriter(spec, stdout, user, key)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{W: w, Interval: interval}, nil
+}
+
+func openWriter(spec string, stdout io.Writer, user, key string) (Writer, error) {
 	if spec == "" || spec == "stdout" {
 		return &WriterSink{W: stdout}, nil
 	}

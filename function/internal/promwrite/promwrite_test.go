@@ -14,9 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 func sample() []Series {
@@ -207,7 +210,7 @@ func TestSinkContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Write(context.Background(), sample()); err != nil {
+		if err := s.send(context.Background(), sample()); err != nil {
 			t.Fatal(err)
 		}
 		r := <-reqs
@@ -231,7 +234,7 @@ func TestSinkContract(t *testing.T) {
 	}
 	// Nothing to write: no request.
 	s, _ := Open("prometheus+"+srv.URL+"/api/v1/write", Auth{})
-	if err := s.Write(context.Background(), nil); err != nil {
+	if err := s.send(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -271,7 +274,7 @@ func TestSinkFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.Write(context.Background(), sample())
+		err = s.send(context.Background(), sample())
 		var rej *RejectedError
 		switch {
 		case err == nil:
@@ -295,7 +298,7 @@ func TestSinkFailures(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	s, _ := Open("prometheus+http://"+addr+"/api/v1/write", Auth{User: "u", Password: secret})
-	err = s.Write(context.Background(), sample())
+	err = s.send(context.Background(), sample())
 	var rej *RejectedError
 	if err == nil || errors.As(err, &rej) || strings.Contains(err.Error(), secret) {
 		t.Fatalf("unreachable store: %v", err)
@@ -325,5 +328,59 @@ func TestOpen(t *testing.T) {
 		} else if strings.Contains(err.Error(), "glc_k") {
 			t.Errorf("Open(%q): error shows the secret: %v", c.spec, err)
 		}
+	}
+}
+
+func TestConvert(t *testing.T) {
+	u := &sink.Upload{
+		ID: "0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b", CLIVersion: "1.25.0", OS: "linux", Received: time.UnixMilli(1795000000123),
+		Counters: []sink.Counter{
+			{Path: "pace", ExitCode: 3, Count: 4294967295},
+			{Path: "pace a b c d e", Words: []string{"a", "b", "c", "d", "e"}, ExitCode: 255, Count: 0},
+		},
+	}
+	got := Convert(u)
+	id := Label{"id", u.ID}
+	want := []Series{
+		{Labels: []Label{{"__name__", MetricName}, {"cli_version", "1.25.0"}, {"command", "pace"}, {"exit_code", "3"}, id, {"operating_system", "linux"}}, Value: 4294967295, Timestamp: 1795000000123},
+		{Labels: []Label{{"__name__", MetricName}, {"cli_version", "1.25.0"}, {"cmd1", "a"}, {"cmd2", "b"}, {"cmd3", "c"}, {"cmd4", "d"}, {"cmd5", "e"}, {"command", "a b c d e"}, {"exit_code", "255"}, id, {"operating_system", "linux"}}, Value: 0, Timestamp: 1795000000123},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	var names []string
+	for _, l := range got[1].Labels {
+		names = append(names, l.Name)
+		if err := got[1].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(names, LabelNames()) {
+		t.Fatalf("deepest path writes %v, LabelNames says %v", names, LabelNames())
+	}
+}
+
+// A store's refusal reaches the receiver as sink.IsRefused; a store down
+// does not.
+func TestWriteClassifiesErrors(t *testing.T) {
+	status := http.StatusBadRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "out of order sample", status)
+	}))
+	defer srv.Close()
+	s := New(srv.URL, Auth{})
+	u := &sink.Upload{ID: "x", CLIVersion: "1", OS: "linux", Received: time.UnixMilli(1), Counters: []sink.Counter{{Path: "pace", Count: 1}}}
+	err := s.Write(context.Background(), u)
+	var rej *RejectedError
+	if !sink.IsRefused(err) || !errors.As(err, &rej) {
+		t.Fatalf("400: %v, want a refusal", err)
+	}
+	status = http.StatusServiceUnavailable
+	if err := s.Write(context.Background(), u); err == nil || sink.IsRefused(err) {
+		t.Fatalf("503: %v, want a retryable error", err)
+	}
+	bad := &sink.Upload{ID: "x", CLIVersion: "", OS: "linux", Counters: u.Counters}
+	if err := s.Write(context.Background(), bad); !errors.Is(err, sink.ErrInvalid) {
+		t.Fatalf("empty version: %v, want sink.ErrInvalid", err)
 	}
 }

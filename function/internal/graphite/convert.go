@@ -1,0 +1,110 @@
+package graphite
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+)
+
+// MetricName is the Graphite name of every series the receiver writes: the
+// cumulative number of runs of one command path that ended with one exit
+// code on one installation.
+const MetricName = "pace.cli.invocations"
+
+// Tag names the receiver writes. cmd1…cmd5 hold the words after "pace".
+const (
+	TagCommand  = "command"
+	TagExitCode = "exit_code"
+	TagVersion  = "cli_version"
+	TagOS       = "operating_system"
+	TagID       = "id"
+)
+
+// RootCommand is the command tag of the bare "pace" command, which has no
+// words to join.
+const RootCommand = "pace"
+
+// maxWords bounds the words after "pace" (payload.MaxPathWords - 1).
+const maxWords = 5
+
+// TagNames lists every tag the receiver can write, in the order it writes
+// them.
+func TagNames() []string {
+	names := make([]string, 0, maxWords+5)
+	for i := 1; i <= maxWords; i++ {
+		names = append(names, cmdTag(i))
+	}
+	return append(names, TagCommand, TagExitCode, TagVersion, TagOS, TagID)
+}
+
+func cmdTag(i int) string { return cmdTags[i] }
+
+// Precomputed so that a conversion allocates no tag name or exit code.
+var (
+	cmdTags   = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
+	exitCodes [256]string
+)
+
+func init() {
+	for i := range exitCodes {
+		exitCodes[i] = strconv.Itoa(i)
+	}
+}
+
+func exitCode(c int) string {
+	if c >= 0 && c < len(exitCodes) {
+		return exitCodes[c]
+	}
+	return strconv.Itoa(c)
+}
+
+// Command is the command tag of a path's words: joined with '.', or
+// RootCommand for none.
+func Command(words []string) string {
+	if len(words) == 0 {
+		return RootCommand
+	}
+	return strings.Join(words, ".")
+}
+
+// Convert turns an upload into one series per counter, at the receive time
+// in seconds; interval is the clients' upload interval in seconds.
+func Convert(u *sink.Upload, interval int) []Series {
+	series := make([]Series, 0, len(u.Counters))
+	ts := u.Received.Unix()
+	for _, c := range u.Counters {
+		tags := make([]Tag, 0, len(c.Words)+5)
+		for i, w := range c.Words {
+			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
+		}
+		tags = append(tags,
+			Tag{Key: TagCommand, Value: Command(c.Words)},
+			Tag{Key: TagExitCode, Value: exitCode(c.ExitCode)},
+			Tag{Key: TagVersion, Value: u.CLIVersion},
+			Tag{Key: TagOS, Value: u.OS},
+			Tag{Key: TagID, Value: u.ID},
+		)
+		series = append(series, Series{Name: MetricName, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+	}
+	return series
+}
+
+// Sink is the Graphite store: it converts each upload and hands the series
+// to W.
+type Sink struct {
+	W        Writer
+	Interval time.Duration // the clients' upload interval; at least a second
+}
+
+// Write implements sink.Sink. Every Writer's error means the series may be
+// taken later: carbon and the HTTP API refuse nothing for good that the
+// receiver lets through.
+func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
+	if len(u.Counters) == 0 {
+		return nil
+	}
+	return s.W.Write(ctx, Convert(u, max(int(s.Interval/time.Second), 1)))
+}

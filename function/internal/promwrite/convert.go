@@ -1,0 +1,90 @@
+package promwrite
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+)
+
+// MetricName is the counter the sink writes, after Prometheus' conventions:
+// the cumulative number of runs of one command path that ended with one
+// exit code on one installation, with the _total suffix of a counter.
+const MetricName = "pace_cli_invocations_total"
+
+// Label names the sink writes besides __name__; cmd1…cmd5 hold the words
+// after "pace".
+const (
+	LabelCommand  = "command"
+	LabelExitCode = "exit_code"
+	LabelVersion  = "cli_version"
+	LabelOS       = "operating_system"
+	LabelID       = "id"
+)
+
+// RootCommand is the command label of the bare "pace" command.
+const RootCommand = "pace"
+
+const maxWords = 5 // payload.MaxPathWords - 1
+
+// Precomputed so that a conversion allocates no label name or exit code.
+var (
+	cmdLabels = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
+	exitCodes [256]string
+)
+
+func init() {
+	for i := range exitCodes {
+		exitCodes[i] = strconv.Itoa(i)
+	}
+}
+
+func exitCode(c int) string {
+	if c >= 0 && c < len(exitCodes) {
+		return exitCodes[c]
+	}
+	return strconv.Itoa(c)
+}
+
+// LabelNames lists every label the sink can write, __name__ included,
+// sorted as remote write requires.
+func LabelNames() []string {
+	names := []string{NameLabel, LabelVersion}
+	for i := 1; i <= maxWords; i++ {
+		names = append(names, cmdLabels[i])
+	}
+	return append(names, LabelCommand, LabelExitCode, LabelID, LabelOS)
+}
+
+// Command is the command label of a path's words: joined with spaces
+// ("list tables"), which Prometheus allows, or RootCommand for none.
+func Command(words []string) string {
+	if len(words) == 0 {
+		return RootCommand
+	}
+	return strings.Join(words, " ")
+}
+
+// Convert turns an upload into one sample of MetricName per counter, at the
+// receive time in milliseconds, its labels appended in sorted order:
+// __name__, cli_version, cmd1…cmd5, command, exit_code, id,
+// operating_system.
+func Convert(u *sink.Upload) []Series {
+	series := make([]Series, 0, len(u.Counters))
+	ts := u.Received.UnixMilli()
+	for _, c := range u.Counters {
+		labels := make([]Label, 0, len(c.Words)+7)
+		labels = append(labels, Label{Name: NameLabel, Value: MetricName}, Label{Name: LabelVersion, Value: u.CLIVersion})
+		for i, w := range c.Words {
+			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
+		}
+		labels = append(labels,
+			Label{Name: LabelCommand, Value: Command(c.Words)},
+			Label{Name: LabelExitCode, Value: exitCode(c.ExitCode)},
+			Label{Name: LabelID, Value: u.ID},
+			Label{Name: LabelOS, Value: u.OS},
+		)
+		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
+	}
+	return series
+}

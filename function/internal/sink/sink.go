@@ -1,0 +1,84 @@
+// Package sink is the one shape every store takes in the receiver: the
+// validated counters of one upload, as a neutral Upload, handed to a Sink.
+// Each store's conversion (Graphite tagged series, Prometheus remote write,
+// …) lives in its own package and implements Sink; adding a store is one
+// new package and one case in the receiver's TELEMETRY_SINK switch.
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Upload is what one accepted upload says, after validation: only counters
+// of allow-listed command paths are in it. It is read-only for a Sink and
+// must not be kept after Write returns (Words are shared between uploads).
+type Upload struct {
+	ID         string    // the installation's random UUID, canonical lower case
+	CLIVersion string    // as validated by the receiver
+	OS         string    // Go's GOOS, as validated by the receiver
+	Received   time.Time // the receiver's clock when the upload arrived
+	// Counters are sorted by Path, then ExitCode; each (Path, ExitCode)
+	// appears once.
+	Counters []Counter
+}
+
+// Counter is one cumulative count of an installation: how many runs of one
+// command path ended with one exit code since the counts were last reset.
+type Counter struct {
+	Path     string   // the whole command path, e.g. "pace list tables"
+	Words    []string // the words after "pace", e.g. ["list" "tables"]; empty for "pace"
+	ExitCode int
+	Count    uint64 // cumulative, never an increment
+}
+
+// A Sink delivers uploads to one store.
+//
+// Write returns nil only when the store has taken all of u's counters: the
+// receiver then answers 200 and the client forgets them. Any error means
+// they were not (all) taken, and it is classified by what the client
+// should do:
+//
+//   - a *RefusedError (see Refuse) means the store refused this data for
+//     good (out of order, too old, over a limit): sending it again would
+//     fail again. The receiver answers 422 and the client does not resend;
+//     its next upload, made when the counts change, carries these runs too,
+//     since they are cumulative.
+//   - an error wrapping ErrInvalid means the receiver let through data the
+//     store cannot represent: a bug, which the receiver turns into a 500.
+//   - any other error means the data may be taken later (the store is
+//     down, slow, overloaded, or the sink misconfigured): the receiver
+//     answers 503 with Retry-After and the client keeps its data.
+//
+// Write must honour ctx's deadline and be safe for concurrent use. Its
+// error may quote the store; the receiver removes the installation id
+// before logging it, but a Sink must never put its own secrets in it.
+type Sink interface {
+	Write(ctx context.Context, u *Upload) error
+}
+
+// RefusedError wraps a store's refusal of the data itself.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Refuse marks err as the store's refusal of the data for good.
+func Refuse(err error) error { return &RefusedError{Err: err} }
+
+// IsRefused reports whether err is, or wraps, a RefusedError.
+func IsRefused(err error) bool {
+	var r *RefusedError
+	return errors.As(err, &r)
+}
+
+// ErrInvalid reports data that a store cannot represent and that the
+// receiver should never have accepted.
+var ErrInvalid = errors.New("sink: invalid data")
+
+// Invalidf returns an error wrapping ErrInvalid.
+func Invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
