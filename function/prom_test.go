@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/function/promwrite"
 )
 
@@ -67,7 +68,7 @@ func TestPromSeriesIDOffAndDeepest(t *testing.T) {
 	if w := tr.post(body(`{"pace a b c d e":{"255":{"cumulative_count":0}}}`)); w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
-	want := labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", "255", "operating_system", "linux")
+	want := labels("__name__", PromMetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", payload.OtherExitCodeTag, "operating_system", "linux")
 	if len(sink.series) != 1 || !reflect.DeepEqual(sink.series[0].Labels, want) || sink.series[0].Value != 0 {
 		t.Fatalf("sink got %+v", sink.series)
 	}

@@ -49,7 +49,7 @@ func init() {
 		cmdTags[i] = "cmd" + strconv.Itoa(i)
 	}
 	for i := range exitCodes {
-		exitCodes[i] = strconv.Itoa(i)
+		exitCodes[i] = payload.ExitCodeTag(i)
 	}
 }
 
