@@ -144,8 +144,8 @@ func TestInstallAsReleased(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)
 	}
-	if !regexp.MustCompile(`(?m)^\tmod\t` + regexp.QuoteMeta(rootPath) + `\t` + regexp.QuoteMeta(Version) + `\t`).Match(out) ||
-		!regexp.MustCompile(`(?m)^\tdep\t` + regexp.QuoteMeta(functionPath) + `\t` + regexp.QuoteMeta(FunctionVersion) + `\th1:`).Match(out) ||
+	if !regexp.MustCompile(`(?m)^\tmod\t`+regexp.QuoteMeta(rootPath)+`\t`+regexp.QuoteMeta(Version)+`\t`).Match(out) ||
+		!regexp.MustCompile(`(?m)^\tdep\t`+regexp.QuoteMeta(functionPath)+`\t`+regexp.QuoteMeta(FunctionVersion)+`\th1:`).Match(out) ||
 		bytes.Contains(out, []byte("=>")) {
 		t.Fatalf("build info of pace:\n%s", out)
 	}
