@@ -39,7 +39,7 @@ func ExitCodeTag(code int) string {
 // preReleases are the pre-release forms kept as they are, each alone or
 // followed by ".N" with N < maxPreNumber. Every other pre-release (Go
 // pseudo-versions, goreleaser snapshots, "rc1") is stored as "dev" of its
-// release, so each release has at most 3*maxPreNumber+4 spellings.
+// release, so each release has at most 3*(maxPreNumber+1)+2 spellings.
 var preReleases = []string{"alpha", "beta", "rc"}
 
 const maxPreNumber = 100
