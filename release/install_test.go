@@ -64,6 +64,18 @@ func TestInstallAsReleased(t *testing.T) {
 		t.Fatalf("go.mod requires %s %q; want the release version %s", functionPath, fnVersion, FunctionVersion)
 	}
 	checkReadme(t, repo)
+	// go.work builds that version from ./function, for work here.
+	b, err := os.ReadFile(filepath.Join(repo, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := modfile.ParseWork("go.work", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(work.Replace) != 1 || work.Replace[0].Old != (module.Version{Path: functionPath, Version: FunctionVersion}) || work.Replace[0].New.Path != "./function" {
+		t.Fatalf("go.work must replace %s %s with ./function, and nothing else: %+v", functionPath, FunctionVersion, work.Replace)
+	}
 
 	// The proxy: the function module first, as it is tagged first; then
 	// the root module with go.sum holding the function's hashes, as
