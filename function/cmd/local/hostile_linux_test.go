@@ -20,8 +20,6 @@ import (
 	"time"
 )
 
-const uploadBody = `{"metric_points":{"pace version":{"0":{"cumulative_count":3}}},"cli_version":"1.25.0","operating_system":"linux","id":"36be4c46-4e1b-431d-b9db-1b315f537a85"}`
-
 // TestHostileLoad starts cmd/local as its own process on 127.0.0.1 under a
 // 1024 file-descriptor limit (as in the issue that found 1100 slow-header
 // connections blocked every upload) and, for a bounded time, holds 1600
@@ -200,27 +198,6 @@ func TestHostileLoad(t *testing.T) {
 }
 
 var mu sync.Mutex
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("the server did not listen on %s", addr)
-}
 
 // procStatus reads a "kB" field of /proc/PID/status.
 func procStatus(t *testing.T, pid int, field string) int {
