@@ -2,14 +2,12 @@ module github.com/pace-cli/pace
 
 go 1.26.0
 
-replace github.com/pace-cli/pace/function => ./function
-
 require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gofrs/flock v0.13.2
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/kardianos/service v1.3.0
-	github.com/pace-cli/pace/function v0.0.0-00010101000000-000000000000
+	github.com/pace-cli/pace/function v0.1.0
 	github.com/spf13/cobra v1.10.2
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -21,6 +19,7 @@ require (
 	github.com/kr/text v0.2.0 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/mod v0.38.0
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )

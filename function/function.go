@@ -194,7 +194,7 @@ func New(cfg Config) (http.Handler, error) {
 	paths := cfg.Commands
 	if paths == nil {
 		var err error
-		if paths, err = parseCommands(commandsTxt); err != nil {
+		if paths, err = embeddedCommands(); err != nil {
 			return nil, err
 		}
 	}
@@ -277,7 +277,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := payload.Decode(buf.Bytes())
 	if err == nil {
-		err = p.Validate()
+		err = p.Normalize()
 	}
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error())

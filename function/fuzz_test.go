@@ -15,12 +15,16 @@ import (
 // FuzzHandler feeds arbitrary bodies through decode, validation and
 // transform. Seeds are in testdata/fuzz/FuzzHandler. It checks that the
 // receiver never fails with a 5xx, never calls the sink for a rejected
-// body, accepts only what encoding/json reads the same way, and never lets
+// body, accepts only what encoding/json reads the same way (with the old
+// name of operating_system), counts every counter it stores or drops, and never lets
 // an unsafe series through (the sink's own check would panic, a 500), in
 // the Graphite or the remote-write transform.
 func FuzzHandler(f *testing.F) {
 	f.Add([]byte(goodBody))
 	f.Add([]byte(body(`{"pace":{"255":{"cumulative_count":4294967295}},"pace nope":{"0":{"cumulative_count":1}}}`)))
+	// As PACE's original fleet sends: no v, dev, its old OS field, Tab completion.
+	f.Add([]byte(`{"metric_points":{"pace __complete":{"0":{"cumulative_count":3}},"pace version":{"1":{"cumulative_count":1}}},"cli_version":"1.25.0","operating_system":"","id":"` + testID + `"}`))
+	f.Add([]byte(`{"metric_points":{},"cli_version":"dev","operation_version":"linux","id":"` + testID + `"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr := newTestReceiver(t)
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(b)))
@@ -38,9 +42,21 @@ func FuzzHandler(f *testing.F) {
 			if err != nil {
 				t.Fatalf("200 but Decode fails: %v", err)
 			}
-			var std payload.Payload
-			if err := json.Unmarshal(b, &std); err != nil || !reflect.DeepEqual(std, *p) {
+			var std struct {
+				payload.Payload
+				OldOS string `json:"operation_version"` // PACE v1.17's name
+			}
+			err = json.Unmarshal(b, &std)
+			if std.OldOS != "" {
+				std.OperatingSystem = std.OldOS
+			}
+			if err != nil || !reflect.DeepEqual(std.Payload, *p) {
 				t.Fatalf("encoding/json reads %q differently: %+v, %v; we read %+v", b, std, err, *p)
+			}
+			// What the receiver stores: exit codes folded, version and
+			// OS normalized.
+			if err := p.Normalize(); err != nil {
+				t.Fatalf("200 but Normalize fails: %v", err)
 			}
 			for _, s := range tr.sink.series {
 				if err := s.Validate(); err != nil {

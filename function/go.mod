@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
 	github.com/golang/snappy v1.0.0
+	golang.org/x/net v0.52.0
 	google.golang.org/protobuf v1.35.2
 )
 

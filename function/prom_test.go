@@ -12,6 +12,7 @@ import (
 
 	"github.com/pace-cli/pace/function/internal/promwrite"
 	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/payload"
 )
 
 // recordingPromSink keeps what it was given, or fails with err.
@@ -68,7 +69,7 @@ func TestPromSeriesDeepest(t *testing.T) {
 	if w := tr.post(body(`{"pace a b c d e":{"255":{"cumulative_count":0}}}`)); w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
-	want := labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", "255", "id", testID, "operating_system", "linux")
+	want := labels("__name__", promwrite.MetricName, "cli_version", "v1.16.0", "cmd1", "a", "cmd2", "b", "cmd3", "c", "cmd4", "d", "cmd5", "e", "command", "a b c d e", "exit_code", payload.OtherExitCodeTag, "id", testID, "operating_system", "linux")
 	if len(rec.series) != 1 || !reflect.DeepEqual(rec.series[0].Labels, want) || rec.series[0].Value != 0 {
 		t.Fatalf("sink got %+v", rec.series)
 	}

@@ -24,7 +24,8 @@ const MaxExitCode = 255
 // exact shape that Marshal produces, in any key order and whitespace:
 //
 //   - one JSON object with exactly the fields metric_points, cli_version,
-//     operating_system and id, each once, and nothing after it;
+//     operating_system (or its old name operation_version, which PACE's
+//     original CLI v1.17-v1.18 sent) and id, each once, and nothing after it;
 //   - metric_points: object of command path -> object of exit code ->
 //     {"cumulative_count": N}; exit codes in canonical decimal 0..255,
 //     N an integer 0..MaxCount; at most MaxSeries counters in all.
@@ -56,7 +57,9 @@ func Decode(data []byte) (*Payload, error) {
 			if !seen[i] {
 				p.CLIVersion, err = str(d, key)
 			}
-		case "operating_system":
+		case "operating_system", "operation_version":
+			// PACE's original CLI v1.17.0-v1.18.0 sent the OS under
+			// the name operation_version: one field, two names.
 			i = 2
 			if !seen[i] {
 				p.OperatingSystem, err = str(d, key)
@@ -70,6 +73,9 @@ func Decode(data []byte) (*Payload, error) {
 			return nil, fmt.Errorf("%s: unknown field", Quote(key))
 		}
 		if seen[i] {
+			if i == 2 {
+				return nil, errors.New("operating_system: duplicate field (operation_version is its old name: send one)")
+			}
 			return nil, fmt.Errorf("%s: duplicate field", key)
 		}
 		if err != nil {

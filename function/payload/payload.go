@@ -3,8 +3,8 @@
 // JSON, and the receiver decodes and validates it.
 //
 // It lives in the function module, with no dependencies, so the receiver
-// deploys from function/ alone while the root module imports it through a
-// replace directive.
+// deploys from function/ alone; the root module requires the function
+// module's release version (docs/release.md).
 package payload
 
 import "encoding/json"

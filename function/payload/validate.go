@@ -98,9 +98,11 @@ func identifier(s string) bool {
 	return true
 }
 
-// Validate checks the values of a decoded payload: the id, version and
-// operating system, and the shape of every command path (not whether the
-// path is known: that is the receiver's allow-list). Errors read
+// Validate checks the values of a decoded payload strictly, as this CLI
+// writes them: the id, a version with its leading v, the operating system,
+// and the shape of every command path (not whether the path is known: that
+// is the receiver's allow-list). The receiver uses Normalize instead, which
+// also takes what PACE's original CLI sends. Errors read
 // "<field>: <what is wrong>" and never contain the id, which must not
 // reach logs.
 func (p *Payload) Validate() error {

@@ -1,8 +1,9 @@
 package graphite
 
 import (
+	"github.com/pace-cli/pace/function/payload"
+
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ var (
 
 func init() {
 	for i := range exitCodes {
-		exitCodes[i] = strconv.Itoa(i)
+		exitCodes[i] = payload.ExitCodeTag(i)
 	}
 }
 
@@ -58,7 +59,7 @@ func exitCode(c int) string {
 	if c >= 0 && c < len(exitCodes) {
 		return exitCodes[c]
 	}
-	return strconv.Itoa(c)
+	return payload.ExitCodeTag(c)
 }
 
 // Command is the command tag of a path's words: joined with '.', or

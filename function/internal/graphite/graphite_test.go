@@ -282,7 +282,7 @@ func TestConvert(t *testing.T) {
 		t.Fatal(err)
 	}
 	const common = ";cli_version=1.25.0;operating_system=linux;id=0d2f7a8e-91c4-4b6a-8f3e-5c1d2e3f4a5b"
-	want := "pace.cli.invocations;command=pace;exit_code=255" + common + " 4294967295 1795000000\n" +
+	want := "pace.cli.invocations;command=pace;exit_code=other" + common + " 4294967295 1795000000\n" +
 		"pace.cli.invocations;cmd1=a;cmd2=b;cmd3=c;cmd4=d;cmd5=e;command=a.b.c.d.e;exit_code=0" + common + " 0 1795000000\n" +
 		"pace.cli.invocations;cmd1=list;cmd2=tables;command=list.tables;exit_code=1" + common + " 3 1795000000\n"
 	if string(b) != want {

@@ -1,7 +1,8 @@
 package promwrite
 
 import (
-	"strconv"
+	"github.com/pace-cli/pace/function/payload"
+
 	"strings"
 
 	"github.com/pace-cli/pace/function/internal/sink"
@@ -35,7 +36,7 @@ var (
 
 func init() {
 	for i := range exitCodes {
-		exitCodes[i] = strconv.Itoa(i)
+		exitCodes[i] = payload.ExitCodeTag(i)
 	}
 }
 
@@ -43,7 +44,7 @@ func exitCode(c int) string {
 	if c >= 0 && c < len(exitCodes) {
 		return exitCodes[c]
 	}
-	return strconv.Itoa(c)
+	return payload.ExitCodeTag(c)
 }
 
 // LabelNames lists every label the sink can write, __name__ included,

@@ -343,7 +343,7 @@ func TestConvert(t *testing.T) {
 	id := Label{"id", u.ID}
 	want := []Series{
 		{Labels: []Label{{"__name__", MetricName}, {"cli_version", "1.25.0"}, {"command", "pace"}, {"exit_code", "3"}, id, {"operating_system", "linux"}}, Value: 4294967295, Timestamp: 1795000000123},
-		{Labels: []Label{{"__name__", MetricName}, {"cli_version", "1.25.0"}, {"cmd1", "a"}, {"cmd2", "b"}, {"cmd3", "c"}, {"cmd4", "d"}, {"cmd5", "e"}, {"command", "a b c d e"}, {"exit_code", "255"}, id, {"operating_system", "linux"}}, Value: 0, Timestamp: 1795000000123},
+		{Labels: []Label{{"__name__", MetricName}, {"cli_version", "1.25.0"}, {"cmd1", "a"}, {"cmd2", "b"}, {"cmd3", "c"}, {"cmd4", "d"}, {"cmd5", "e"}, {"command", "a b c d e"}, {"exit_code", "other"}, id, {"operating_system", "linux"}}, Value: 0, Timestamp: 1795000000123},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
