@@ -214,7 +214,7 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.Dir, err)
 	}
-	st, err := telemetry.LoadUploadState(c.Dir)
+	st, err := upload.LoadState(c.Dir)
 	if err != nil {
 		c.logf("starting afresh: %v", err)
 	}
@@ -271,7 +271,7 @@ func (c *Config) flushTimeout() time.Duration {
 
 // attempt uploads once, takes the result into the schedule, and saves
 // the state.
-func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *telemetry.UploadState) upload.Result {
+func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *upload.State) upload.Result {
 	res := upload.Once(ctx, c.uploadConfig(s), st)
 	now := c.now()
 	sched.Done(now, st, res)
@@ -316,7 +316,7 @@ func Flush(ctx context.Context, c Config) (Settings, upload.Result, error) {
 		}
 		return s, upload.Result{Outcome: upload.Nothing}, nil
 	}
-	st, err := telemetry.LoadUploadState(c.Dir)
+	st, err := upload.LoadState(c.Dir)
 	if err != nil {
 		c.logf("starting afresh: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/upload"
 )
 
 // sink is a receiver that keeps the last count of pace version it got.
@@ -91,7 +92,7 @@ func TestUploadsAtStartAndAfterChanges(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := telemetry.LoadUploadState(c.Dir)
+	st, _ := upload.LoadState(c.Dir)
 	if st.LastSuccess.IsZero() || st.DeliveredDigest == "" {
 		t.Fatalf("state not saved: %+v", st)
 	}

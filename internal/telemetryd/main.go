@@ -282,7 +282,7 @@ func (o *options) statusCmd() *cobra.Command {
 			if ok, whyNot := s.Uploads(); !ok {
 				fmt.Fprintf(w, "uploads:\toff: %s\n", whyNot)
 			}
-			st, err := telemetry.LoadUploadState(cfg.Dir)
+			st, err := upload.LoadState(cfg.Dir)
 			if err != nil {
 				fmt.Fprintf(w, "state:\tunreadable (%v)\n", err)
 			}
@@ -325,7 +325,7 @@ func when(t time.Time) string {
 }
 
 // pending says whether the counts differ from what was last delivered.
-func pending(dir, endpoint string, st telemetry.UploadState) string {
+func pending(dir, endpoint string, st upload.State) string {
 	p, err := (&telemetry.Store{Dir: dir}).Load()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -71,7 +71,7 @@ type Result struct {
 // Once uploads the counts if they differ from what was last delivered,
 // and records the attempt in state and in the sent log. The caller saves
 // state.
-func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result {
+func Once(ctx context.Context, cfg Config, state *State) Result {
 	now := time.Now
 	if cfg.Now != nil {
 		now = cfg.Now

@@ -68,7 +68,7 @@ func setup(t *testing.T, answers ...func(w http.ResponseWriter)) (Config, *recei
 
 func TestDeliversTheExactBodyWithHeaders(t *testing.T) {
 	cfg, r, store := setup(t)
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	if res.Outcome != Delivered || res.Err != nil {
 		t.Fatalf("result %+v", res)
@@ -98,7 +98,7 @@ func TestDeliversTheExactBodyWithHeaders(t *testing.T) {
 func TestServerErrorsAreRetriedAndKeepTheData(t *testing.T) {
 	cfg, r, store := setup(t, status(500), status(503, "Retry-After", "120"), status(429, "Retry-After", "Wed, 25 Nov 2099 12:00:00 GMT"))
 	before, _ := os.ReadFile(store.Path())
-	var st telemetry.UploadState
+	var st State
 	for i, want := range []time.Duration{0, 120 * time.Second, -1} {
 		res := Once(context.Background(), cfg, &st)
 		if res.Outcome != Retry || st.Failures != i+1 || !strings.Contains(st.LastError, "receiver answered") {
@@ -121,7 +121,7 @@ func TestServerErrorsAreRetriedAndKeepTheData(t *testing.T) {
 
 func TestClientErrorsAreHeldUntilTheCountsChange(t *testing.T) {
 	cfg, r, store := setup(t, status(400))
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	if res.Outcome != Rejected || !strings.Contains(st.LastError, "400") || !strings.Contains(st.LastError, "metric_points: no") {
 		t.Fatalf("%+v, %+v", res, st)
@@ -140,7 +140,7 @@ func TestConnectionRefusedAndTimeout(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	cfg.Endpoint = "http://" + l.Addr().String() + "/"
 	l.Close()
-	var st telemetry.UploadState
+	var st State
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Retry || !strings.Contains(res.Err.Error(), "refused") {
 		t.Fatalf("connection refused: %+v", res)
 	}
@@ -158,7 +158,7 @@ func TestConnectionRefusedAndTimeout(t *testing.T) {
 }
 
 func TestNothingToSend(t *testing.T) {
-	var st telemetry.UploadState
+	var st State
 	cfg := Config{Dir: t.TempDir(), Endpoint: "http://127.0.0.1:1/"}
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err != nil {
 		t.Fatalf("no file: %+v", res)
@@ -175,7 +175,7 @@ func TestNothingToSend(t *testing.T) {
 
 func TestSentLogShowsEveryByte(t *testing.T) {
 	cfg, _, store := setup(t, status(500))
-	var st telemetry.UploadState
+	var st State
 	Once(context.Background(), cfg, &st)
 	Once(context.Background(), cfg, &st)
 	data, err := os.ReadFile(filepath.Join(cfg.Dir, SentLogName))
@@ -217,7 +217,7 @@ func TestDefaultClientUsesTheEnvironmentsProxy(t *testing.T) {
 	if os.Getenv("PACE_UPLOAD_PROXY_CHILD") != "" {
 		dir := t.TempDir()
 		(&telemetry.Store{Dir: dir, Version: "v1.16.0"}).Record("pace version", 0)
-		var st telemetry.UploadState
+		var st State
 		res := Once(context.Background(), Config{Dir: dir, Endpoint: "http://telemetry.pace.test/ingest"}, &st)
 		if res.Outcome != Delivered {
 			t.Fatalf("through the proxy: %+v", res)
@@ -264,7 +264,7 @@ func TestSecretsInTheEndpointNeverReachLogs(t *testing.T) {
 	}
 	cfg, _, _ := setup(t, status(500))
 	cfg.Endpoint = strings.Replace(cfg.Endpoint, "http://", "http://user:s3cret@", 1) + "/?token=s3cret"
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := "http://user:s3cret@" + l.Addr().String() + "/?token=s3cret"
@@ -285,7 +285,7 @@ func TestSecretsInTheEndpointNeverReachLogs(t *testing.T) {
 // Counts refused by one endpoint are tried again once the endpoint changes.
 func TestRefusalIsPerEndpoint(t *testing.T) {
 	cfg, r, _ := setup(t, status(404))
-	var st telemetry.UploadState
+	var st State
 	good := cfg.Endpoint
 	cfg.Endpoint = good + "/wrong"
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Rejected {
