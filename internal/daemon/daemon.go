@@ -286,6 +286,8 @@ func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *u
 		c.logf("upload failed (%v); retrying at %s", res.Err, st.RetryAt.Format(time.RFC3339))
 	case res.Err != nil:
 		c.logf("upload: %s: %v", res.Outcome, res.Err)
+	case res.Outcome == upload.Delivered && res.Parts > 1:
+		c.logf("uploaded to %s in %d requests (more counters than the receiver takes in one)", upload.Redact(s.Endpoint), res.Parts)
 	case res.Outcome == upload.Delivered:
 		c.logf("uploaded to %s", upload.Redact(s.Endpoint))
 	}

@@ -50,6 +50,9 @@ func LoadState(dir string) (State, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return State{}, fmt.Errorf("%s: %v", StateFileName, err)
 	}
+	// Written by the daemon already sanitized; a hand-edited file must not
+	// reach a terminal raw either.
+	s.LastError = Sanitize(s.LastError, 4*MaxAnswer)
 	return s, nil
 }
 
