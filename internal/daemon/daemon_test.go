@@ -72,7 +72,7 @@ func testConfig(t *testing.T, endpoint string) (Config, *telemetry.Store) {
 	env := map[string]string{}
 	return Config{
 			Dir: dir, Getenv: func(k string) string { return env[k] }, Endpoint: endpoint,
-			Interval: time.Millisecond, Debounce: 20 * time.Millisecond, Version: "v1",
+			Interval: &Interval{Min: time.Millisecond}, Debounce: ptr(20 * time.Millisecond), Version: "v1",
 		},
 		&telemetry.Store{Dir: dir, Version: "v1.16.0"}
 }
@@ -103,7 +103,7 @@ func TestDebounceCoalescesABurst(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	c, store := testConfig(t, srv.URL)
-	c.Debounce = 300 * time.Millisecond
+	c.Debounce = ptr(300 * time.Millisecond)
 	stop := start(t, c)
 	defer stop()
 	for i := 0; i < 20; i++ {
@@ -163,7 +163,7 @@ func TestShutdownFlushesWhatIsPending(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	c, store := testConfig(t, srv.URL)
-	c.Interval = time.Hour // after the first upload, changes wait
+	c.Interval = &Interval{Min: time.Hour} // after the first upload, changes wait
 	store.Record("pace version", 0)
 	stop := start(t, c)
 	eventually(t, "the upload at start", func() bool { _, n := s.state(); return n == 1 })
@@ -184,35 +184,37 @@ func TestResolvePrecedence(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{}
 	c := Config{Dir: dir, Getenv: func(k string) string { return env[k] }}
-	if s := c.Resolve(); s.Endpoint != "" || s.Interval != DefaultInterval {
+	if s := c.Resolve(); s.Endpoint != "" || s.Interval != (Interval{Min: DefaultInterval}) {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if ok, why := c.Resolve().Uploads(); ok || why == "" {
 		t.Fatal("uploads without an endpoint")
 	}
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("telemetry-endpoint: http://file/\ntelemetry-upload-interval-seconds: 60\n"), 0o600)
-	if s := c.Resolve(); s.Endpoint != "http://file/" || s.Interval != time.Minute {
+	if s := c.Resolve(); s.Endpoint != "http://file/" || s.Interval.Min != time.Minute {
 		t.Fatalf("config.yaml: %+v", s)
 	}
 	env["PACE_TELEMETRY_ENDPOINT"], env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "http://env/", "120"
-	if s := c.Resolve(); s.Endpoint != "http://env/" || s.Interval != 2*time.Minute {
+	if s := c.Resolve(); s.Endpoint != "http://env/" || s.Interval.Min != 2*time.Minute {
 		t.Fatalf("environment: %+v", s)
 	}
-	c.Endpoint, c.Interval = "http://flag/", 3*time.Second
-	if s := c.Resolve(); s.Endpoint != "http://flag/" || s.Interval != 3*time.Second || s.EndpointFrom != "--endpoint" {
+	c.Endpoint, c.Interval = "http://flag/", &Interval{Min: 3 * time.Second}
+	if s := c.Resolve(); s.Endpoint != "http://flag/" || s.Interval.Min != 3*time.Second || s.EndpointFrom != "--endpoint" {
 		t.Fatalf("flags: %+v", s)
 	}
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1"
 	if ok, why := c.Resolve().Uploads(); ok || why == "" {
 		t.Fatal("uploads with an interval of -1 (local mode)")
 	}
-	c.Interval = 0
+	c.Interval = nil
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "soon"
-	if s := c.Resolve(); s.Interval != time.Minute || !strings.Contains(s.IntervalFrom, `"soon" is not a number`) {
+	if s := c.Resolve(); s.Interval.Min != time.Minute || !strings.Contains(s.IntervalFrom, `"soon" is not a number`) {
 		t.Fatalf("an unparsable environment value: %+v", s)
 	}
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "0"
-	if s := c.Resolve(); s.Interval != NoInterval || s.Every() != "upload every change" {
+	if s := c.Resolve(); s.Interval != (Interval{}) || s.Every() != "upload every change" {
 		t.Fatalf("interval 0: %+v", s)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

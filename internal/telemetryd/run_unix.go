@@ -7,12 +7,20 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pace-cli/pace/internal/daemon"
 )
 
-// runUntilSignal runs fn until SIGTERM or SIGINT cancel its context; fn
-// then has its bounded flush. A second signal exits at once. systemd and
-// launchd stop a service with SIGTERM, so this serves them too.
-func runUntilSignal(fn func(ctx context.Context) error, logf func(string, ...any)) error {
+// runService takes the folder's lock, then serves until SIGTERM or SIGINT
+// cancel its context; serve then has its bounded flush. A second signal
+// exits at once. systemd and launchd stop a service with SIGTERM, so this
+// serves them too.
+func runService(lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
+	unlock, err := lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -23,12 +31,12 @@ func runUntilSignal(fn func(ctx context.Context) error, logf func(string, ...any
 		if !ok {
 			return
 		}
-		logf("%v: stopping after one last upload (a second signal stops at once)", sig)
+		logf(daemon.Info, "%v: stopping after one last upload (a second signal stops at once)", sig)
 		cancel()
 		if _, ok := <-sigs; ok {
-			logf("second signal: exiting now")
+			logf(daemon.Warning, "second signal: exiting now")
 			os.Exit(exitInterrupted)
 		}
 	}()
-	return fn(ctx)
+	return serve(ctx)
 }

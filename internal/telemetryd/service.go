@@ -3,97 +3,101 @@ package telemetryd
 import (
 	"errors"
 	"fmt"
-	"os/user"
 	"strings"
-
-	"github.com/kardianos/service"
 )
 
-// ServiceName is the unit, agent or Windows service name.
+// ServiceName is the systemd unit and the Windows service; launchd's label
+// is reverse-DNS (LaunchdLabel).
 const ServiceName = "pace-telemetryd"
 
-// The library's own systemd unit says WantedBy=multi-user.target, which a
-// user manager never reaches (so a user unit never starts at login), and
-// waits a fixed 120 s before a restart. These say what we mean. The syntax
-// is the library's small template language, not text/template.
 const (
-	userUnit = `[Unit]
-Description={{Description}}
-ConditionFileIsExecutable={{Path | cmdEscape}}
-
-[Service]
-ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
-Restart=on-failure
-RestartSec=5
-{{range EnvVars}}{{.}}
-{{end}}
-[Install]
-WantedBy=default.target
-`
-	systemUnit = `[Unit]
-Description={{Description}}
-ConditionFileIsExecutable={{Path | cmdEscape}}
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
-{{if UserName}}User={{UserName}}
-{{end}}Restart=on-failure
-RestartSec=5
-{{range EnvVars}}{{.}}
-{{end}}
-[Install]
-WantedBy=multi-user.target
-`
+	displayName = "pace telemetry uploader"
+	description = "Uploads the usage counts of the pace CLI (telemetry.yaml) to the PACE receiver"
 )
 
-// newService describes the daemon to the OS service manager. The service
-// runs `pace-telemetryd run` on the config folder chosen at install time,
-// so it finds the same files whatever its environment.
-func newService(dir string, system bool, extra []string) (service.Service, error) {
-	chooseSystem()
-	cfg := &service.Config{
-		Name:        ServiceName,
-		DisplayName: "pace telemetry uploader",
-		Description: "Uploads the usage counts of the pace CLI (telemetry.yaml) to the PACE receiver",
-		Arguments:   append([]string{"run", "--config-path", dir}, extra...),
-		Option: service.KeyValue{
-			"UserService":   !system,
-			"SystemdScript": userUnit,
-			"RunAtLoad":     true, // launchd: start at login
-			"KeepAlive":     true,
-			"OnFailure":     "restart", // Windows
-		},
-	}
-	if system {
-		cfg.Option["SystemdScript"] = systemUnit
-		// A machine-wide unit still runs as the user who owns the folder.
-		if u, err := user.Current(); err == nil && u.Uid != "0" {
-			cfg.UserName = u.Username
-		}
-	}
-	return service.New(program{}, cfg)
+// Spec is what gets installed: the program, its arguments, and for a
+// machine-wide service the account it runs as.
+type Spec struct {
+	System bool
+	Exe    string
+	Args   []string // after Exe: run --config-path <folder> …
+	User   string   // --system only: the account that owns the folder; "" runs as the manager's default (root, LocalSystem)
 }
 
-// program satisfies service.Interface for control commands; `run` brings
-// its own (see run_*.go).
-type program struct{}
+// State is what a service manager says of the installed service.
+type State int
 
-func (program) Start(service.Service) error { return nil }
-func (program) Stop(service.Service) error  { return nil }
+const (
+	NotInstalled State = iota
+	Stopped
+	Running
+	Restarting // failed, and the manager will start it again
+	Failed     // failed, and the manager will not start it again
+	Unknown
+)
 
-// explain turns a service manager's failure into advice.
-func explain(action string, err error) error {
-	const instead = "run 'pace-telemetryd run' in the foreground (or from your session's autostart), or 'pace-telemetryd flush' from cron"
-	msg := err.Error()
-	switch {
-	case errors.Is(err, service.ErrNoServiceSystemDetected):
-		return fmt.Errorf("%s: no service manager was found (systemd, launchd or Windows services); %s", action, instead)
-	case strings.Contains(msg, "Failed to connect to bus"), strings.Contains(msg, "System has not been booted with systemd"), strings.Contains(msg, "exit status"):
-		return fmt.Errorf("%s: the service manager refused (%v); in a container or CI no service manager runs: %s", action, err, instead)
-	case strings.Contains(msg, "not supported"):
-		return fmt.Errorf("%s: %v; per-user services need systemd, launchd or Windows: %s", action, err, instead)
+// Status is a State with the manager's own words (exit status, result).
+type Status struct {
+	State  State
+	Detail string
+}
+
+func (s Status) String() string {
+	word := [...]string{"not installed", "stopped", "running", "restarting after a failure", "failed", "unknown"}[s.State]
+	if s.Detail != "" {
+		return word + " (" + s.Detail + ")"
 	}
-	return fmt.Errorf("%s: %w", action, err)
+	return word
+}
+
+// manager drives one OS service manager for one service, per-user or
+// machine-wide.
+type manager interface {
+	Platform() string
+	Install(Spec) error
+	// Uninstall stops the service, then removes it.
+	Uninstall() error
+	Start() error
+	Stop() error
+	// Restart starts a stopped service too.
+	Restart() error
+	Status() (Status, error)
+	// Installed returns the arguments the installed service runs with.
+	Installed() ([]string, error)
+}
+
+// errNotInstalled is returned by control actions on a missing service.
+var errNotInstalled = errors.New("the service is not installed: run 'pace-telemetryd install' first")
+
+// noManager is the advice when no service manager can be used.
+const noManager = "run 'pace-telemetryd run' in the foreground (or from your session's autostart), or 'pace-telemetryd flush' from cron"
+
+// control runs one action on m.
+func control(m manager, action string, spec Spec) error {
+	switch action {
+	case "install":
+		return m.Install(spec)
+	case "uninstall":
+		return m.Uninstall()
+	case "start":
+		return m.Start()
+	case "stop":
+		return m.Stop()
+	case "restart":
+		return m.Restart()
+	}
+	return fmt.Errorf("unknown action %q", action)
+}
+
+// quoteArgs shows arguments as a shell would need them, for messages.
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'\\$%") {
+			q[i] = fmt.Sprintf("%q", a)
+		} else {
+			q[i] = a
+		}
+	}
+	return strings.Join(q, " ")
 }
