@@ -151,9 +151,20 @@ func (s systemd) action(verb string) error {
 	return err
 }
 
-func (s systemd) Start() error   { return s.action("start") }
-func (s systemd) Stop() error    { return s.action("stop") }
-func (s systemd) Restart() error { return s.action("restart") }
+// Start and Restart clear a failed state first: an explicit start after a
+// failure (or many starts in a row, past systemd's start limit) should
+// start, as it would after the fault is fixed.
+func (s systemd) Start() error {
+	s.systemctl("reset-failed", ServiceName+".service")
+	return s.action("start")
+}
+
+func (s systemd) Stop() error { return s.action("stop") }
+
+func (s systemd) Restart() error {
+	s.systemctl("reset-failed", ServiceName+".service")
+	return s.action("restart")
+}
 
 func (s systemd) Status() (Status, error) {
 	unit, err := s.unitPath()
