@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pace-cli/pace/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,10 +223,7 @@ func bootContainer(t *testing.T) *container {
 		}
 	}
 	if why != "" {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatalf("the real-systemd test cannot run: %s", why)
-		}
-		t.Skipf("the real-systemd test cannot run: %s", why)
+		testenv.Unavailable(t, "the real-systemd test "+why)
 	}
 	binDir := filepath.Dir(bin.daemon)
 	if err := os.Chmod(binDir, 0o755); err != nil {
@@ -355,13 +353,4 @@ func (c *container) want(t *testing.T, path string) map[string]uint64 {
 	return want(t, dir)
 }
 
-func eventuallyFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var eventuallyFor = testenv.EventuallyWithin

@@ -17,6 +17,7 @@ import (
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/testenv"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -47,17 +48,7 @@ func (s *sink) state() (int, uint64) {
 	return s.requests, s.last
 }
 
-// eventually waits for cond; the bound only keeps a bug from hanging.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = testenv.Eventually
 
 func start(t *testing.T, c Config) (stop func() error) {
 	t.Helper()

@@ -1,6 +1,7 @@
 package telemetryd
 
 import (
+	"github.com/pace-cli/pace/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,7 @@ func TestUnitRoundTrip(t *testing.T) {
 // words given (systemd-analyze, from Debian's systemd package, which
 // scripts/test.sh installs).
 func TestSystemdReadsTheUnit(t *testing.T) {
-	analyze := needTool(t, "systemd-analyze")
+	analyze := testenv.NeedTool(t, "systemd-analyze")
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "pace-telemetryd")
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -68,7 +69,7 @@ func TestLaunchdPlist(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(args, spec.Args) {
 		t.Fatalf("ProgramArguments %q, %v; want %q", args, err, spec.Args)
 	}
-	python := needTool(t, "python3")
+	python := testenv.NeedTool(t, "python3")
 	path := filepath.Join(t.TempDir(), "p.plist")
 	os.WriteFile(path, []byte(plist), 0o644)
 	out, err := exec.Command(python, "-c", `import plistlib,sys,json

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
 func TestRetryAfterIsCapped(t *testing.T) {
@@ -47,8 +48,8 @@ func TestHugeRetryAfterWaitsTheCap(t *testing.T) {
 	cfg, r, _ := setup(t, status(503, "Retry-After", "20211507185753197"))
 	var st State
 	res := Once(context.Background(), cfg, &st)
-	if res.Outcome != Retry || res.RetryAfter != MaxRetryAfter || len(r.got) != 1 {
-		t.Fatalf("%+v after %d requests", res, len(r.got))
+	if res.Outcome != Retry || res.RetryAfter != MaxRetryAfter || len(got(r)) != 1 {
+		t.Fatalf("%+v after %d requests", res, len(got(r)))
 	}
 }
 
@@ -73,7 +74,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			if !strings.Contains(msg, "redirect to "+other.URL+"/x?…") || !strings.Contains(msg, "not followed") || strings.Contains(msg, "s3cret") {
 				t.Fatalf("error does not name the redirect (or leaks): %s", msg)
 			}
-			if elsewhere.Load() != 0 || len(r.got) != 1 {
+			if elsewhere.Load() != 0 || len(got(r)) != 1 {
 				t.Fatalf("the redirect was followed: %d requests elsewhere", elsewhere.Load())
 			}
 			if !st.LastSuccess.IsZero() || st.DeliveredDigest != "" {
@@ -102,7 +103,7 @@ func clean(t *testing.T, where, s string) {
 // bounded: no terminal escapes, no forged lines.
 func TestReceiverAnswersAreSanitizedAndBounded(t *testing.T) {
 	big := strings.Repeat("A", 4000) + hostile
-	for name, answer := range map[string]func(w http.ResponseWriter){
+	for name, answer := range map[string]testenv.Answer{
 		"body": func(w http.ResponseWriter) { w.WriteHeader(400); io.WriteString(w, hostile) },
 		"long": func(w http.ResponseWriter) { w.WriteHeader(500); io.WriteString(w, big) },
 	} {
@@ -282,4 +283,14 @@ func (r rawAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
 	io.Copy(io.Discard, req.Body)
 	req.Body.Close()
 	return http.ReadResponse(bufio.NewReader(bytes.NewReader(r)), req)
+}
+
+// A hand-edited state file reaches `status` escaped too.
+func TestLoadStateSanitizes(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, StateFileName), []byte(`{"last_error":"x\u001b[2Jy\nforged"}`), 0o600)
+	st, err := LoadState(dir)
+	if err != nil || st.LastError != `x\x1b[2Jy\nforged` {
+		t.Fatalf("%q, %v", st.LastError, err)
+	}
 }
