@@ -86,6 +86,10 @@ func TestRealSystemd(t *testing.T) {
 		c.as(user, uid, "systemctl", "--user", "kill", "--signal=KILL", "pace-telemetryd.service")
 		pace("version")
 		pace("lsit")
+		// Between the kill and the restart (RestartSec=5) it is not "running".
+		if _, out := daemon("status"); !strings.Contains(out, "restarting after a failure") {
+			t.Fatalf("status of a unit waiting to restart:\n%s", out)
+		}
 		eventuallyFor(t, 20*time.Second, "a restart after kill -9", func() bool {
 			p := show("MainPID")
 			return p != pid && p != "0" && show("SubState") == "running"
