@@ -1,6 +1,6 @@
 // Package telemetryd is pace-telemetryd's command tree: run the daemon,
 // upload once, and install it as an OS service.
-package telemetryd
+package daemoncmd
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package telemetryd
+package daemoncmd
 
 import "os/exec"
 

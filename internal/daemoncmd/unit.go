@@ -1,4 +1,4 @@
-package telemetryd
+package daemoncmd
 
 import (
 	"errors"

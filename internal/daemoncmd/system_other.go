@@ -1,5 +1,5 @@
 //go:build !linux && !darwin && !windows
 
-package telemetryd
+package daemoncmd
 
 func newManager(system bool) manager { return library{system: system} }

@@ -1,6 +1,6 @@
 //go:build windows
 
-package telemetryd
+package daemoncmd
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build darwin
 
-package telemetryd
+package daemoncmd
 
 import (
 	"errors"
