@@ -1,4 +1,4 @@
-// Package telemetryd is pace-telemetryd's command tree: run the daemon,
+// Package daemoncmd is pace-telemetryd's command tree: run the daemon,
 // upload once, and install it as an OS service.
 package daemoncmd
 
