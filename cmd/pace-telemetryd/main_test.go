@@ -314,6 +314,12 @@ func TestSecondDaemonRefuses(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "already running") {
 		t.Fatalf("second daemon: %v\n%s", err, out)
 	}
+	// Under launchd (whose KeepAlive would respawn any failure) the plist
+	// asks for 0 instead.
+	out, err = exec.Command(bin.daemon, "run", "--config-path", dir, "--endpoint", "http://127.0.0.1:1/", "--held-exit-code=0").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("second daemon with --held-exit-code=0: %v\n%s", err, out)
+	}
 }
 
 // SIGTERM: one last bounded upload, then exit 0. A second signal while

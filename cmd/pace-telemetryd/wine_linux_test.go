@@ -100,8 +100,14 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 		t.Fatalf("%d concurrent pace.exe × %d runs counted %d", procs, runs, got)
 	}
 
+	// No per-user services on Windows: said, with what to do.
+	out, err := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "install").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "machine-wide") || !strings.Contains(string(out), "install --system") {
+		t.Fatalf("install without --system: %v\n%s", err, out)
+	}
+
 	r := startReceiver(t)
-	out, err := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "flush", "--endpoint", r.url).CombinedOutput()
+	out, err = wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "flush", "--endpoint", r.url).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Delivered") {
 		t.Fatalf("flush: %v\n%s", err, out)
 	}

@@ -209,3 +209,22 @@ func TestResolvePrecedence(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A receiver asking for an absurd wait (a Retry-After that overflows a
+// Duration) gets one request, then none until the 24 h cap: no tight loop.
+func TestHugeRetryAfterIsNoLoop(t *testing.T) {
+	r := testenv.NewReceiver(t, testenv.Status(503, "Retry-After", "20211507185753197"), testenv.Status(503, "Retry-After", "18446744074"))
+	c, store := testConfig(t, r.URL)
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	eventually(t, "the first upload", func() bool { q, _ := r.Requests(); return len(q) == 1 })
+	time.Sleep(300 * time.Millisecond) // a loop would make thousands of requests here
+	stop()
+	if q, _ := r.Requests(); len(q) != 1 {
+		t.Fatalf("%d requests after a huge Retry-After", len(q))
+	}
+	st, _ := upload.LoadState(c.Dir)
+	if wait := time.Until(st.RetryAt); wait < 23*time.Hour || wait > 24*time.Hour {
+		t.Fatalf("next try in %v, want the 24 h cap", wait)
+	}
+}

@@ -318,7 +318,7 @@ func (o *options) statusCmd() *cobra.Command {
 			// The settings are those of the installed service, with the
 			// flags given here on top.
 			eff := o
-			if err == nil && st.State != NotInstalled {
+			if st.State != NotInstalled {
 				if args, err := m.Installed(); err != nil {
 					fmt.Fprintf(w, "installed:\tcannot be read (%v)\n", err)
 				} else if inst, err := o.installed(args); err != nil {
