@@ -63,6 +63,9 @@ func TestRealSystemd(t *testing.T) {
 		if code, _ := c.run("test", "-L", link); code != 0 {
 			t.Fatalf("no enablement link %s", link)
 		}
+		if _, out := c.run("stat", "-c", "%a", home+"/.config/systemd/user/pace-telemetryd.service"); strings.TrimSpace(out) != "600" {
+			t.Fatalf("the unit, which holds the endpoint, has mode %s", out)
+		}
 		if got := show("ActiveState"); got != "inactive" {
 			t.Fatalf("installed unit is %s, want inactive (not started)", got)
 		}

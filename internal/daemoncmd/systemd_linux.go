@@ -86,7 +86,9 @@ func (s systemd) Install(spec Spec) error {
 	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
 		return err
 	}
-	if err := lockedfile.Replace(unit, []byte(systemdUnit(spec)), 0o644); err != nil {
+	// 0600: the endpoint in ExecStart may hold a token; only the manager
+	// (running as its owner) needs to read the file.
+	if err := lockedfile.Replace(unit, []byte(systemdUnit(spec)), 0o600); err != nil {
 		return err
 	}
 	// Check the unit before enabling it: systemd says what it cannot read.
