@@ -15,6 +15,7 @@ packages=(
 	graphite-carbon graphite-web python3-whisper
 	victoria-metrics prometheus
 	systemd systemd-container dbus-user-session
+	wine gcc-mingw-w64-x86-64-win32
 )
 
 missing=()

@@ -5,9 +5,9 @@ package main
 import (
 	"os"
 
-	"github.com/pace-cli/pace/internal/telemetryd"
+	"github.com/pace-cli/pace/internal/daemoncmd"
 )
 
 func main() {
-	os.Exit(telemetryd.Main(os.Args[1:], telemetryd.IO{Out: os.Stdout, Err: os.Stderr}, os.Getenv))
+	os.Exit(daemoncmd.Main(os.Args[1:], daemoncmd.IO{Out: os.Stdout, Err: os.Stderr}, os.Getenv))
 }

@@ -16,9 +16,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
 // These tests run the real binaries: pace, pace-telemetryd, and the
@@ -44,26 +44,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// eventually waits for cond; the bound only keeps a bug from hanging.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+var (
+	eventually = testenv.Eventually
+	freePort   = testenv.FreeAddr
+)
 
 // receiver is the real receiver process with its stdout sink.
 type receiver struct {
@@ -329,6 +313,12 @@ func TestSecondDaemonRefuses(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "already running") {
 		t.Fatalf("second daemon: %v\n%s", err, out)
+	}
+	// Under launchd (whose KeepAlive would respawn any failure) the plist
+	// asks for 0 instead.
+	out, err = exec.Command(bin.daemon, "run", "--config-path", dir, "--endpoint", "http://127.0.0.1:1/", "--held-exit-code=0").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("second daemon with --held-exit-code=0: %v\n%s", err, out)
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/pace-cli/pace/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,19 +11,7 @@ import (
 	"testing"
 )
 
-// need finds a tool a test depends on. CI installs them all, so there a
-// missing tool fails the test rather than skipping it.
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatalf("%s is required (.ci/run installs it): %v", tool, err)
-		}
-		t.Skipf("%s not installed", tool)
-	}
-	return path
-}
+var need = testenv.NeedTool
 
 // inMountNamespace runs script under sh in a private mount namespace, where
 // the test may mount a small or read-only tmpfs: root ignores file
@@ -32,10 +21,7 @@ func inMountNamespace(t *testing.T, script string, env ...string) result {
 	t.Helper()
 	need(t, "unshare")
 	if probe := exec.Command("unshare", "-m", "true"); probe.Run() != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatal("CI runs as root and must be able to make a mount namespace")
-		}
-		t.Skip("cannot make a mount namespace (needs root)")
+		testenv.Unavailable(t, "cannot make a mount namespace (needs root)")
 	}
 	cmd := exec.Command("unshare", "-m", "sh", "-euc", script)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PACE=" + paceBin}, env...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/upload"
 )
 
 // run is one in-process pace invocation.
@@ -343,7 +344,7 @@ func TestStatusShowsTheDaemonsLastUpload(t *testing.T) {
 		t.Fatalf("status before any upload: %q", r.stdout)
 	}
 	at := time.Date(2026, 11, 25, 4, 44, 17, 0, time.UTC)
-	st := telemetry.UploadState{LastSuccess: at, LastAttempt: at.Add(time.Hour), LastError: "receiver answered 503 Service Unavailable: try later", Failures: 1}
+	st := upload.State{LastSuccess: at, LastAttempt: at.Add(time.Hour), LastError: "receiver answered 503 Service Unavailable: try later", Failures: 1}
 	if err := st.Save(s.dir); err != nil {
 		t.Fatal(err)
 	}

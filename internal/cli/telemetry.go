@@ -12,6 +12,7 @@ import (
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/upload"
 )
 
 func newTelemetryCmd(e *env) *cobra.Command {
@@ -78,7 +79,7 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 				fmt.Fprintf(w, "counters:\t%d\n", p.Counters())
 			}
 			// What pace-telemetryd last did, from its state file.
-			up, err := telemetry.LoadUploadState(st.dir)
+			up, err := upload.LoadState(st.dir)
 			switch {
 			case err != nil:
 				fmt.Fprintf(w, "last upload:\tunknown (%v)\n", err)

@@ -31,11 +31,45 @@ const (
 	DefaultFlushTimeout = 5 * time.Second
 	DefaultBackoffBase  = 30 * time.Second
 	DefaultBackoffMax   = time.Hour
-	maxRetryAfter       = 24 * time.Hour
+	maxRetryAfter       = upload.MaxRetryAfter
 )
 
-// NoInterval as Config.Interval uploads every change (after the debounce).
-const NoInterval time.Duration = 1
+// Interval is how often uploads may happen.
+type Interval struct {
+	Never bool          // never upload (PACE's -1)
+	Min   time.Duration // least time between uploads; 0: every change
+}
+
+// IntervalSeconds reads PACE's upload interval setting: a negative number
+// (PACE uses -1) never uploads, 0 uploads every change, n waits n seconds
+// between uploads.
+func IntervalSeconds(n int) Interval {
+	if n < 0 {
+		return Interval{Never: true}
+	}
+	return Interval{Min: time.Duration(n) * time.Second}
+}
+
+// String says how often uploads may happen, in words.
+func (i Interval) String() string {
+	switch {
+	case i.Never:
+		return "never upload"
+	case i.Min == 0:
+		return "upload every change"
+	}
+	return fmt.Sprintf("upload at most every %v", i.Min)
+}
+
+// Priority is a log line's severity, numbered as syslog and the journal
+// number them.
+type Priority int
+
+const (
+	Error   Priority = 3
+	Warning Priority = 4
+	Info    Priority = 6
+)
 
 // LockName keeps to one daemon per config folder.
 const LockName = "telemetryd.lock"
@@ -49,13 +83,13 @@ var ErrRunning = errors.New("another pace-telemetryd is already running for this
 type Config struct {
 	Dir      string
 	Getenv   config.Getenv
-	Endpoint string        // --endpoint
-	Interval time.Duration // --telemetry-upload-interval-seconds; 0: from the environment or config.yaml; -1: never
-	Debounce time.Duration // quiet time after a change; negative means none
+	Endpoint string         // --endpoint
+	Interval *Interval      // --telemetry-upload-interval-seconds; nil: from the environment, config.yaml or the default
+	Debounce *time.Duration // quiet time after a change; nil: DefaultDebounce
 
 	Version      string
 	Client       *http.Client
-	Logf         func(format string, args ...any)
+	Logf         func(p Priority, format string, args ...any)
 	Now          func() time.Time
 	FlushTimeout time.Duration
 	BackoffBase  time.Duration
@@ -67,28 +101,20 @@ type Config struct {
 // from, as `status` shows them.
 type Settings struct {
 	Endpoint, EndpointFrom string
-	Interval               time.Duration // negative: never upload
+	Interval               Interval
 	IntervalFrom           string
 	Decision               telemetry.Decision
 }
 
 // Every says how often uploads may happen, in words.
-func (s Settings) Every() string {
-	switch {
-	case s.Interval < 0:
-		return "never upload"
-	case s.Interval <= NoInterval:
-		return "upload every change"
-	}
-	return fmt.Sprintf("upload at most every %v", s.Interval)
-}
+func (s Settings) Every() string { return s.Interval.String() }
 
 // Uploads tells whether these settings let the daemon upload, and why not.
 func (s Settings) Uploads() (bool, string) {
 	switch {
 	case s.Decision.Mode != telemetry.On:
 		return false, fmt.Sprintf("telemetry is %s (%s)", s.Decision.Mode, s.Decision.Reason)
-	case s.Interval < 0:
+	case s.Interval.Never:
 		return false, fmt.Sprintf("the upload interval is -1 (%s)", s.IntervalFrom)
 	case s.Endpoint == "":
 		return false, "no endpoint is set: use --endpoint, PACE_TELEMETRY_ENDPOINT or telemetry-endpoint in config.yaml"
@@ -111,12 +137,12 @@ func (c *Config) Resolve() Settings {
 	default:
 		s.Endpoint, s.EndpointFrom = build.DefaultEndpoint(), "built in"
 	}
-	s.Interval, s.IntervalFrom = DefaultInterval, "default"
+	s.Interval, s.IntervalFrom = Interval{Min: DefaultInterval}, "default"
 	env := strings.TrimSpace(c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))
 	n, envErr := strconv.Atoi(env)
 	switch {
-	case c.Interval != 0:
-		s.Interval, s.IntervalFrom = c.Interval, "--telemetry-upload-interval-seconds"
+	case c.Interval != nil:
+		s.Interval, s.IntervalFrom = *c.Interval, "--telemetry-upload-interval-seconds"
 	case env != "" && envErr == nil:
 		s.Interval, s.IntervalFrom = IntervalSeconds(n), "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"
 	case file.UploadIntervalSeconds != nil:
@@ -128,19 +154,6 @@ func (c *Config) Resolve() Settings {
 	return s
 }
 
-// IntervalSeconds reads PACE's upload interval setting: a negative number
-// (PACE uses -1) never uploads, 0 uploads every change, n waits n seconds
-// between uploads.
-func IntervalSeconds(n int) time.Duration {
-	switch {
-	case n < 0:
-		return -1
-	case n == 0:
-		return NoInterval
-	}
-	return time.Duration(n) * time.Second
-}
-
 func (c *Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -148,25 +161,23 @@ func (c *Config) now() time.Time {
 	return time.Now()
 }
 
-func (c *Config) logf(format string, args ...any) {
+func (c *Config) logf(p Priority, format string, args ...any) {
 	if c.Logf != nil {
-		c.Logf(format, args...)
+		c.Logf(p, format, args...)
 	}
 }
 
-func (c *Config) schedule(interval time.Duration) *Schedule {
+func (c *Config) schedule(interval Interval) *Schedule {
 	s := &Schedule{
-		Debounce:    c.Debounce,
-		Interval:    interval,
+		Debounce:    DefaultDebounce,
+		Interval:    interval.Min,
 		BackoffBase: c.BackoffBase,
 		BackoffMax:  c.BackoffMax,
 		MaxRetry:    maxRetryAfter,
 		Jitter:      c.Jitter,
 	}
-	if s.Debounce == 0 {
-		s.Debounce = DefaultDebounce
-	} else if s.Debounce < 0 {
-		s.Debounce = 0
+	if c.Debounce != nil {
+		s.Debounce = max(*c.Debounce, 0)
 	}
 	if s.BackoffBase <= 0 {
 		s.BackoffBase = DefaultBackoffBase
@@ -208,18 +219,25 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	defer unlock()
+	return Serve(ctx, c)
+}
+
+// Serve is Run for a caller that holds the lock (see Lock) already: a
+// service that must report a held folder as a failed start takes the lock
+// before it says it started.
+func Serve(ctx context.Context, c Config) error {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	w, err := watch.Start(watchCtx, c.Dir, telemetry.FileName, config.FileName)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.Dir, err)
 	}
-	st, err := telemetry.LoadUploadState(c.Dir)
+	st, err := upload.LoadState(c.Dir)
 	if err != nil {
-		c.logf("starting afresh: %v", err)
+		c.logf(Warning, "starting afresh: %v", err)
 	}
 	settings := c.Resolve()
-	c.logf("watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
+	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
 	sched := c.schedule(settings.Interval)
 	sched.Changed(c.now().Add(-sched.Debounce)) // try at start, at once
 
@@ -228,10 +246,10 @@ func Run(ctx context.Context, c Config) error {
 	lastWhyNot := ""
 	for {
 		settings = c.Resolve()
-		sched.Interval = max(settings.Interval, 0)
+		sched.Interval = settings.Interval.Min
 		ok, whyNot := settings.Uploads()
 		if !ok && whyNot != lastWhyNot {
-			c.logf("not uploading: %s", whyNot)
+			c.logf(Warning, "not uploading: %s", whyNot)
 		}
 		lastWhyNot = whyNot
 		timer.Stop()
@@ -252,7 +270,7 @@ func Run(ctx context.Context, c Config) error {
 		case <-w.C:
 			sched.Changed(c.now())
 		case err := <-w.Errors:
-			c.logf("watch: %v", err)
+			c.logf(Error, "watch: %v", err)
 		case <-timer.C:
 			// Settings may have changed since the timer was armed.
 			if settings = c.Resolve(); func() bool { ok, _ := settings.Uploads(); return ok }() {
@@ -271,23 +289,25 @@ func (c *Config) flushTimeout() time.Duration {
 
 // attempt uploads once, takes the result into the schedule, and saves
 // the state.
-func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *telemetry.UploadState) upload.Result {
+func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *upload.State) upload.Result {
 	res := upload.Once(ctx, c.uploadConfig(s), st)
 	now := c.now()
 	sched.Done(now, st, res)
 	if err := st.Save(c.Dir); err != nil {
-		c.logf("save state: %v", err)
+		c.logf(Error, "save state: %v", err)
 	}
 	if res.LogErr != nil {
-		c.logf("sent log: %v", res.LogErr)
+		c.logf(Error, "sent log: %v", res.LogErr)
 	}
 	switch {
 	case res.Outcome == upload.Retry:
-		c.logf("upload failed (%v); retrying at %s", res.Err, st.RetryAt.Format(time.RFC3339))
+		c.logf(Warning, "upload failed (%v); retrying at %s", res.Err, st.RetryAt.Format(time.RFC3339))
 	case res.Err != nil:
-		c.logf("upload: %s: %v", res.Outcome, res.Err)
+		c.logf(Error, "upload: %s: %v", res.Outcome, res.Err)
+	case res.Outcome == upload.Delivered && res.Parts > 1:
+		c.logf(Info, "uploaded to %s in %d requests (more counters than the receiver takes in one)", upload.Redact(s.Endpoint), res.Parts)
 	case res.Outcome == upload.Delivered:
-		c.logf("uploaded to %s", upload.Redact(s.Endpoint))
+		c.logf(Info, "uploaded to %s", upload.Redact(s.Endpoint))
 	}
 	return res
 }
@@ -311,14 +331,14 @@ func Flush(ctx context.Context, c Config) (Settings, upload.Result, error) {
 	defer unlock()
 	s := c.Resolve()
 	if ok, whyNot := s.Uploads(); !ok {
-		if s.Endpoint == "" && s.Decision.Mode == telemetry.On && s.Interval >= 0 {
+		if s.Endpoint == "" && s.Decision.Mode == telemetry.On && !s.Interval.Never {
 			return s, upload.Result{}, errors.New(whyNot)
 		}
 		return s, upload.Result{Outcome: upload.Nothing}, nil
 	}
-	st, err := telemetry.LoadUploadState(c.Dir)
+	st, err := upload.LoadState(c.Dir)
 	if err != nil {
-		c.logf("starting afresh: %v", err)
+		c.logf(Warning, "starting afresh: %v", err)
 	}
 	st.RetryAt = time.Time{} // an explicit flush does not wait for a backoff
 	res := c.attempt(ctx, s, c.schedule(s.Interval), &st)

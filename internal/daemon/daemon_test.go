@@ -17,6 +17,8 @@ import (
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/testenv"
+	"github.com/pace-cli/pace/internal/upload"
 )
 
 // sink is a receiver that keeps the last count of pace version it got.
@@ -46,17 +48,7 @@ func (s *sink) state() (int, uint64) {
 	return s.requests, s.last
 }
 
-// eventually waits for cond; the bound only keeps a bug from hanging.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = testenv.Eventually
 
 func start(t *testing.T, c Config) (stop func() error) {
 	t.Helper()
@@ -71,7 +63,7 @@ func testConfig(t *testing.T, endpoint string) (Config, *telemetry.Store) {
 	env := map[string]string{}
 	return Config{
 			Dir: dir, Getenv: func(k string) string { return env[k] }, Endpoint: endpoint,
-			Interval: time.Millisecond, Debounce: 20 * time.Millisecond, Version: "v1",
+			Interval: &Interval{Min: time.Millisecond}, Debounce: ptr(20 * time.Millisecond), Version: "v1",
 		},
 		&telemetry.Store{Dir: dir, Version: "v1.16.0"}
 }
@@ -91,7 +83,7 @@ func TestUploadsAtStartAndAfterChanges(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := telemetry.LoadUploadState(c.Dir)
+	st, _ := upload.LoadState(c.Dir)
 	if st.LastSuccess.IsZero() || st.DeliveredDigest == "" {
 		t.Fatalf("state not saved: %+v", st)
 	}
@@ -102,7 +94,7 @@ func TestDebounceCoalescesABurst(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	c, store := testConfig(t, srv.URL)
-	c.Debounce = 300 * time.Millisecond
+	c.Debounce = ptr(300 * time.Millisecond)
 	stop := start(t, c)
 	defer stop()
 	for i := 0; i < 20; i++ {
@@ -162,7 +154,7 @@ func TestShutdownFlushesWhatIsPending(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	c, store := testConfig(t, srv.URL)
-	c.Interval = time.Hour // after the first upload, changes wait
+	c.Interval = &Interval{Min: time.Hour} // after the first upload, changes wait
 	store.Record("pace version", 0)
 	stop := start(t, c)
 	eventually(t, "the upload at start", func() bool { _, n := s.state(); return n == 1 })
@@ -183,35 +175,56 @@ func TestResolvePrecedence(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{}
 	c := Config{Dir: dir, Getenv: func(k string) string { return env[k] }}
-	if s := c.Resolve(); s.Endpoint != "" || s.Interval != DefaultInterval {
+	if s := c.Resolve(); s.Endpoint != "" || s.Interval != (Interval{Min: DefaultInterval}) {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if ok, why := c.Resolve().Uploads(); ok || why == "" {
 		t.Fatal("uploads without an endpoint")
 	}
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("telemetry-endpoint: http://file/\ntelemetry-upload-interval-seconds: 60\n"), 0o600)
-	if s := c.Resolve(); s.Endpoint != "http://file/" || s.Interval != time.Minute {
+	if s := c.Resolve(); s.Endpoint != "http://file/" || s.Interval.Min != time.Minute {
 		t.Fatalf("config.yaml: %+v", s)
 	}
 	env["PACE_TELEMETRY_ENDPOINT"], env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "http://env/", "120"
-	if s := c.Resolve(); s.Endpoint != "http://env/" || s.Interval != 2*time.Minute {
+	if s := c.Resolve(); s.Endpoint != "http://env/" || s.Interval.Min != 2*time.Minute {
 		t.Fatalf("environment: %+v", s)
 	}
-	c.Endpoint, c.Interval = "http://flag/", 3*time.Second
-	if s := c.Resolve(); s.Endpoint != "http://flag/" || s.Interval != 3*time.Second || s.EndpointFrom != "--endpoint" {
+	c.Endpoint, c.Interval = "http://flag/", &Interval{Min: 3 * time.Second}
+	if s := c.Resolve(); s.Endpoint != "http://flag/" || s.Interval.Min != 3*time.Second || s.EndpointFrom != "--endpoint" {
 		t.Fatalf("flags: %+v", s)
 	}
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "-1"
 	if ok, why := c.Resolve().Uploads(); ok || why == "" {
 		t.Fatal("uploads with an interval of -1 (local mode)")
 	}
-	c.Interval = 0
+	c.Interval = nil
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "soon"
-	if s := c.Resolve(); s.Interval != time.Minute || !strings.Contains(s.IntervalFrom, `"soon" is not a number`) {
+	if s := c.Resolve(); s.Interval.Min != time.Minute || !strings.Contains(s.IntervalFrom, `"soon" is not a number`) {
 		t.Fatalf("an unparsable environment value: %+v", s)
 	}
 	env["PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"] = "0"
-	if s := c.Resolve(); s.Interval != NoInterval || s.Every() != "upload every change" {
+	if s := c.Resolve(); s.Interval != (Interval{}) || s.Every() != "upload every change" {
 		t.Fatalf("interval 0: %+v", s)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A receiver asking for an absurd wait (a Retry-After that overflows a
+// Duration) gets one request, then none until the 24 h cap: no tight loop.
+func TestHugeRetryAfterIsNoLoop(t *testing.T) {
+	r := testenv.NewReceiver(t, testenv.Status(503, "Retry-After", "20211507185753197"), testenv.Status(503, "Retry-After", "18446744074"))
+	c, store := testConfig(t, r.URL)
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	eventually(t, "the first upload", func() bool { q, _ := r.Requests(); return len(q) == 1 })
+	time.Sleep(300 * time.Millisecond) // a loop would make thousands of requests here
+	stop()
+	if q, _ := r.Requests(); len(q) != 1 {
+		t.Fatalf("%d requests after a huge Retry-After", len(q))
+	}
+	st, _ := upload.LoadState(c.Dir)
+	if wait := time.Until(st.RetryAt); wait < 23*time.Hour || wait > 24*time.Hour {
+		t.Fatalf("next try in %v, want the 24 h cap", wait)
 	}
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"time"
 
-	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -39,7 +38,7 @@ func (s *Schedule) Pending() bool { return s.pending }
 // Due returns when to try next: after the debounce, once the interval since
 // the last success has passed, and not before a retry is allowed. ok is
 // false when nothing is pending (the loop then arms no timer at all).
-func (s *Schedule) Due(st *telemetry.UploadState) (at time.Time, ok bool) {
+func (s *Schedule) Due(st *upload.State) (at time.Time, ok bool) {
 	if !s.pending {
 		return time.Time{}, false
 	}
@@ -52,7 +51,7 @@ func (s *Schedule) Due(st *telemetry.UploadState) (at time.Time, ok bool) {
 
 // Done takes in the result of an attempt made at now and sets the next
 // retry in st.
-func (s *Schedule) Done(now time.Time, st *telemetry.UploadState, res upload.Result) {
+func (s *Schedule) Done(now time.Time, st *upload.State, res upload.Result) {
 	if res.Outcome != upload.Retry {
 		s.pending = false // delivered, nothing new, or refused until counts change
 		return

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -22,7 +21,7 @@ func testSchedule() *Schedule {
 	}
 }
 
-func due(t *testing.T, s *Schedule, st *telemetry.UploadState) time.Time {
+func due(t *testing.T, s *Schedule, st *upload.State) time.Time {
 	t.Helper()
 	at, ok := s.Due(st)
 	if !ok {
@@ -33,13 +32,13 @@ func due(t *testing.T, s *Schedule, st *telemetry.UploadState) time.Time {
 
 func TestIdleMeansNoTimer(t *testing.T) {
 	s := testSchedule()
-	if _, ok := s.Due(&telemetry.UploadState{}); ok {
+	if _, ok := s.Due(&upload.State{}); ok {
 		t.Fatal("a schedule with no change wants a timer")
 	}
 }
 
 func TestDebounceRestartsOnEachChange(t *testing.T) {
-	s, st := testSchedule(), &telemetry.UploadState{}
+	s, st := testSchedule(), &upload.State{}
 	s.Changed(t0)
 	s.Changed(t0.Add(time.Second))
 	if got := due(t, s, st); !got.Equal(t0.Add(3 * time.Second)) {
@@ -49,7 +48,7 @@ func TestDebounceRestartsOnEachChange(t *testing.T) {
 
 func TestIntervalSinceLastSuccess(t *testing.T) {
 	s := testSchedule()
-	st := &telemetry.UploadState{LastSuccess: t0}
+	st := &upload.State{LastSuccess: t0}
 	s.Changed(t0.Add(10 * time.Minute))
 	if got := due(t, s, st); !got.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("due %v after the success, want the interval (1h)", got.Sub(t0))
@@ -62,7 +61,7 @@ func TestIntervalSinceLastSuccess(t *testing.T) {
 }
 
 func TestDeliveredClearsPending(t *testing.T) {
-	s, st := testSchedule(), &telemetry.UploadState{}
+	s, st := testSchedule(), &upload.State{}
 	s.Changed(t0)
 	s.Done(t0, st, upload.Result{Outcome: upload.Delivered})
 	if s.Pending() {
@@ -71,7 +70,7 @@ func TestDeliveredClearsPending(t *testing.T) {
 }
 
 func TestRejectedIsNotRetriedUntilAChange(t *testing.T) {
-	s, st := testSchedule(), &telemetry.UploadState{}
+	s, st := testSchedule(), &upload.State{}
 	s.Changed(t0)
 	s.Done(t0, st, upload.Result{Outcome: upload.Rejected, Status: 400, Err: errors.New("bad")})
 	if s.Pending() {
@@ -80,7 +79,7 @@ func TestRejectedIsNotRetriedUntilAChange(t *testing.T) {
 }
 
 func TestBackoffDoublesToTheCapAndHonoursRetryAfter(t *testing.T) {
-	s, st := testSchedule(), &telemetry.UploadState{}
+	s, st := testSchedule(), &upload.State{}
 	s.Changed(t0)
 	now := t0
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
@@ -126,7 +125,7 @@ func TestJitterTakesAtMostHalf(t *testing.T) {
 // A week offline: retries never exceed the cap, never overflow, stay few
 // (about one an hour), and the first success after it resets everything.
 func TestAWeekOffline(t *testing.T) {
-	s, st := testSchedule(), &telemetry.UploadState{}
+	s, st := testSchedule(), &upload.State{}
 	s.Jitter = func() float64 { return 0.3 }
 	s.Changed(t0)
 	now, attempts := t0, 0

@@ -18,10 +18,12 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -66,12 +68,13 @@ type Result struct {
 	RetryAfter time.Duration // from a Retry-After header, if any
 	Err        error         // why it was not delivered
 	LogErr     error         // the sent log could not be written
+	Parts      int           // requests the counts needed (more than one past payload.MaxSeries counters)
 }
 
 // Once uploads the counts if they differ from what was last delivered,
 // and records the attempt in state and in the sent log. The caller saves
 // state.
-func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result {
+func Once(ctx context.Context, cfg Config, state *State) Result {
 	now := time.Now
 	if cfg.Now != nil {
 		now = cfg.Now
@@ -100,8 +103,29 @@ func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result 
 	}
 
 	state.LastAttempt = now()
-	res := post(ctx, cfg, body)
-	res.LogErr = logSent(cfg.Dir, state.LastAttempt, Redact(cfg.Endpoint), body, res)
+	parts := [][]byte{body}
+	if p.Counters() > payload.MaxSeries {
+		// The receiver takes at most MaxSeries counters a request. Counts
+		// are cumulative per counter, so parts are independent: a part
+		// delivered twice, or alone, says nothing wrong.
+		if parts, err = split(p, payload.MaxSeries); err != nil {
+			return Result{Outcome: Nothing, Err: err}
+		}
+	}
+	var res Result
+	for i, part := range parts {
+		res = post(ctx, cfg, part)
+		res.Parts = len(parts)
+		if err := logSent(cfg.Dir, state.LastAttempt, Redact(cfg.Endpoint), part, res); err != nil {
+			res.LogErr = err
+		}
+		if res.Outcome != Delivered {
+			if len(parts) > 1 {
+				res.Err = fmt.Errorf("part %d of %d (the receiver takes %d counters a request): %w", i+1, len(parts), payload.MaxSeries, res.Err)
+			}
+			break
+		}
+	}
 	switch res.Outcome {
 	case Delivered:
 		state.LastSuccess = state.LastAttempt
@@ -122,6 +146,50 @@ func Once(ctx context.Context, cfg Config, state *telemetry.UploadState) Result 
 	return res
 }
 
+// split cuts p into payloads of at most n counters each, same id, version
+// and OS, in the order of the paths.
+func split(p *payload.Payload, n int) ([][]byte, error) {
+	paths := make([]string, 0, len(p.MetricPoints))
+	for path := range p.MetricPoints {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	var parts [][]byte
+	part, count := &payload.Payload{CLIVersion: p.CLIVersion, OperatingSystem: p.OperatingSystem, ID: p.ID}, 0
+	flush := func() error {
+		if count == 0 {
+			return nil
+		}
+		b, err := part.Marshal()
+		parts = append(parts, b)
+		part, count = &payload.Payload{CLIVersion: p.CLIVersion, OperatingSystem: p.OperatingSystem, ID: p.ID}, 0
+		return err
+	}
+	for _, path := range paths {
+		codes := make([]int, 0, len(p.MetricPoints[path]))
+		for code := range p.MetricPoints[path] {
+			codes = append(codes, code)
+		}
+		sort.Ints(codes)
+		for _, code := range codes {
+			if count == n {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			if part.MetricPoints == nil {
+				part.MetricPoints = map[string]map[int]payload.Point{}
+			}
+			if part.MetricPoints[path] == nil {
+				part.MetricPoints[path] = map[int]payload.Point{}
+			}
+			part.MetricPoints[path][code] = p.MetricPoints[path][code]
+			count++
+		}
+	}
+	return parts, flush()
+}
+
 // Digest names a body: the hex SHA-256.
 func Digest(body []byte) string {
 	sum := sha256.Sum256(body)
@@ -134,24 +202,41 @@ func RefusedKey(endpoint string, body []byte) string {
 	return Digest(append([]byte(endpoint+"\n"), body...))
 }
 
-// Redact shows an endpoint without what may be a secret: the password of
-// its user info and its query string. Logs, errors and the sent log use it.
+// Redact shows an endpoint without what may be a secret: the user info
+// (a password, or a user name alone, which is often a token), the query
+// string and the fragment. Logs, errors and the sent log use it.
 func Redact(endpoint string) string {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return "(an endpoint that is not a URL)"
 	}
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "…", false
 	}
-	return u.Redacted()
+	fragment := ""
+	if u.Fragment != "" || u.RawFragment != "" || strings.HasSuffix(endpoint, "#") {
+		u.Fragment, u.RawFragment, fragment = "", "", "#…"
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			u.User = url.User("xxxxx")
+		}
+	}
+	return u.String() + fragment
 }
 
 func post(ctx context.Context, cfg Config, body []byte) Result {
-	client := cfg.Client
-	if client == nil {
-		client = DefaultClient()
+	client := DefaultClient()
+	if cfg.Client != nil {
+		c := *cfg.Client
+		client = &c
 	}
+	// A redirect is never followed: it would send the counts to a host the
+	// user did not choose (perhaps over plain http), and a 302 or 303 would
+	// turn the POST into a GET whose 200 proves nothing.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
 		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %s is not a usable URL", Redact(cfg.Endpoint))}
@@ -160,15 +245,25 @@ func post(ctx context.Context, cfg Config, body []byte) Result {
 	req.Header.Set("User-Agent", UserAgent(cfg.Version))
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %v", Redact(cfg.Endpoint), unwrapURLError(err))}
+		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %s", Redact(cfg.Endpoint), Sanitize(unwrapURLError(err).Error(), MaxAnswer))}
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
 	res := Result{Status: resp.StatusCode}
-	text := strings.TrimSpace(string(answer))
+	status := Sanitize(resp.Status, 80)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		res.Outcome = Delivered
+		return res
+	case code >= 300 && code < 400:
+		// Held like a refusal: the same counts go again only once the
+		// endpoint is changed (or the counts change).
+		res.Outcome = Rejected
+		where := "no Location"
+		if loc := resp.Header.Get("Location"); loc != "" {
+			where = "to " + redirectTarget(req.URL, loc)
+		}
+		res.Err = fmt.Errorf("receiver answered %s, a redirect %s; redirects are not followed: set the endpoint to the receiver's own URL", status, where)
 		return res
 	case code == http.StatusTooManyRequests || code >= 500:
 		res.Outcome = Retry
@@ -176,7 +271,7 @@ func post(ctx context.Context, cfg Config, body []byte) Result {
 	default:
 		res.Outcome = Rejected
 	}
-	res.Err = fmt.Errorf("receiver answered %s: %s", resp.Status, text)
+	res.Err = fmt.Errorf("receiver answered %s: %s", status, Sanitize(string(answer), MaxAnswer))
 	return res
 }
 
@@ -191,17 +286,26 @@ func UserAgent(version string) string {
 	return fmt.Sprintf("pace-telemetryd/%s (%s)", version, runtime.GOOS)
 }
 
-// parseRetryAfter reads seconds or an HTTP date; 0 if absent or unusable.
+// MaxRetryAfter caps a receiver's Retry-After: a longer (or absurd) value
+// waits this long, then the daemon tries again.
+const MaxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads seconds or an HTTP date, capped to MaxRetryAfter;
+// 0 if absent or unusable. Seconds are compared before they become a
+// Duration, which would overflow past 292 years.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }

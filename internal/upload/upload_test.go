@@ -11,74 +11,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
-// receiver is a test double of the receiver: it answers with the queued
-// statuses in turn (then 200) and keeps what it got.
-type receiver struct {
-	mu      sync.Mutex
-	answers []func(w http.ResponseWriter)
-	got     []*http.Request
-	bodies  [][]byte
-}
+var status = testenv.Status
 
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	r.got = append(r.got, req)
-	r.bodies = append(r.bodies, body)
-	var answer func(w http.ResponseWriter)
-	if len(r.answers) > 0 {
-		answer, r.answers = r.answers[0], r.answers[1:]
-	}
-	r.mu.Unlock()
-	if answer != nil {
-		answer(w)
-		return
-	}
-	io.WriteString(w, "OK")
-}
+// got and bodies are what the fake receiver has had so far.
+func got(r *testenv.Receiver) []*http.Request { q, _ := r.Requests(); return q }
+func bodies(r *testenv.Receiver) [][]byte     { _, b := r.Requests(); return b }
 
-func status(code int, header ...string) func(w http.ResponseWriter) {
-	return func(w http.ResponseWriter) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.WriteHeader(code)
-		io.WriteString(w, `{"error":"metric_points: no"}`)
-	}
-}
-
-func setup(t *testing.T, answers ...func(w http.ResponseWriter)) (Config, *receiver, *telemetry.Store) {
+func setup(t *testing.T, answers ...testenv.Answer) (Config, *testenv.Receiver, *telemetry.Store) {
 	t.Helper()
-	r := &receiver{answers: answers}
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	r := testenv.NewReceiver(t, answers...)
 	dir := t.TempDir()
 	store := &telemetry.Store{Dir: dir, Version: "v1.16.0"}
 	store.Record("pace version", 0)
-	return Config{Dir: dir, Endpoint: srv.URL, Version: "v9.9.9", Client: srv.Client()}, r, store
+	return Config{Dir: dir, Endpoint: r.URL, Version: "v9.9.9", Client: r.Client}, r, store
 }
 
 func TestDeliversTheExactBodyWithHeaders(t *testing.T) {
 	cfg, r, store := setup(t)
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	if res.Outcome != Delivered || res.Err != nil {
 		t.Fatalf("result %+v", res)
 	}
 	p, _ := store.Load()
 	want, _ := p.Marshal()
-	if string(r.bodies[0]) != string(want) {
-		t.Fatalf("body %s, want %s", r.bodies[0], want)
+	if string(bodies(r)[0]) != string(want) {
+		t.Fatalf("body %s, want %s", bodies(r)[0], want)
 	}
-	req := r.got[0]
+	req := got(r)[0]
 	if req.Method != "POST" || req.Header.Get("Content-Type") != "application/json" || !strings.HasPrefix(req.Header.Get("User-Agent"), "pace-telemetryd/v9.9.9 (") {
 		t.Fatalf("request %s %v", req.Method, req.Header)
 	}
@@ -86,19 +54,19 @@ func TestDeliversTheExactBodyWithHeaders(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 	// The same counts are not sent again; new counts are.
-	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(r.got) != 1 {
-		t.Fatalf("unchanged counts: %+v, %d requests", res, len(r.got))
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(got(r)) != 1 {
+		t.Fatalf("unchanged counts: %+v, %d requests", res, len(got(r)))
 	}
 	store.Record("pace version", 0)
-	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || len(r.got) != 2 {
-		t.Fatalf("changed counts: %+v, %d requests", res, len(r.got))
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || len(got(r)) != 2 {
+		t.Fatalf("changed counts: %+v, %d requests", res, len(got(r)))
 	}
 }
 
 func TestServerErrorsAreRetriedAndKeepTheData(t *testing.T) {
 	cfg, r, store := setup(t, status(500), status(503, "Retry-After", "120"), status(429, "Retry-After", "Wed, 25 Nov 2099 12:00:00 GMT"))
 	before, _ := os.ReadFile(store.Path())
-	var st telemetry.UploadState
+	var st State
 	for i, want := range []time.Duration{0, 120 * time.Second, -1} {
 		res := Once(context.Background(), cfg, &st)
 		if res.Outcome != Retry || st.Failures != i+1 || !strings.Contains(st.LastError, "receiver answered") {
@@ -114,20 +82,20 @@ func TestServerErrorsAreRetriedAndKeepTheData(t *testing.T) {
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || st.Failures != 0 || st.LastError != "" {
 		t.Fatalf("after recovery: %+v, %+v", res, st)
 	}
-	if len(r.got) != 4 {
-		t.Fatalf("%d requests, want 4", len(r.got))
+	if len(got(r)) != 4 {
+		t.Fatalf("%d requests, want 4", len(got(r)))
 	}
 }
 
 func TestClientErrorsAreHeldUntilTheCountsChange(t *testing.T) {
 	cfg, r, store := setup(t, status(400))
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	if res.Outcome != Rejected || !strings.Contains(st.LastError, "400") || !strings.Contains(st.LastError, "metric_points: no") {
 		t.Fatalf("%+v, %+v", res, st)
 	}
-	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err == nil || len(r.got) != 1 {
-		t.Fatalf("refused counts sent again: %+v, %d requests", res, len(r.got))
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err == nil || len(got(r)) != 1 {
+		t.Fatalf("refused counts sent again: %+v, %d requests", res, len(got(r)))
 	}
 	store.Record("pace version", 1)
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered || st.RejectedDigest != "" {
@@ -140,7 +108,7 @@ func TestConnectionRefusedAndTimeout(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	cfg.Endpoint = "http://" + l.Addr().String() + "/"
 	l.Close()
-	var st telemetry.UploadState
+	var st State
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Retry || !strings.Contains(res.Err.Error(), "refused") {
 		t.Fatalf("connection refused: %+v", res)
 	}
@@ -158,7 +126,7 @@ func TestConnectionRefusedAndTimeout(t *testing.T) {
 }
 
 func TestNothingToSend(t *testing.T) {
-	var st telemetry.UploadState
+	var st State
 	cfg := Config{Dir: t.TempDir(), Endpoint: "http://127.0.0.1:1/"}
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err != nil {
 		t.Fatalf("no file: %+v", res)
@@ -175,7 +143,7 @@ func TestNothingToSend(t *testing.T) {
 
 func TestSentLogShowsEveryByte(t *testing.T) {
 	cfg, _, store := setup(t, status(500))
-	var st telemetry.UploadState
+	var st State
 	Once(context.Background(), cfg, &st)
 	Once(context.Background(), cfg, &st)
 	data, err := os.ReadFile(filepath.Join(cfg.Dir, SentLogName))
@@ -217,7 +185,7 @@ func TestDefaultClientUsesTheEnvironmentsProxy(t *testing.T) {
 	if os.Getenv("PACE_UPLOAD_PROXY_CHILD") != "" {
 		dir := t.TempDir()
 		(&telemetry.Store{Dir: dir, Version: "v1.16.0"}).Record("pace version", 0)
-		var st telemetry.UploadState
+		var st State
 		res := Once(context.Background(), Config{Dir: dir, Endpoint: "http://telemetry.pace.test/ingest"}, &st)
 		if res.Outcome != Delivered {
 			t.Fatalf("through the proxy: %+v", res)
@@ -264,7 +232,7 @@ func TestSecretsInTheEndpointNeverReachLogs(t *testing.T) {
 	}
 	cfg, _, _ := setup(t, status(500))
 	cfg.Endpoint = strings.Replace(cfg.Endpoint, "http://", "http://user:s3cret@", 1) + "/?token=s3cret"
-	var st telemetry.UploadState
+	var st State
 	res := Once(context.Background(), cfg, &st)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := "http://user:s3cret@" + l.Addr().String() + "/?token=s3cret"
@@ -285,13 +253,13 @@ func TestSecretsInTheEndpointNeverReachLogs(t *testing.T) {
 // Counts refused by one endpoint are tried again once the endpoint changes.
 func TestRefusalIsPerEndpoint(t *testing.T) {
 	cfg, r, _ := setup(t, status(404))
-	var st telemetry.UploadState
+	var st State
 	good := cfg.Endpoint
 	cfg.Endpoint = good + "/wrong"
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Rejected {
 		t.Fatalf("%+v", res)
 	}
-	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(r.got) != 1 {
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || len(got(r)) != 1 {
 		t.Fatalf("retried at the same endpoint: %+v", res)
 	}
 	cfg.Endpoint = good

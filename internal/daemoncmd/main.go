@@ -1,6 +1,6 @@
-// Package telemetryd is pace-telemetryd's command tree: run the daemon,
+// Package daemoncmd is pace-telemetryd's command tree: run the daemon,
 // upload once, and install it as an OS service.
-package telemetryd
+package daemoncmd
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/kardianos/service"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pace-cli/pace/internal/build"
 	"github.com/pace-cli/pace/internal/config"
@@ -44,9 +46,10 @@ type options struct {
 	debounce   time.Duration
 	timeout    time.Duration
 	system     bool
+	heldExit   int // exit code when another daemon holds the folder
 
 	backoffBase, backoffMax time.Duration // hidden: for tests
-	intervalSet             bool          // --telemetry-upload-interval-seconds given, even as 0
+	flags                   *pflag.FlagSet
 }
 
 type usageError struct{ error }
@@ -60,14 +63,17 @@ func Main(args []string, streams IO, getenv config.Getenv) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(o.Err, "pace-telemetryd:", err)
+	if journalStream() {
+		fmt.Fprintf(o.Err, "<%d>", daemon.Error) // the journal's priority prefix
+	}
+	fmt.Fprintln(o.Err, "pace-telemetryd:", upload.Sanitize(err.Error(), 4*upload.MaxAnswer))
 	var usage usageError
 	switch {
 	case errors.As(err, &usage):
 		fmt.Fprintf(o.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	case errors.Is(err, daemon.ErrRunning):
-		return exitRunning
+		return o.heldExit
 	}
 	return exitError
 }
@@ -88,10 +94,8 @@ telemetry-sent.log beside telemetry.yaml.`,
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
-		o.intervalSet = c.Flags().Changed("telemetry-upload-interval-seconds")
-	}
 	f := root.PersistentFlags()
+	o.flags = f
 	f.StringVar(&o.configPath, "config-path", "", "the pace config folder (default: $PACE_CONFIG_PATH, $XDG_CONFIG_HOME/pace or ~/.config/pace)")
 	f.StringVar(&o.endpoint, "endpoint", "", "receiver URL (default: $PACE_TELEMETRY_ENDPOINT, telemetry-endpoint in config.yaml, or built in)")
 	f.IntVar(&o.interval, "telemetry-upload-interval-seconds", 0, "least seconds between uploads; -1 never uploads (default: $PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS, config.yaml, or 3600)")
@@ -100,8 +104,10 @@ telemetry-sent.log beside telemetry.yaml.`,
 	f.BoolVar(&o.system, "system", false, "install, control or query a machine-wide service instead of a per-user one")
 	f.DurationVar(&o.backoffBase, "backoff-base", daemon.DefaultBackoffBase, "first retry delay")
 	f.DurationVar(&o.backoffMax, "backoff-max", daemon.DefaultBackoffMax, "longest retry delay")
+	f.IntVar(&o.heldExit, "held-exit-code", exitRunning, "exit code when another daemon holds the folder (launchd: 0, so that it does not respawn)")
 	f.MarkHidden("backoff-base")
 	f.MarkHidden("backoff-max")
+	f.MarkHidden("held-exit-code")
 	root.AddCommand(o.runCmd(), o.flushCmd(), o.statusCmd())
 	for _, action := range []string{"install", "uninstall", "start", "stop", "restart"} {
 		root.AddCommand(o.controlCmd(action))
@@ -124,7 +130,7 @@ func (o *options) dir() (string, error) {
 	return config.Dir(o.getenv)
 }
 
-func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error) {
+func (o *options) daemonConfig(logf func(daemon.Priority, string, ...any)) (daemon.Config, error) {
 	dir, err := o.dir()
 	if err != nil {
 		return daemon.Config{}, err
@@ -136,7 +142,6 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 		Dir:      dir,
 		Getenv:   o.getenv,
 		Endpoint: o.endpoint,
-		Debounce: o.debounce,
 		Version:  build.Version(),
 		Client:   &http.Client{Timeout: o.timeout},
 		Logf:     logf,
@@ -144,11 +149,12 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 		BackoffBase: o.backoffBase,
 		BackoffMax:  o.backoffMax,
 	}
-	if c.Debounce == 0 {
-		c.Debounce = -1 // a flag of 0 means no debounce at all
+	if o.flags.Changed("debounce") {
+		c.Debounce = &o.debounce
 	}
-	if o.intervalSet {
-		c.Interval = daemon.IntervalSeconds(o.interval)
+	if o.flags.Changed("telemetry-upload-interval-seconds") {
+		i := daemon.IntervalSeconds(o.interval)
+		c.Interval = &i
 	}
 	return c, nil
 }
@@ -163,24 +169,11 @@ func (o *options) runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runUntilSignal(func(ctx context.Context) error { return daemon.Run(ctx, cfg) }, logf)
+			err = runService(func() (func(), error) { return daemon.Lock(cfg.Dir) },
+				func(ctx context.Context) error { return daemon.Serve(ctx, cfg) }, logf)
+			return err
 		},
 	}
-}
-
-// logger writes to stderr, or to the service logger (journal, syslog,
-// event log) when a service manager started us.
-func (o *options) logger() func(string, ...any) {
-	if !service.Interactive() {
-		dir, _ := o.dir()
-		if s, err := newService(dir, o.system, nil); err == nil {
-			if l, err := s.Logger(nil); err == nil {
-				return func(format string, args ...any) { l.Infof(format, args...) }
-			}
-		}
-	}
-	l := log.New(o.Err, "pace-telemetryd: ", log.LstdFlags)
-	return l.Printf
 }
 
 func (o *options) flushCmd() *cobra.Command {
@@ -188,11 +181,10 @@ func (o *options) flushCmd() *cobra.Command {
 		Use:   "flush",
 		Short: "Upload once now and exit: 0 when delivered or nothing to send",
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := o.daemonConfig(func(format string, args ...any) { fmt.Fprintf(o.Err, format+"\n", args...) })
+			cfg, err := o.daemonConfig(nil) // Flush's own outcome is printed below
 			if err != nil {
 				return err
 			}
-			cfg.Logf = nil // Flush's own outcome is printed below
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout+time.Second)
 			defer cancel()
 			s, res, err := daemon.Flush(ctx, cfg)
@@ -216,105 +208,179 @@ func (o *options) flushCmd() *cobra.Command {
 
 func (o *options) controlCmd(action string) *cobra.Command {
 	short := map[string]string{
-		"install":   "Install as a service that starts at login (--system: at boot)",
-		"uninstall": "Remove the service",
+		"install":   "Install as a service that starts at login (--system: at boot), enabled but not started",
+		"uninstall": "Stop the service and remove it",
 		"start":     "Start the installed service",
-		"stop":      "Stop the service",
-		"restart":   "Restart the service",
+		"stop":      "Stop the service (after one last upload)",
+		"restart":   "Restart the service, or start it if stopped",
 	}[action]
 	return &cobra.Command{
 		Use:   action,
 		Short: short,
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := o.dir()
-			if err != nil {
-				return err
-			}
-			var extra []string
-			if o.endpoint != "" {
-				extra = append(extra, "--endpoint", o.endpoint)
-			}
-			if c.Flags().Changed("debounce") {
-				extra = append(extra, "--debounce="+o.debounce.String())
-			}
-			if c.Flags().Changed("timeout") {
-				extra = append(extra, "--timeout="+o.timeout.String())
-			}
-			if o.intervalSet {
-				extra = append(extra, fmt.Sprintf("--telemetry-upload-interval-seconds=%d", o.interval))
-			}
-			s, err := newService(dir, o.system, extra)
-			if err != nil {
-				return explain(action, err)
-			}
-			existed := unitExists(o.system)
-			if err := service.Control(s, action); err != nil {
-				if action == "install" && !existed {
-					rollBackInstall(o.system) // so that a second try can work
+			if o.system {
+				if err := needAdmin(); err != nil {
+					return fmt.Errorf("%s --system: %w", action, err)
 				}
-				return explain(action, err)
 			}
-			fmt.Fprintf(o.Out, "%s: done (%s).\n", action, s.Platform())
+			m := newManager(o.system)
+			var spec Spec
+			if action == "install" {
+				var err error
+				if spec, err = o.spec(); err != nil {
+					return fmt.Errorf("install: %w", err)
+				}
+			}
+			if err := control(m, action, spec); err != nil {
+				return fmt.Errorf("%s (%s): %w", action, m.Platform(), err)
+			}
+			if action != "install" {
+				fmt.Fprintf(o.Out, "%s: done (%s).\n", action, m.Platform())
+				return nil
+			}
+			as, when, flag := "", "login", ""
+			if spec.User != "" {
+				as = ", runs as " + spec.User
+			}
+			if o.system {
+				when, flag = "boot", " --system"
+			}
+			fmt.Fprintf(o.Out, "install: done (%s%s): %s %s\nIt starts at %s; to start it now: pace-telemetryd start%s\n",
+				m.Platform(), as, spec.Exe, redactArgs(spec.Args), when, flag)
 			return nil
 		},
 	}
 }
 
+// spec is what install installs: this program, run on the config folder
+// chosen now, with the settings given as flags.
+func (o *options) spec() (Spec, error) {
+	dir, err := o.dir()
+	if err != nil {
+		return Spec{}, err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return Spec{}, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return Spec{}, err
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	args := []string{"run", "--config-path", dir}
+	if o.endpoint != "" {
+		args = append(args, "--endpoint", o.endpoint)
+	}
+	for _, name := range []string{"telemetry-upload-interval-seconds", "debounce", "timeout"} {
+		if f := o.flags.Lookup(name); f.Changed {
+			args = append(args, "--"+name+"="+f.Value.String())
+		}
+	}
+	spec := Spec{System: o.system, Exe: exe, Args: args}
+	if o.system {
+		// A machine-wide service still runs as whoever owns the folder, so
+		// that the user's own pace can read what it writes.
+		if spec.User, err = folderOwner(dir, o.getenv); err != nil {
+			return Spec{}, err
+		}
+	}
+	return spec, nil
+}
+
+// redactArgs shows installed arguments with the endpoint redacted.
+func redactArgs(args []string) string {
+	shown := append([]string{}, args...)
+	for i := range shown {
+		if i > 0 && shown[i-1] == "--endpoint" {
+			shown[i] = upload.Redact(shown[i])
+		} else if v, ok := strings.CutPrefix(shown[i], "--endpoint="); ok {
+			shown[i] = "--endpoint=" + upload.Redact(v)
+		}
+	}
+	return quoteArgs(shown)
+}
+
 func (o *options) statusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show the service, the settings, the last upload and what is pending",
+		Short: "Show the service, the settings it runs with, the last upload and what is pending",
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := o.daemonConfig(nil)
+			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+			m := newManager(o.system)
+			st, err := m.Status()
+			if err != nil {
+				fmt.Fprintf(w, "service:\tunknown (%s: %v)\n", m.Platform(), err)
+			} else {
+				fmt.Fprintf(w, "service:\t%s\n", st)
+			}
+			// The settings are those of the installed service, with the
+			// flags given here on top.
+			eff := o
+			if st.State != NotInstalled {
+				if args, err := m.Installed(); err != nil {
+					fmt.Fprintf(w, "installed:\tcannot be read (%v)\n", err)
+				} else if inst, err := o.installed(args); err != nil {
+					fmt.Fprintf(w, "installed:\t%s (%v)\n", redactArgs(args), err)
+				} else {
+					fmt.Fprintf(w, "installed:\t%s\n", redactArgs(args))
+					eff = inst
+				}
+			}
+			cfg, err := eff.daemonConfig(nil)
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "service:\t%s\n", o.serviceState(cfg.Dir))
 			s := cfg.Resolve()
 			endpoint := upload.Redact(s.Endpoint)
 			if s.Endpoint == "" {
 				endpoint = "none"
 			}
+			fmt.Fprintf(w, "config folder:\t%s\n", cfg.Dir)
 			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, s.EndpointFrom)
 			fmt.Fprintf(w, "mode:\t%s (%s)\n", s.Decision.Mode, s.Decision.Reason)
 			fmt.Fprintf(w, "interval:\t%s (%s)\n", s.Every(), s.IntervalFrom)
 			if ok, whyNot := s.Uploads(); !ok {
 				fmt.Fprintf(w, "uploads:\toff: %s\n", whyNot)
 			}
-			st, err := telemetry.LoadUploadState(cfg.Dir)
+			up, err := upload.LoadState(cfg.Dir)
 			if err != nil {
-				fmt.Fprintf(w, "state:\tunreadable (%v)\n", err)
+				fmt.Fprintf(w, "state:\tunreadable (%s)\n", upload.Sanitize(err.Error(), upload.MaxAnswer))
 			}
-			fmt.Fprintf(w, "last upload:\t%s\n", when(st.LastSuccess))
-			if st.LastError != "" {
-				fmt.Fprintf(w, "last error:\t%s (at %s, %d failures in a row)\n", st.LastError, when(st.LastAttempt), st.Failures)
+			fmt.Fprintf(w, "last upload:\t%s\n", when(up.LastSuccess))
+			if up.LastError != "" {
+				fmt.Fprintf(w, "last error:\t%s (at %s, %d failures in a row)\n", up.LastError, when(up.LastAttempt), up.Failures)
 			} else {
 				fmt.Fprintf(w, "last error:\tnone\n")
 			}
-			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, s.Endpoint, st))
+			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, s.Endpoint, up))
 			return w.Flush()
 		},
 	}
 }
 
-func (o *options) serviceState(dir string) string {
-	s, err := newService(dir, o.system, nil)
-	if err != nil {
-		return "no service manager found"
+// installed reads the installed service's arguments (run and its flags)
+// as options; flags given to this command win.
+func (o *options) installed(args []string) (*options, error) {
+	if len(args) == 0 || args[0] != "run" {
+		return nil, errors.New("not a 'pace-telemetryd run' command")
 	}
-	st, err := s.Status()
-	switch {
-	case errors.Is(err, service.ErrNotInstalled):
-		return "not installed (" + s.Platform() + ")"
-	case err != nil:
-		return fmt.Sprintf("unknown (%v)", err)
-	case st == service.StatusRunning:
-		return "running (" + s.Platform() + ")"
-	case st == service.StatusStopped:
-		return "stopped (" + s.Platform() + ")"
+	i := &options{IO: o.IO, getenv: o.getenv}
+	i.newRoot()
+	if err := i.flags.Parse(args[1:]); err != nil {
+		return nil, err
 	}
-	return "unknown (" + s.Platform() + ")"
+	var err error
+	o.flags.VisitAll(func(f *pflag.Flag) {
+		if !f.Changed {
+			return
+		}
+		if e := i.flags.Set(f.Name, f.Value.String()); e != nil && err == nil {
+			err = e
+		}
+	})
+	return i, err
 }
 
 func when(t time.Time) string {
@@ -325,7 +391,7 @@ func when(t time.Time) string {
 }
 
 // pending says whether the counts differ from what was last delivered.
-func pending(dir, endpoint string, st telemetry.UploadState) string {
+func pending(dir, endpoint string, st upload.State) string {
 	p, err := (&telemetry.Store{Dir: dir}).Load()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -1,4 +1,4 @@
-package telemetry
+package upload
 
 import (
 	"encoding/json"
@@ -17,8 +17,8 @@ import (
 // `pace telemetry status` reads it.
 const StateFileName = "telemetry-upload.json"
 
-// UploadState is the daemon's memory across restarts.
-type UploadState struct {
+// State is the daemon's memory across restarts.
+type State struct {
 	// LastSuccess is when an upload was last delivered (2xx).
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// DeliveredDigest is the SHA-256 of the body last delivered: the same
@@ -35,11 +35,11 @@ type UploadState struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
-// LoadUploadState reads the state in dir; a missing or unreadable file
+// LoadState reads the state in dir; a missing or unreadable file
 // gives a zero state (the worst that does is one repeated upload, which
 // cumulative counts make harmless).
-func LoadUploadState(dir string) (UploadState, error) {
-	var s UploadState
+func LoadState(dir string) (State, error) {
+	var s State
 	data, err := lockedfile.Read(filepath.Join(dir, StateFileName), 1<<16)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -48,13 +48,16 @@ func LoadUploadState(dir string) (UploadState, error) {
 		return s, err
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
-		return UploadState{}, fmt.Errorf("%s: %v", StateFileName, err)
+		return State{}, fmt.Errorf("%s: %v", StateFileName, err)
 	}
+	// Written by the daemon already sanitized; a hand-edited file must not
+	// reach a terminal raw either.
+	s.LastError = Sanitize(s.LastError, 4*MaxAnswer)
 	return s, nil
 }
 
 // Save writes the state atomically. The caller holds the daemon lock.
-func (s UploadState) Save(dir string) error {
+func (s State) Save(dir string) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
