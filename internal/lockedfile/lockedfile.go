@@ -175,7 +175,7 @@ func Edit(path string, idle, most time.Duration, maxSize int64, perm fs.FileMode
 // Read reads path, refusing to hold more than maxSize bytes in memory, and
 // refusing anything but a regular file (OpenFile).
 func Read(path string, maxSize int64) ([]byte, error) {
-	f, err := OpenFile(path, os.O_RDONLY, 0)
+	f, fi, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func Read(path string, maxSize int64) ([]byte, error) {
 	// One read of the size the file has now (plus one byte, to see growth)
 	// rather than io.ReadAll's growing buffer: this is on every pace run.
 	size := int64(512)
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+	if fi.Size() > 0 {
 		size = min(fi.Size(), maxSize) + 1
 	}
 	data := make([]byte, 0, size)

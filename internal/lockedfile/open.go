@@ -27,9 +27,16 @@ var ErrNotRegular = errors.New("not a regular file")
 // symbolic link at its last element and without blocking on a named pipe
 // or a device, and refuses anything but a regular file (see ErrNotRegular).
 func OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	f, _, err := openRegular(path, flag, perm)
+	return f, err
+}
+
+// openRegular is OpenFile that also returns the file's info, which Read
+// uses to size its buffer without another stat.
+func openRegular(path string, flag int, perm fs.FileMode) (*os.File, fs.FileInfo, error) {
 	f, err := os.OpenFile(path, flag|openFlags, perm)
 	if err != nil {
-		return nil, describe(path, err)
+		return nil, nil, describe(path, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
@@ -37,9 +44,9 @@ func OpenFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return f, nil
+	return f, fi, nil
 }
 
 // describe turns the errors an open without following links gives for a
