@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,7 +110,7 @@ func (c *Config) Resolve() Settings {
 	}
 	s.Interval, s.IntervalFrom = DefaultInterval, "default"
 	env := strings.TrimSpace(c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))
-	n, envErr := strconv.Atoi(env)
+	n, envErr := config.ParseInt(env) // as viper reads it, like pace
 	switch {
 	case c.Interval != 0:
 		s.Interval, s.IntervalFrom = c.Interval, "--telemetry-upload-interval-seconds"
