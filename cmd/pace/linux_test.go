@@ -59,11 +59,12 @@ func TestFullDisk(t *testing.T) {
 	mnt := t.TempDir()
 	want := pace(t, t.TempDir(), []string{"DO_NOT_TRACK=1"}, "version")
 	// A 256 KiB file system holding a telemetry file with 300 counters,
-	// then filled to the last byte.
+	// then filled to the last byte. Private (0700), as a config folder must
+	// be: a tmpfs is 1777 by default, which pace refuses.
 	seed := t.TempDir()
 	pace(t, seed, nil, "version")
 	writeCounters(t, seed, 300)
-	got := inMountNamespace(t, `mount -t tmpfs -o size=256k tmpfs "$M"
+	got := inMountNamespace(t, `mount -t tmpfs -o size=256k,mode=0700 tmpfs "$M"
 		cp "$SEED/telemetry.yaml" "$M/"
 		dd if=/dev/zero of="$M/fill" bs=4k 2>/dev/null || true
 		PACE_TELEMETRY_DEBUG=1 "$PACE" version 2>"$M/../debug" ; echo "exit $?"

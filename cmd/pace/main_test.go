@@ -87,10 +87,10 @@ func strays(t *testing.T, dir string) []string {
 	}
 	var odd []string
 	for _, e := range entries {
-		switch e.Name() {
-		case "telemetry.yaml", "telemetry.yaml.lock", "telemetry.yaml.tmp":
+		switch name := e.Name(); {
+		case name == "telemetry.yaml", name == "telemetry.yaml.lock", strings.HasPrefix(name, "telemetry.yaml.tmp-"):
 		default:
-			odd = append(odd, e.Name())
+			odd = append(odd, name)
 		}
 	}
 	return odd

@@ -312,18 +312,18 @@ func TestResetIsNotCounted(t *testing.T) {
 	}
 }
 
+// The config folder is PACE's: $PACE_CONFIG_PATH (a leading ~ expanded),
+// else ~/.config/pace; XDG_CONFIG_HOME is never read.
 func TestConfigFolderRule(t *testing.T) {
 	home := t.TempDir()
-	s := &sandbox{t: t, env: map[string]string{"HOME": home}}
+	xdg := t.TempDir()
+	s := &sandbox{t: t, env: map[string]string{"HOME": home, "XDG_CONFIG_HOME": xdg}}
 	s.pace("version")
 	if _, err := os.Stat(filepath.Join(home, ".config", "pace", "telemetry.yaml")); err != nil {
 		t.Fatalf("~/.config/pace not used: %v", err)
 	}
-	xdg := t.TempDir()
-	s.env["XDG_CONFIG_HOME"] = xdg
-	s.pace("version")
-	if _, err := os.Stat(filepath.Join(xdg, "pace", "telemetry.yaml")); err != nil {
-		t.Fatalf("$XDG_CONFIG_HOME/pace not used: %v", err)
+	if entries, _ := os.ReadDir(xdg); len(entries) != 0 {
+		t.Fatalf("$XDG_CONFIG_HOME used: %v", entries)
 	}
 	own := filepath.Join(t.TempDir(), "mine")
 	s.env["PACE_CONFIG_PATH"] = own
@@ -331,9 +331,126 @@ func TestConfigFolderRule(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(own, "telemetry.yaml")); err != nil {
 		t.Fatalf("$PACE_CONFIG_PATH not used: %v", err)
 	}
+	s.env["PACE_CONFIG_PATH"] = "~/tilde-conf"
+	s.pace("version")
+	if _, err := os.Stat(filepath.Join(home, "tilde-conf", "telemetry.yaml")); err != nil {
+		t.Fatalf("~ in $PACE_CONFIG_PATH not expanded: %v", err)
+	}
+	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, filepath.Join(home, "tilde-conf", "telemetry.yaml")) {
+		t.Fatalf("status: %q", r.stdout)
+	}
 	none := &sandbox{t: t, env: map[string]string{}}
 	if r := none.pace("version"); r.code != 0 || r.err != "" {
 		t.Fatalf("no HOME at all: %+v", r)
+	}
+}
+
+// PACE's persistent flag is accepted on every command. A negative value
+// keeps the run out of the counts (its count would otherwise be uploaded
+// later); its value is never written anywhere.
+func TestUploadIntervalFlag(t *testing.T) {
+	s := newSandbox(t)
+	s.pace("version")
+	for _, args := range [][]string{
+		{"version", "--telemetry-upload-interval-seconds", "-1"},
+		{"--telemetry-upload-interval-seconds=-1", "version"},
+		{"telemetry", "show", "--telemetry-upload-interval-seconds=-7"},
+		{"list", "--telemetry-upload-interval-seconds=-1"},
+		{"frobnicate", "--telemetry-upload-interval-seconds=-1"},
+	} {
+		before := s.counts()
+		r := s.pace(args...)
+		if r.code == ExitUsage && args[0] != "frobnicate" {
+			t.Fatalf("pace %v: refused: %+v", args, r)
+		}
+		if after := s.counts(); !equalCounts(before, after) {
+			t.Fatalf("pace %v was counted: %v -> %v", args, before, after)
+		}
+	}
+	s.env["PACE_TELEMETRY_DEBUG"] = "1"
+	if r := s.pace("version", "--telemetry-upload-interval-seconds=-1"); !strings.Contains(r.err, "keeps this run out of every upload") {
+		t.Fatalf("debug: %q", r.err)
+	}
+	delete(s.env, "PACE_TELEMETRY_DEBUG")
+	if r := s.pace("telemetry", "status", "--telemetry-upload-interval-seconds=-1"); !strings.Contains(r.stdout, "local (--telemetry-upload-interval-seconds -1 on this run)") {
+		t.Fatalf("status: %q", r.stdout)
+	}
+	// Other values change nothing: the run is counted, as always.
+	before := s.counts()["pace version"][0].CumulativeCount
+	if r := s.pace("version", "--telemetry-upload-interval-seconds", "3600"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if got := s.counts()["pace version"][0].CumulativeCount; got != before+1 {
+		t.Fatalf("pace version: %d, want %d", got, before+1)
+	}
+	// Not a number: a usage error, as in PACE; the word is not recorded.
+	if r := s.pace("version", "--telemetry-upload-interval-seconds=soon"); r.code != ExitUsage || !strings.Contains(r.err, `"soon" is not a whole number`) {
+		t.Fatalf("bad value: %+v", r)
+	}
+	data, _ := os.ReadFile(filepath.Join(s.dir, "telemetry.yaml"))
+	if strings.Contains(string(data), "soon") || strings.Contains(string(data), "3600") || strings.Contains(string(data), "interval") {
+		t.Fatalf("a flag value reached the file:\n%s", data)
+	}
+}
+
+func equalCounts(a, b map[string]map[int]payload.Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for path, codes := range a {
+		if len(codes) != len(b[path]) {
+			return false
+		}
+		for code, pt := range codes {
+			if b[path][code] != pt {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// An opt-out is honoured wherever PACE would have seen it, written as
+// viper would have read it; enable lifts it from config.yaml in any
+// spelling.
+func TestPACEOptOutAnywhere(t *testing.T) {
+	for name, c := range map[string]struct {
+		file string
+		env  map[string]string
+	}{
+		"config.yaml":              {"telemetry-upload-interval-seconds: -1\n", nil},
+		"config.yaml, other case":  {"Telemetry-Upload-Interval-Seconds: -1\n", nil},
+		"config.yaml, as a string": {"TELEMETRY-UPLOAD-INTERVAL-SECONDS: \"-1\"\n", nil},
+		"config.yaml, -60":         {"telemetry-upload-interval-seconds: -60\n", nil},
+		"environment":              {"", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "-1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSandbox(t)
+			for k, v := range c.env {
+				s.env[k] = v
+			}
+			os.MkdirAll(s.dir, 0o700)
+			if c.file != "" {
+				os.WriteFile(filepath.Join(s.dir, "config.yaml"), []byte("# mine\n"+c.file+"other: kept\n"), 0o600)
+			}
+			if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "mode:         local") {
+				t.Fatalf("status: %q", r.stdout)
+			}
+			r := s.pace("telemetry", "enable")
+			if c.file == "" {
+				if !strings.Contains(r.stdout, "Telemetry stays local: PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is -1") {
+					t.Fatalf("enable: %+v", r)
+				}
+				return
+			}
+			if !strings.Contains(r.stdout, "Removed telemetry-upload-interval-seconds") || !strings.Contains(r.stdout, "Telemetry is on") {
+				t.Fatalf("enable: %+v", r)
+			}
+			data, _ := os.ReadFile(filepath.Join(s.dir, "config.yaml"))
+			if strings.Contains(strings.ToLower(string(data)), "interval") || !strings.Contains(string(data), "other: kept") || !strings.Contains(string(data), "# mine") {
+				t.Fatalf("config.yaml after enable:\n%s", data)
+			}
+		})
 	}
 }
 

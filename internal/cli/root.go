@@ -26,6 +26,8 @@ type env struct {
 	getenv  config.Getenv
 	version string
 	output  string // -o/--output: yaml or json
+
+	uploadInterval *int // --telemetry-upload-interval-seconds, when given
 }
 
 // Main runs pace with args (without the program name) and returns the
@@ -76,6 +78,7 @@ func newRoot(e *env) *cobra.Command {
 		group("evaluate", "Show what a resource lets someone see", newEvaluatePolicyCmd(e)),
 	)
 	root.PersistentFlags().StringVarP(&e.output, "output", "o", "yaml", "output format: yaml or json")
+	addTelemetryFlags(root, e)
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		if e.output != "yaml" && e.output != "json" {
 			return usageErrorf("--output %q: use yaml or json", e.output)

@@ -51,7 +51,7 @@ func (e *env) telemetryState() (*telemetryState, error) {
 	return &telemetryState{
 		dir:      dir,
 		settings: settings,
-		decision: telemetry.Decide(e.getenv, settings, serr),
+		decision: telemetry.DecideRun(e.getenv, settings, serr, e.uploadInterval),
 		store:    &telemetry.Store{Dir: dir, Version: e.version},
 	}, nil
 }
@@ -68,6 +68,9 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 			w := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "mode:\t%s (%s)\n", st.decision.Mode, st.decision.Reason)
 			fmt.Fprintf(w, "file:\t%s\n", st.store.Path())
+			if err := st.store.Check(); err != nil {
+				fmt.Fprintf(w, "problem:\t%v; nothing is counted until it is gone\n", err)
+			}
 			p, err := st.store.Load()
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
@@ -155,11 +158,11 @@ func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) 
 			saved := fmt.Sprintf("Saved %s: %s in %s.", config.KeyTelemetryMode, mode, config.FileName)
 			// PACE's own opt-out would keep `enable` from taking effect;
 			// enabling is an explicit wish, so lift it.
-			if mode == telemetry.On && st.settings.UploadIntervalSeconds != nil && *st.settings.UploadIntervalSeconds == -1 {
+			if n := st.settings.UploadIntervalSeconds; mode == telemetry.On && n != nil && *n < 0 {
 				if err := config.Set(st.dir, config.KeyUploadInterval, nil); err != nil {
 					return err
 				}
-				saved += fmt.Sprintf(" Removed %s: -1.", config.KeyUploadInterval)
+				saved += fmt.Sprintf(" Removed %s: %d.", config.KeyUploadInterval, *n)
 			}
 			st, err = e.telemetryState()
 			if err != nil {

@@ -10,15 +10,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/pace-cli/pace/internal/build"
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 	"github.com/pace-cli/pace/internal/watch"
@@ -72,7 +69,7 @@ const (
 )
 
 // LockName keeps to one daemon per config folder.
-const LockName = "telemetryd.lock"
+const LockName = config.DaemonLockName
 
 // ErrRunning means another daemon holds the config folder.
 var ErrRunning = errors.New("another pace-telemetryd is already running for this config folder")
@@ -139,7 +136,7 @@ func (c *Config) Resolve() Settings {
 	}
 	s.Interval, s.IntervalFrom = Interval{Min: DefaultInterval}, "default"
 	env := strings.TrimSpace(c.Getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))
-	n, envErr := strconv.Atoi(env)
+	n, envErr := config.ParseInt(env) // as viper reads it, like pace
 	switch {
 	case c.Interval != nil:
 		s.Interval, s.IntervalFrom = *c.Interval, "--telemetry-upload-interval-seconds"
@@ -196,15 +193,19 @@ func Lock(dir string) (unlock func(), err error) {
 	if err := mkdir(dir); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(dir, LockName))
-	ok, err := l.TryLock()
+	// A folder others can write to is refused, as pace refuses to count
+	// there: they could plant links, pipes or settings in it.
+	if err := config.CheckFolder(dir); err != nil {
+		return nil, err
+	}
+	unlock, ok, err := lockedfile.TryLockFile(config.NewFolder(dir).DaemonLock())
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
+		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w (%s)", ErrRunning, dir)
 	}
-	return func() { l.Unlock(); l.Close() }, nil
+	return unlock, nil
 }
 
 func mkdir(dir string) error {

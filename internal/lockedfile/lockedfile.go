@@ -4,6 +4,12 @@
 // The lock is taken on a separate file (path + ".lock"), never on the file
 // being replaced: on Windows a locked file cannot be renamed over, and on
 // Unix a lock on an inode that a rename has just unlinked protects nothing.
+//
+// Every file is opened without following a symbolic link and without
+// blocking on a named pipe, and must be a regular file (OpenFile); new
+// versions are written to a temporary file created exclusively under a
+// random name. A link or pipe planted in the folder is refused, never
+// followed or waited on.
 package lockedfile
 
 import (
@@ -13,6 +19,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -79,20 +86,52 @@ func stamp(path string) fileStamp {
 	return fileStamp{fi.ModTime(), fi.Size(), fileID(fi)}
 }
 
+// TryLockFile takes an exclusive lock on the file name itself (made if
+// missing), without waiting: ok is false while another process holds it.
+// Like every open here, it refuses a link or a special file at name.
+func TryLockFile(name string) (unlock func(), ok bool, err error) {
+	l := flock.New(name, flock.SetFlag(os.O_CREATE|os.O_RDONLY|openFlags), flock.SetPermissions(0o600))
+	ok, err = l.TryLock()
+	if err != nil {
+		l.Close()
+		return nil, false, fmt.Errorf("lock: %w", describe(name, err))
+	}
+	if !ok {
+		l.Close()
+		return nil, false, nil
+	}
+	release := func() { l.Unlock(); l.Close() }
+	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		release()
+		return nil, false, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
+	}
+	return release, true, nil
+}
+
 // lock tries once, then blocks in the kernel while wait decides how long
 // to wait. Waiters block rather than poll: with dozens of pace processes on
 // two cores, pollers burn the CPU the holder needs and lose the race
 // unfairly.
 func lock(path string, wait func(locked <-chan error) error) (unlock func(), err error) {
-	l := flock.New(path + ".lock")
+	name := path + LockSuffix
+	l := flock.New(name, flock.SetFlag(os.O_CREATE|os.O_RDONLY|openFlags), flock.SetPermissions(0o600))
 	release := func() { l.Unlock(); l.Close() }
+	// flock opened the lock without following a link or blocking on a
+	// pipe; what it opened must also be a regular file.
+	checked := func() (func(), error) {
+		if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+			release()
+			return nil, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
+		}
+		return release, nil
+	}
 	ok, err := l.TryLock()
 	if err != nil {
 		l.Close()
-		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
+		return nil, fmt.Errorf("lock: %w", describe(name, err))
 	}
 	if ok {
-		return release, nil
+		return checked()
 	}
 	locked := make(chan error, 1)
 	go func() { locked <- l.Lock() }()
@@ -111,7 +150,7 @@ func lock(path string, wait func(locked <-chan error) error) (unlock func(), err
 		}
 		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
 	}
-	return release, nil
+	return checked()
 }
 
 // Edit locks path (see LockPatient for idle and most), reads it, and
@@ -133,9 +172,10 @@ func Edit(path string, idle, most time.Duration, maxSize int64, perm fs.FileMode
 	return Replace(path, out, perm)
 }
 
-// Read reads path, refusing to hold more than maxSize bytes in memory.
+// Read reads path, refusing to hold more than maxSize bytes in memory, and
+// refusing anything but a regular file (OpenFile).
 func Read(path string, maxSize int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +183,7 @@ func Read(path string, maxSize int64) ([]byte, error) {
 	// One read of the size the file has now (plus one byte, to see growth)
 	// rather than io.ReadAll's growing buffer: this is on every pace run.
 	size := int64(512)
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+	if fi.Size() > 0 {
 		size = min(fi.Size(), maxSize) + 1
 	}
 	data := make([]byte, 0, size)
@@ -165,22 +205,29 @@ func Read(path string, maxSize int64) ([]byte, error) {
 	}
 }
 
-// Replace writes data to path+".tmp" and renames it over path, so a reader
-// or a crash at any moment sees either the old file or the new one, never
-// a part. The temporary name is fixed, which is safe only because writers
-// hold the lock; it also means a writer killed mid-write leaves at most one
-// stray file, which the next writer truncates.
+// Replace writes data to a new file beside path and renames it over path,
+// so a reader or a crash at any moment sees either the old file or the
+// new one, never a part. The new file is created exclusively (O_EXCL,
+// which never follows a link) under a random name, with mode perm: no
+// file planted in the folder is ever written to or becomes path.
 //
 // There is no fsync: process crashes cannot lose the written data (the page
 // cache has it), and a file cut short by a power loss is caught by the
-// reader's validation and moved aside.
+// reader's validation and moved aside. A writer killed before its rename
+// leaves its temporary file; RemoveTemps clears those.
 func Replace(path string, data []byte, perm fs.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(filepath.Clean(dir), base+TempSuffix+"*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	tmp := f.Name()
+	if perm != 0o600 { // CreateTemp's mode
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -71,16 +72,57 @@ func TestLockIsExclusiveAndBounded(t *testing.T) {
 func TestReplaceFailureLeavesOldFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f")
-	os.WriteFile(path, []byte("old"), 0o600)
-	// A directory where the temporary file must go makes the write fail.
-	if err := os.Mkdir(path+".tmp", 0o700); err != nil {
+	// A non-empty folder where the file goes makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(path, "old"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := Replace(path, []byte("new"), 0o600); err == nil {
-		t.Fatal("Replace succeeded without its temporary file")
+		t.Fatal("Replace succeeded over a folder")
 	}
-	if data, _ := os.ReadFile(path); string(data) != "old" {
-		t.Fatalf("file = %q after a failed replace", data)
+	if _, err := os.Stat(filepath.Join(path, "old")); err != nil {
+		t.Fatalf("the old content is gone: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("a temporary file was left behind: %v", entries)
+	}
+}
+
+// Each Replace writes a new file of its own, made exclusively under a
+// random name with the mode asked for: a file planted at the old fixed
+// name, or at any name, is never written to and never becomes the file.
+func TestReplaceUsesAFreshPrivateFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	planted := path + ".tmp"
+	if err := os.WriteFile(planted, []byte("planted"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o666)
+	if err := Replace(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 && runtime.GOOS != "windows" {
+		t.Fatalf("file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	if data, _ := os.ReadFile(planted); string(data) != "planted" {
+		t.Fatalf("the planted file was written: %q", data)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "new" {
+		t.Fatalf("file = %q", data)
+	}
+	// A writer killed before its rename leaves its file; RemoveTemps
+	// clears such files and nothing else.
+	stray := path + TempSuffix + "123"
+	os.WriteFile(stray, []byte("half"), 0o600)
+	RemoveTemps(path)
+	if _, err := os.Stat(stray); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stray temporary file kept: %v", err)
+	}
+	for _, keep := range []string{path, planted} {
+		if _, err := os.Stat(keep); err != nil {
+			t.Fatalf("RemoveTemps removed %s", keep)
+		}
 	}
 }
 

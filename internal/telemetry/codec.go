@@ -110,17 +110,34 @@ var errNotCanonical = errors.New("not in canonical layout")
 
 // decode parses and validates a telemetry file.
 func decode(data []byte) (*payload.Payload, error) {
+	p, _, err := decodeFile(data)
+	return p, err
+}
+
+// decodeFile is decode that also says how many counters it dropped: those
+// of command paths pace never records, such as `pace __complete`, which
+// the original PACE CLI counted on every Tab press. They are left out,
+// never carried into an upload, and the rest of the file (its id and
+// counts) is kept.
+func decodeFile(data []byte) (*payload.Payload, int, error) {
 	p, err := decodeCanonical(data)
 	if errors.Is(err, errNotCanonical) {
 		p, err = decodeYAML(data)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	dropped := 0
+	for path, codes := range p.MetricPoints {
+		if payload.ValidCommandPath(path) != nil {
+			dropped += len(codes)
+			delete(p.MetricPoints, path)
+		}
 	}
 	if err := validate(p); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return p, nil
+	return p, dropped, nil
 }
 
 // decodeCanonical reads exactly what encode writes and gives up with

@@ -114,8 +114,6 @@ func TestDecodeRejectsBadFiles(t *testing.T) {
 		"count too big":    {"metric_points:\n    pace version:\n        0:\n            cumulative_count: 4294967296\n" + id, "over the maximum"},
 		"exit code 256":    {"metric_points:\n    pace version:\n        256:\n            cumulative_count: 1\n" + id, "exit codes are 0 to 255"},
 		"exit code -1":     {"metric_points:\n    pace version:\n        -1:\n            cumulative_count: 1\n" + id, "exit codes are 0 to 255"},
-		"argument in path": {"metric_points:\n    pace get /home/ann/x.yaml:\n        0:\n            cumulative_count: 1\n" + id, "must match"},
-		"foreign path":     {"metric_points:\n    rm -rf:\n        0:\n            cumulative_count: 1\n" + id, "must start"},
 		"no id":            {"metric_points: {}\ncli_version: v1\n", "must be a UUID"},
 		"id not a UUID":    {"metric_points: {}\nid: ann@laptop\n", "must be a UUID"},
 		"duplicate key":    {"metric_points: {}\n" + id + id, "not a telemetry file"},
@@ -127,6 +125,22 @@ func TestDecodeRejectsBadFiles(t *testing.T) {
 				t.Fatalf("decode = %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Counters of command paths pace never records are dropped on read, and
+// the rest of the file is kept: the PACE CLI counted `pace __complete`.
+func TestDecodeDropsPathsPaceNeverRecords(t *testing.T) {
+	id := "id: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"
+	for _, bad := range []string{"pace __complete", "pace get /home/ann/x.yaml", "rm -rf", "pace list Tables"} {
+		file := "metric_points:\n    " + bad + ":\n        0:\n            cumulative_count: 7\n        1:\n            cumulative_count: 2\n    pace version:\n        0:\n            cumulative_count: 3\n" + id
+		p, dropped, err := decodeFile([]byte(file))
+		if err != nil {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		if dropped != 2 || len(p.MetricPoints) != 1 || p.MetricPoints["pace version"][0].CumulativeCount != 3 || p.ID != "36be4c46-4e1b-431d-b9db-1b315f537a85" {
+			t.Fatalf("%q: dropped %d, kept %+v", bad, dropped, p)
+		}
 	}
 }
 

@@ -1,8 +1,8 @@
 package telemetry
 
 import (
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pace-cli/pace/internal/config"
@@ -29,17 +29,30 @@ type Decision struct {
 
 // Decide applies the user's controls. The most private setting wins, so no
 // single forgotten setting can turn uploading back on:
-//  1. PACE_TELEMETRY_DISABLED=1, DO_NOT_TRACK (set, not 0/false), an
-//     unreadable config.yaml, or telemetry-mode: off in it: off.
-//  2. telemetry-mode: local, or PACE's telemetry-upload-interval-seconds
-//     of -1 in the environment or config.yaml: local.
+//  1. PACE_TELEMETRY_DISABLED or DO_NOT_TRACK (set, not 0/false), a
+//     config folder others could write to, an unreadable config.yaml, or
+//     telemetry-mode: off in it: off.
+//  2. telemetry-mode: local, or a negative PACE upload interval
+//     (telemetry-upload-interval-seconds) in the environment or
+//     config.yaml: local.
 //  3. Otherwise on.
 func Decide(getenv config.Getenv, s config.Settings, settingsErr error) Decision {
+	return DecideRun(getenv, s, settingsErr, nil)
+}
+
+// DecideRun is Decide for one run of pace that was given PACE's persistent
+// flag --telemetry-upload-interval-seconds (flagInterval; nil when not
+// given). A negative value makes this run local; it cannot turn anything
+// back on.
+func DecideRun(getenv config.Getenv, s config.Settings, settingsErr error, flagInterval *int) Decision {
 	if truthy(getenv("PACE_TELEMETRY_DISABLED")) {
 		return Decision{Off, "PACE_TELEMETRY_DISABLED is set"}
 	}
 	if truthy(getenv("DO_NOT_TRACK")) {
 		return Decision{Off, "DO_NOT_TRACK is set"}
+	}
+	if errors.Is(settingsErr, config.ErrUnsafeFolder) {
+		return Decision{Off, fmt.Sprintf("%v; pace counts nothing there", settingsErr)}
 	}
 	if settingsErr != nil {
 		// We cannot tell whether the user opted out, so assume they did.
@@ -56,7 +69,10 @@ func Decide(getenv config.Getenv, s config.Settings, settingsErr error) Decision
 		return Decision{Off, fmt.Sprintf("telemetry-mode: %q in config.yaml is not one of on, local, off", s.TelemetryMode)}
 	}
 	// PACE's own opt-out is -1; any negative interval means never upload.
-	if n, err := strconv.Atoi(strings.TrimSpace(getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"))); err == nil && n < 0 {
+	if flagInterval != nil && *flagInterval < 0 {
+		return Decision{Local, fmt.Sprintf("--telemetry-upload-interval-seconds %d on this run", *flagInterval)}
+	}
+	if n, err := config.ParseInt(getenv("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS")); err == nil && n < 0 {
 		return Decision{Local, fmt.Sprintf("PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is %d", n)}
 	}
 	if s.UploadIntervalSeconds != nil && *s.UploadIntervalSeconds < 0 {
@@ -68,15 +84,12 @@ func Decide(getenv config.Getenv, s config.Settings, settingsErr error) Decision
 	return Decision{On, "default"}
 }
 
-// truthy is true for any value except empty, 0 and false, the
-// DO_NOT_TRACK convention most tools follow.
+// truthy tells whether an opt-out variable is set. The DO_NOT_TRACK
+// convention (consoledonottrack.com) defines only DO_NOT_TRACK=1; we honour
+// every non-empty value except the two that plainly say no, 0 and false
+// (any case). Anything else, f and no included, is read as the wish not
+// to be tracked: a value we would have to guess at is not consent.
 func truthy(v string) bool {
 	v = strings.TrimSpace(v)
-	if v == "" {
-		return false
-	}
-	if b, err := strconv.ParseBool(v); err == nil {
-		return b
-	}
-	return true
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }

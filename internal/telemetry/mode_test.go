@@ -27,9 +27,21 @@ func TestDecide(t *testing.T) {
 		{"DO_NOT_TRACK=yes", map[string]string{"DO_NOT_TRACK": "yes"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
 		{"DO_NOT_TRACK=0", map[string]string{"DO_NOT_TRACK": "0"}, config.Settings{}, nil, On, "default"},
 		{"DO_NOT_TRACK=false", map[string]string{"DO_NOT_TRACK": "false"}, config.Settings{}, nil, On, "default"},
+		// The convention defines only 1; no value but 0 and false is read as consent.
+		{"DO_NOT_TRACK=f", map[string]string{"DO_NOT_TRACK": "f"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=F", map[string]string{"DO_NOT_TRACK": "F"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=no", map[string]string{"DO_NOT_TRACK": "no"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=2", map[string]string{"DO_NOT_TRACK": "2"}, config.Settings{}, nil, Off, "DO_NOT_TRACK"},
+		{"DO_NOT_TRACK=FALSE", map[string]string{"DO_NOT_TRACK": "FALSE"}, config.Settings{}, nil, On, "default"},
+		{"DO_NOT_TRACK=space", map[string]string{"DO_NOT_TRACK": " "}, config.Settings{}, nil, On, "default"},
+		{"PACE_TELEMETRY_DISABLED=f", map[string]string{"PACE_TELEMETRY_DISABLED": "f"}, config.Settings{}, nil, Off, "PACE_TELEMETRY_DISABLED"},
 		{"PACE_TELEMETRY_DISABLED", map[string]string{"PACE_TELEMETRY_DISABLED": "1"}, config.Settings{TelemetryMode: "on"}, nil, Off, "PACE_TELEMETRY_DISABLED"},
 		{"PACE_TELEMETRY_DISABLED=0", map[string]string{"PACE_TELEMETRY_DISABLED": "0"}, config.Settings{}, nil, On, "default"},
 		{"interval -1 env", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "-1"}, config.Settings{TelemetryMode: "on"}, nil, Local, "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS"},
+		{"interval -1 env as viper reads it", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": " -1.0"}, config.Settings{}, nil, Local, "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is -1"},
+		{"interval -5 env", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "-5"}, config.Settings{}, nil, Local, "PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS is -5"},
+		{"interval not a number", map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "never"}, config.Settings{}, nil, On, "default"},
+		{"unsafe folder", nil, config.Settings{}, &config.UnsafeFolderError{Dir: "/tmp/pace", Why: "others may write to it (mode 0777)", Fix: "chmod"}, Off, "/tmp/pace is not safe to use: others may write to it (mode 0777); chmod; pace counts nothing there"},
 		{"interval -1 config", nil, config.Settings{UploadIntervalSeconds: &minus1}, nil, Local, "telemetry-upload-interval-seconds: -1"},
 		{"interval 3600", nil, config.Settings{UploadIntervalSeconds: &hour}, nil, On, "default"},
 		{"off beats interval", nil, config.Settings{TelemetryMode: "off", UploadIntervalSeconds: &minus1}, nil, Off, "telemetry-mode: off"},
@@ -43,5 +55,27 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("Decide = %+v, want %s because of %q", d, c.want, c.reason)
 			}
 		})
+	}
+}
+
+// PACE's persistent flag on one run: negative makes that run local, and
+// nothing else it says can undo another opt-out.
+func TestDecideRunFlag(t *testing.T) {
+	minus1, zero, hour := -1, 0, 3600
+	env := func(m map[string]string) config.Getenv { return func(k string) string { return m[k] } }
+	if d := DecideRun(env(nil), config.Settings{TelemetryMode: "on"}, nil, &minus1); d.Mode != Local || !strings.Contains(d.Reason, "--telemetry-upload-interval-seconds -1 on this run") {
+		t.Errorf("flag -1: %+v", d)
+	}
+	if d := DecideRun(env(nil), config.Settings{UploadIntervalSeconds: &minus1}, nil, &hour); d.Mode != Local {
+		t.Errorf("flag 3600 over config.yaml's -1: %+v", d)
+	}
+	if d := DecideRun(env(map[string]string{"PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS": "-1"}), config.Settings{}, nil, &zero); d.Mode != Local {
+		t.Errorf("flag 0 over the environment's -1: %+v", d)
+	}
+	if d := DecideRun(env(map[string]string{"DO_NOT_TRACK": "1"}), config.Settings{}, nil, &hour); d.Mode != Off {
+		t.Errorf("flag 3600 under DO_NOT_TRACK: %+v", d)
+	}
+	if d := DecideRun(env(nil), config.Settings{}, nil, &hour); d.Mode != On {
+		t.Errorf("flag 3600 alone: %+v", d)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -22,7 +21,7 @@ import (
 )
 
 // FileName is the counters file in the config folder.
-const FileName = "telemetry.yaml"
+const FileName = config.TelemetryName
 
 // MaxFileSize is the largest telemetry file we read. Real files stay far
 // below it (300 counters are about 20 KiB); a bigger one is not ours.
@@ -51,7 +50,7 @@ type Store struct {
 }
 
 // Path is the telemetry file's path.
-func (s *Store) Path() string { return filepath.Join(s.Dir, FileName) }
+func (s *Store) Path() string { return config.NewFolder(s.Dir).Telemetry() }
 
 // Record adds one to the counter of (command path, exit code). It never
 // fails the caller: problems are explained on Log and the run is simply
@@ -88,9 +87,16 @@ func (s *Store) Record(path string, code int) (created bool) {
 	return created
 }
 
+// Check reports what would stop Record from counting that Load does not
+// see: a link or special file where the file's lock goes.
+func (s *Store) Check() error {
+	return lockedfile.CheckFiles(s.Path() + lockedfile.LockSuffix)
+}
+
 // Reset replaces the file with a new id and no counts.
 func (s *Store) Reset() error {
 	return s.edit(nil, func(p *payload.Payload, fresh bool) {
+		lockedfile.RemoveTemps(s.Path()) // under the lock
 		*p = *s.fresh()
 	})
 }
@@ -102,7 +108,7 @@ func (s *Store) Load() (*payload.Payload, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := decode(data)
+	p, _, err := decodeFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Path(), err)
 	}
@@ -115,6 +121,10 @@ func (s *Store) Load() (*payload.Payload, error) {
 // can edit the file's bytes directly, it does so instead of change.
 func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *payload.Payload, fresh bool)) error {
 	if err := os.MkdirAll(s.Dir, config.DirPerm); err != nil {
+		return err
+	}
+	// Checked after MkdirAll: someone else may have made the folder first.
+	if err := config.CheckFolder(s.Dir); err != nil {
 		return err
 	}
 	idle := s.LockTimeout
@@ -140,12 +150,19 @@ func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *paylo
 					return out, nil
 				}
 			}
+			// The slow path is rare (a file pace did not write, or a new
+			// version's first run): a good moment to clear what writers
+			// killed mid-write left behind.
+			lockedfile.RemoveTemps(s.Path())
 			var err error
-			if p, err = decode(data); err != nil {
+			var dropped int
+			if p, dropped, err = decodeFile(data); err != nil {
 				if err := s.moveAside(err); err != nil {
 					return nil, err
 				}
 				p = s.fresh()
+			} else if dropped > 0 {
+				s.logf("dropped %d counters of commands pace does not count (such as shell completion, which the PACE CLI counted); kept the id and the other counts", dropped)
 			}
 		}
 		change(p, fresh)
@@ -162,7 +179,7 @@ func (s *Store) moveAside(why error) error {
 	if s.Now != nil {
 		now = s.Now
 	}
-	base := s.Path() + ".corrupt-" + now().UTC().Format("20060102T150405Z")
+	base := s.Path() + config.CorruptSuffix + now().UTC().Format("20060102T150405Z")
 	name := base
 	for i := 2; ; i++ {
 		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {

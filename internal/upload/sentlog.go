@@ -3,7 +3,6 @@ package upload
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/pace-cli/pace/internal/config"
@@ -11,7 +10,7 @@ import (
 )
 
 // SentLogName is the log of every byte that left the machine.
-const SentLogName = "telemetry-sent.log"
+const SentLogName = config.SentLogName
 
 // SentLogMax bounds the log: past it, the older half is dropped.
 const SentLogMax = 256 << 10
@@ -20,7 +19,7 @@ const SentLogMax = 256 << 10
 // and the answer. Best effort: a log that cannot be written does not stop
 // uploads (the daemon's own log says why).
 func logSent(dir string, at time.Time, endpoint string, body []byte, res Result) error {
-	path := filepath.Join(dir, SentLogName)
+	path := config.NewFolder(dir).SentLog()
 	answer := fmt.Sprintf("HTTP %d", res.Status)
 	if res.Status == 0 || res.Err != nil {
 		answer = fmt.Sprintf("%s (%v)", answer, res.Err)
@@ -29,7 +28,7 @@ func logSent(dir string, at time.Time, endpoint string, body []byte, res Result)
 	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(entry)) > SentLogMax {
 		trimSentLog(path)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, config.FilePerm)
+	f, err := lockedfile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, config.FilePerm)
 	if err != nil {
 		return err
 	}
@@ -42,7 +41,7 @@ func logSent(dir string, at time.Time, endpoint string, body []byte, res Result)
 
 // trimSentLog keeps the newer half of the log, cut at an entry boundary.
 func trimSentLog(path string) {
-	data, err := os.ReadFile(path)
+	data, err := lockedfile.Read(path, 64<<20)
 	if err != nil {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"time"
 
 	"github.com/pace-cli/pace/internal/config"
@@ -15,7 +14,7 @@ import (
 // StateFileName holds what the upload daemon knows of its uploads, beside
 // telemetry.yaml. Only the daemon writes it (it holds the daemon lock);
 // `pace telemetry status` reads it.
-const StateFileName = "telemetry-upload.json"
+const StateFileName = config.UploadStateName
 
 // State is the daemon's memory across restarts.
 type State struct {
@@ -40,7 +39,7 @@ type State struct {
 // cumulative counts make harmless).
 func LoadState(dir string) (State, error) {
 	var s State
-	data, err := lockedfile.Read(filepath.Join(dir, StateFileName), 1<<16)
+	data, err := lockedfile.Read(config.NewFolder(dir).UploadState(), 1<<16)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
@@ -62,5 +61,5 @@ func (s State) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return lockedfile.Replace(filepath.Join(dir, StateFileName), append(data, '\n'), config.FilePerm)
+	return lockedfile.Replace(config.NewFolder(dir).UploadState(), append(data, '\n'), config.FilePerm)
 }
