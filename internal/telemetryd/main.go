@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pace-cli/pace/internal/build"
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/daemon"
 	"github.com/pace-cli/pace/internal/telemetry"
@@ -27,7 +28,7 @@ import (
 const (
 	exitOK          = 0
 	exitError       = 1 // an upload or a service action failed
-	exitUsage       = 2
+	exitUsage       = command.ExitUsage
 	exitRunning     = 3 // another daemon holds the config folder
 	exitInterrupted = 130
 )
@@ -47,26 +48,29 @@ type options struct {
 
 	backoffBase, backoffMax time.Duration // hidden: for tests
 	intervalSet             bool          // --telemetry-upload-interval-seconds given, even as 0
+	output                  command.Output
 }
 
-type usageError struct{ error }
+// versionInfo is what `pace-telemetryd version` prints, with the receiver
+// built in (stamped at release, see internal/build).
+func versionInfo() command.VersionInfo {
+	v := command.NewVersionInfo("pace-telemetryd", build.Version())
+	endpoint := upload.Redact(build.DefaultEndpoint())
+	v.DefaultEndpoint = &endpoint
+	return v
+}
 
 // Main runs pace-telemetryd with args and returns its exit code.
 func Main(args []string, streams IO, getenv config.Getenv) int {
 	o := &options{IO: streams, getenv: getenv}
-	root := o.newRoot()
-	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(o.Err, "pace-telemetryd:", err)
-	var usage usageError
-	switch {
-	case errors.As(err, &usage):
-		fmt.Fprintf(o.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		return exitUsage
-	case errors.Is(err, daemon.ErrRunning):
+	_, code := command.Execute(o.newRoot(), args, o.Err, "pace-telemetryd: ", exitCode)
+	return code
+}
+
+// exitCode maps a command's error to the exit code; usage errors are
+// command.ExitUsage, mapped by command.Execute.
+func exitCode(err error) int {
+	if errors.Is(err, daemon.ErrRunning) {
 		return exitRunning
 	}
 	return exitError
@@ -81,15 +85,18 @@ the counts to the PACE receiver when they change, at most once per upload
 interval, retrying with backoff. It uploads only while telemetry is on; see
 'pace telemetry status'. Every upload is logged, body and answer, in
 telemetry-sent.log beside telemetry.yaml.`,
-		Version:       build.Version(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
+		Example: command.Examples(
+			"pace-telemetryd install --endpoint https://telemetry.example.com/   # a user service, started at login",
+			"pace-telemetryd status -o json",
+			"pace-telemetryd flush    # upload once now",
+			"pace-telemetryd run      # in the foreground",
+		),
 	}
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		o.intervalSet = c.Flags().Changed("telemetry-upload-interval-seconds")
+		return o.output.Validate()
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&o.configPath, "config-path", "", "the pace config folder (default: $PACE_CONFIG_PATH, $XDG_CONFIG_HOME/pace or ~/.config/pace)")
@@ -106,14 +113,9 @@ telemetry-sent.log beside telemetry.yaml.`,
 	for _, action := range []string{"install", "uninstall", "start", "stop", "restart"} {
 		root.AddCommand(o.controlCmd(action))
 	}
-	for _, c := range root.Commands() {
-		c.Args = func(c *cobra.Command, args []string) error {
-			if err := cobra.NoArgs(c, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		}
-	}
+	command.AddVersion(root, versionInfo, &o.output, func() io.Writer { return o.Out })
+	command.AddOutputFlag(root, &o.output)
+	command.Prepare(root)
 	return root
 }
 
@@ -130,7 +132,7 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 		return daemon.Config{}, err
 	}
 	if o.interval < -1 {
-		return daemon.Config{}, usageError{fmt.Errorf("--telemetry-upload-interval-seconds %d: use -1 (never) or a number of seconds", o.interval)}
+		return daemon.Config{}, command.Usagef("--telemetry-upload-interval-seconds %d: use -1 (never) or a number of seconds", o.interval)
 	}
 	c := daemon.Config{
 		Dir:      dir,
@@ -260,31 +262,101 @@ func (o *options) controlCmd(action string) *cobra.Command {
 	}
 }
 
+// statusReport is `pace-telemetryd status -o json`, also read by
+// `pace telemetry status`; its shape is documented in docs/daemon.md.
+type statusReport struct {
+	Service      serviceReport `json:"service" yaml:"service"`
+	Endpoint     string        `json:"endpoint" yaml:"endpoint"` // redacted; "" when none
+	EndpointFrom string        `json:"endpoint_from" yaml:"endpoint_from"`
+	Mode         string        `json:"mode" yaml:"mode"`
+	ModeReason   string        `json:"mode_reason" yaml:"mode_reason"`
+	Interval     string        `json:"interval" yaml:"interval"`                 // in words
+	IntervalSecs int64         `json:"interval_seconds" yaml:"interval_seconds"` // -1: never; 0: every change
+	IntervalFrom string        `json:"interval_from" yaml:"interval_from"`
+	Uploads      bool          `json:"uploads" yaml:"uploads"`
+	UploadsOff   string        `json:"uploads_off_reason,omitempty" yaml:"uploads_off_reason,omitempty"`
+	StateError   string        `json:"state_error,omitempty" yaml:"state_error,omitempty"`
+	LastUpload   *time.Time    `json:"last_upload" yaml:"last_upload"`
+	LastAttempt  *time.Time    `json:"last_attempt" yaml:"last_attempt"`
+	LastError    string        `json:"last_error" yaml:"last_error"`
+	Failures     int           `json:"failures" yaml:"failures"`
+	Pending      string        `json:"pending" yaml:"pending"`
+}
+
+// serviceReport is the OS service: State is running, stopped, not
+// installed or unknown; Manager the service manager (linux-systemd, …).
+type serviceReport struct {
+	State   string `json:"state" yaml:"state"`
+	Manager string `json:"manager" yaml:"manager"`
+	Detail  string `json:"detail,omitempty" yaml:"detail,omitempty"`
+}
+
+func (s serviceReport) String() string {
+	switch {
+	case s.Detail != "":
+		return s.State + " (" + s.Detail + ")"
+	case s.Manager != "":
+		return s.State + " (" + s.Manager + ")"
+	}
+	return s.State
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 func (o *options) statusCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the service, the settings, the last upload and what is pending",
+		Use:     "status",
+		Short:   "Show the service, the settings, the last upload and what is pending",
+		Example: command.Examples("pace-telemetryd status", "pace-telemetryd status -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := o.daemonConfig(nil)
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "service:\t%s\n", o.serviceState(cfg.Dir))
 			s := cfg.Resolve()
-			endpoint := upload.Redact(s.Endpoint)
+			r := statusReport{
+				Service:      o.serviceState(cfg.Dir),
+				Endpoint:     upload.Redact(s.Endpoint),
+				EndpointFrom: s.EndpointFrom,
+				Mode:         string(s.Decision.Mode),
+				ModeReason:   s.Decision.Reason,
+				Interval:     s.Every(),
+				IntervalSecs: int64(s.Interval / time.Second),
+				IntervalFrom: s.IntervalFrom,
+			}
+			if s.Interval < 0 {
+				r.IntervalSecs = -1
+			}
+			r.Uploads, r.UploadsOff = s.Uploads()
+			st, err := telemetry.LoadUploadState(cfg.Dir)
+			if err != nil {
+				r.StateError = err.Error()
+			}
+			r.LastUpload, r.LastAttempt = timeOrNil(st.LastSuccess), timeOrNil(st.LastAttempt)
+			r.LastError, r.Failures = st.LastError, st.Failures
+			r.Pending = pending(cfg.Dir, s.Endpoint, st)
+			if o.output.Structured() {
+				return o.output.Print(o.Out, r)
+			}
+			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(w, "service:\t%s\n", r.Service)
+			endpoint := r.Endpoint
 			if s.Endpoint == "" {
 				endpoint = "none"
 			}
-			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, s.EndpointFrom)
-			fmt.Fprintf(w, "mode:\t%s (%s)\n", s.Decision.Mode, s.Decision.Reason)
-			fmt.Fprintf(w, "interval:\t%s (%s)\n", s.Every(), s.IntervalFrom)
-			if ok, whyNot := s.Uploads(); !ok {
-				fmt.Fprintf(w, "uploads:\toff: %s\n", whyNot)
+			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, r.EndpointFrom)
+			fmt.Fprintf(w, "mode:\t%s (%s)\n", r.Mode, r.ModeReason)
+			fmt.Fprintf(w, "interval:\t%s (%s)\n", s.Every(), r.IntervalFrom)
+			if !r.Uploads {
+				fmt.Fprintf(w, "uploads:\toff: %s\n", r.UploadsOff)
 			}
-			st, err := telemetry.LoadUploadState(cfg.Dir)
-			if err != nil {
-				fmt.Fprintf(w, "state:\tunreadable (%v)\n", err)
+			if r.StateError != "" {
+				fmt.Fprintf(w, "state:\tunreadable (%s)\n", r.StateError)
 			}
 			fmt.Fprintf(w, "last upload:\t%s\n", when(st.LastSuccess))
 			if st.LastError != "" {
@@ -292,29 +364,30 @@ func (o *options) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(w, "last error:\tnone\n")
 			}
-			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, s.Endpoint, st))
+			fmt.Fprintf(w, "pending:\t%s\n", r.Pending)
 			return w.Flush()
 		},
 	}
 }
 
-func (o *options) serviceState(dir string) string {
+func (o *options) serviceState(dir string) serviceReport {
 	s, err := newService(dir, o.system, nil)
 	if err != nil {
-		return "no service manager found"
+		return serviceReport{State: "unknown", Detail: "no service manager found"}
 	}
+	r := serviceReport{State: "unknown", Manager: s.Platform()}
 	st, err := s.Status()
 	switch {
 	case errors.Is(err, service.ErrNotInstalled):
-		return "not installed (" + s.Platform() + ")"
+		r.State = "not installed"
 	case err != nil:
-		return fmt.Sprintf("unknown (%v)", err)
+		r.Detail = err.Error()
 	case st == service.StatusRunning:
-		return "running (" + s.Platform() + ")"
+		r.State = "running"
 	case st == service.StatusStopped:
-		return "stopped (" + s.Platform() + ")"
+		r.State = "stopped"
 	}
-	return "unknown (" + s.Platform() + ")"
+	return r
 }
 
 func when(t time.Time) string {
