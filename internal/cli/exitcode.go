@@ -10,12 +10,12 @@ import (
 
 // Exit codes, decided here and only here (documented in README.md).
 const (
-	ExitOK          = 0 // success
-	ExitError       = 1 // the command failed
+	ExitOK          = 0                 // success
+	ExitError       = 1                 // the command failed
 	ExitUsage       = command.ExitUsage // unknown command, bad flag, wrong number of arguments
-	ExitNotFound    = 3 // no such data policy, processing platform or table
-	ExitInvalid     = 4 // the data policy is invalid
-	ExitUnreachable = 5 // the processing platform cannot be reached
+	ExitNotFound    = 3                 // no such data policy, processing platform or table
+	ExitInvalid     = 4                 // the data policy is invalid
+	ExitUnreachable = 5                 // the processing platform cannot be reached
 )
 
 // usageErrorf marks a mistake in how pace was called (command.UsageError,

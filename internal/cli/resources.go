@@ -243,7 +243,7 @@ func newUpsertPolicyCmd(e *env) *cobra.Command {
 
 func newDeletePolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
+		Use:               "data-policy ID",
 		Short:             "Delete a stored data policy (its views stay)",
 		Example:           command.Examples("pace delete data-policy public-customers"),
 		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
@@ -264,7 +264,7 @@ func newDeletePolicyCmd(e *env) *cobra.Command {
 
 func newTranspilePolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
+		Use:               "data-policy ID",
 		Short:             "Print the SQL a data policy becomes",
 		Example:           command.Examples("pace transpile data-policy public-customers"),
 		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
@@ -282,7 +282,7 @@ func newTranspilePolicyCmd(e *env) *cobra.Command {
 
 func newApplyPolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
+		Use:               "data-policy ID",
 		Short:             "Create the policy's views on its platform, in one transaction",
 		Example:           command.Examples("pace apply data-policy public-customers"),
 		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
