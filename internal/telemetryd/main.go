@@ -76,6 +76,12 @@ func exitCode(err error) int {
 	return exitError
 }
 
+// Command is pace-telemetryd's command tree with nothing to write to, for
+// generating man pages and shell completions.
+func Command() *cobra.Command {
+	return (&options{IO: IO{Out: io.Discard, Err: io.Discard}, getenv: func(string) string { return "" }}).newRoot()
+}
+
 func (o *options) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pace-telemetryd",
