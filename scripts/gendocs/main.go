@@ -1,12 +1,15 @@
 // Command gendocs writes the man pages and shell completions of pace and
 // pace-telemetryd, for release archives and packages:
 //
-//	go run ./scripts/gendocs -out build/docs
+//	go run ./scripts/gendocs -out build
 //
-// gives build/docs/man/*.1 and build/docs/completions/{bash,zsh,fish,powershell}/….
+// gives build/manpages/*.1.gz and build/completions/NAME.bash, _NAME (zsh),
+// NAME.fish and NAME.ps1 for NAME pace and pace-telemetryd.
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"flag"
 	"fmt"
 	"os"
@@ -23,7 +26,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "build/docs", "folder to write man/ and completions/ into")
+	out := flag.String("out", "build", "folder to write manpages/ and completions/ into")
 	flag.Parse()
 	if err := generate(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
@@ -40,20 +43,15 @@ func generate(out string) error {
 	}
 	for _, root := range []*cobra.Command{cli.Command(), telemetryd.Command()} {
 		root.DisableAutoGenTag = true
-		man := filepath.Join(out, "man")
-		if err := os.MkdirAll(man, 0o755); err != nil {
-			return err
-		}
-		header := &doc.GenManHeader{Section: "1", Date: &date, Source: root.Name() + " " + build.Version(), Manual: "pace manual"}
-		if err := doc.GenManTree(root, header, man); err != nil {
+		if err := manPages(root, date, filepath.Join(out, "manpages")); err != nil {
 			return err
 		}
 		name := root.Name()
 		for shell, file := range map[string]string{
-			"bash":       filepath.Join(out, "completions", "bash", name),
-			"zsh":        filepath.Join(out, "completions", "zsh", "_"+name),
-			"fish":       filepath.Join(out, "completions", "fish", name+".fish"),
-			"powershell": filepath.Join(out, "completions", "powershell", name+".ps1"),
+			"bash":       filepath.Join(out, "completions", name+".bash"),
+			"zsh":        filepath.Join(out, "completions", "_"+name),
+			"fish":       filepath.Join(out, "completions", name+".fish"),
+			"powershell": filepath.Join(out, "completions", name+".ps1"),
 		} {
 			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				return err
@@ -78,6 +76,43 @@ func generate(out string) error {
 			if err != nil {
 				return fmt.Errorf("%s completion of %s: %w", shell, name, err)
 			}
+		}
+	}
+	return nil
+}
+
+// manPages writes one gzipped page per command (as Debian wants them), with
+// no time in the gzip header so that the same release gives the same bytes.
+func manPages(root *cobra.Command, date time.Time, dir string) error {
+	tmp, err := os.MkdirTemp("", "gendocs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	header := &doc.GenManHeader{Section: "1", Date: &date, Source: root.Name() + " " + build.Version(), Manual: "pace manual"}
+	if err := doc.GenManTree(root, header, tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	pages, err := filepath.Glob(filepath.Join(tmp, "*.1"))
+	if err != nil {
+		return err
+	}
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(data)
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(page)+".gz"), buf.Bytes(), 0o644); err != nil {
+			return err
 		}
 	}
 	return nil
