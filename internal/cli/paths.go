@@ -6,12 +6,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pace-cli/pace/internal/build"
 )
 
 // Command is pace's command tree with nothing to read or write, for
 // generating man pages and shell completions.
 func Command() *cobra.Command {
-	return newRoot(&env{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, getenv: func(string) string { return "" }})
+	return newRoot(&env{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, getenv: func(string) string { return "" }, version: build.Version()})
 }
 
 // CommandPaths lists every command path pace can count, sorted: the

@@ -224,8 +224,9 @@ sent.`,
 
 func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) *cobra.Command {
 	return &cobra.Command{
-		Use:   use,
-		Short: short,
+		Use:     use,
+		Short:   short,
+		Example: command.Examples("pace telemetry "+use, "pace telemetry status   # what is in effect, and why"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			st, err := e.telemetryState()
 			if err != nil {
@@ -272,8 +273,9 @@ func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) 
 
 func newTelemetryResetCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "reset",
-		Short: "Start over: a new random id and no counts",
+		Use:     "reset",
+		Short:   "Start over: a new random id and no counts",
+		Example: command.Examples("pace telemetry reset"),
 		// Counting the reset itself would undo it.
 		Annotations: map[string]string{skipTelemetry: ""},
 		RunE: func(c *cobra.Command, _ []string) error {
