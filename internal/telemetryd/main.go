@@ -115,6 +115,10 @@ telemetry-sent.log beside telemetry.yaml.`,
 	f.DurationVar(&o.backoffMax, "backoff-max", daemon.DefaultBackoffMax, "longest retry delay")
 	f.MarkHidden("backoff-base")
 	f.MarkHidden("backoff-max")
+	_ = root.MarkPersistentFlagDirname("config-path")
+	for _, name := range []string{"endpoint", "telemetry-upload-interval-seconds", "debounce", "timeout"} {
+		_ = root.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
 	root.AddCommand(o.runCmd(), o.flushCmd(), o.statusCmd())
 	for _, action := range []string{"install", "uninstall", "start", "stop", "restart"} {
 		root.AddCommand(o.controlCmd(action))
@@ -163,8 +167,9 @@ func (o *options) daemonConfig(logf func(string, ...any)) (daemon.Config, error)
 
 func (o *options) runCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "run",
-		Short: "Run in the foreground (what the service manager starts)",
+		Use:     "run",
+		Short:   "Run in the foreground (what the service manager starts)",
+		Example: command.Examples("pace-telemetryd run --endpoint http://127.0.0.1:8080/ --debounce 0"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			logf := o.logger()
 			cfg, err := o.daemonConfig(logf)
@@ -193,8 +198,9 @@ func (o *options) logger() func(string, ...any) {
 
 func (o *options) flushCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "flush",
-		Short: "Upload once now and exit: 0 when delivered or nothing to send",
+		Use:     "flush",
+		Short:   "Upload once now and exit: 0 when delivered or nothing to send",
+		Example: command.Examples("pace-telemetryd flush", "pace-telemetryd flush --timeout 10s"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := o.daemonConfig(func(format string, args ...any) { fmt.Fprintf(o.Err, format+"\n", args...) })
 			if err != nil {
@@ -230,9 +236,14 @@ func (o *options) controlCmd(action string) *cobra.Command {
 		"stop":      "Stop the service",
 		"restart":   "Restart the service",
 	}[action]
+	example := "pace-telemetryd " + action
+	if action == "install" {
+		example = "pace-telemetryd install --endpoint https://telemetry.example.com/\n  pace-telemetryd install --system   # at boot, for every user"
+	}
 	return &cobra.Command{
-		Use:   action,
-		Short: short,
+		Use:     action,
+		Short:   short,
+		Example: command.Examples(example),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := o.dir()
 			if err != nil {
