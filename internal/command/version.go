@@ -37,6 +37,8 @@ func AddVersion(root *cobra.Command, info func() VersionInfo, out *Output, stdou
 	v := info()
 	root.Version = v.Version
 	root.SetVersionTemplate(v.Text() + "\n")
+	// Defined here so that cobra does not take -v for it.
+	root.Flags().Bool("version", false, "print the version of "+v.Program)
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version of " + v.Program,
