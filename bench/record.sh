@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Measures what counting a run costs: the wall time of `pace version` with
-# telemetry on (300 counters) against PACE_TELEMETRY_DISABLED=1, then the
-# Go benchmarks of one recorded increment and of the file codec.
+# telemetry on (300 counters) against PACE_TELEMETRY_DISABLED=1, for a
+# plain `go build` and for the release build (as .goreleaser.yaml makes
+# it: CGO_ENABLED=0, -trimpath, -s -w, version and endpoint stamped), then
+# the Go benchmarks of one recorded increment and of the file codec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
 go build -o bin/pace ./cmd/pace
-go run ./bench/walltime -pace bin/pace -runs "${RUNS:-300}" -counters 300
+CGO_ENABLED=0 go build -trimpath -o bin/pace-release -ldflags "-s -w \
+	-X github.com/pace-cli/pace/internal/build.version=v0.0.0-bench \
+	-X github.com/pace-cli/pace/internal/build.endpoint=https://telemetry.example.invalid/" ./cmd/pace
+go build -o bin/walltime ./bench/walltime
+echo "== go build"
+bin/walltime -pace bin/pace -runs "${RUNS:-300}" -counters 300
+echo "== release build"
+bin/walltime -pace bin/pace-release -runs "${RUNS:-300}" -counters 300
 echo
 out=$(go test -run '^$' -bench 'Record300|Splice300|DecodeEncode300' -benchtime "${BENCHTIME:-300x}" -count "${COUNT:-5}" ./internal/telemetry | grep -E '^Benchmark')
 for name in $(echo "$out" | awk '{print $1}' | sort -u); do

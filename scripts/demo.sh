@@ -11,10 +11,14 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-echo "== build"
-go build -o "$work/bin/pace" ./cmd/pace
-go build -o "$work/bin/pace-telemetryd" ./cmd/pace-telemetryd
-go build -o "$work/bin/receiver" ./function/cmd/local
+echo "== build (a first build compiles the dependencies: a minute or two)"
+for target in pace:./cmd/pace pace-telemetryd:./cmd/pace-telemetryd receiver:./function/cmd/local; do
+	name=${target%%:*}
+	start=$SECONDS
+	printf '   %-16s building…' "$name"
+	go build -o "$work/bin/$name" "${target#*:}"
+	printf ' done in %ds\n' $((SECONDS - start))
+done
 
 export PACE_CONFIG_PATH="$work/config"
 pace() { "$work/bin/pace" "$@"; }

@@ -68,7 +68,7 @@ func TestExitCodesAndRecordedPaths(t *testing.T) {
 		{[]string{"version", "--token=hunter2"}, ExitUsage, "pace version", "unknown flag: --token", "hunter2"},
 		{[]string{"--secret-flag"}, ExitUsage, "pace", "unknown flag", "secret"},
 		{[]string{"version", "/home/ann/private.yaml"}, ExitUsage, "pace version", `unknown command "/home/ann/private.yaml"`, "private"},
-		{[]string{"telemetry", "show", "--payload=maybe"}, ExitUsage, "pace telemetry show", "invalid argument", "maybe"},
+		{[]string{"telemetry", "show", "--payload=maybe"}, ExitUsage, "pace telemetry show", `--payload "maybe" is not true or false`, "maybe"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -206,14 +206,14 @@ func TestModeCommandsPersist(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.dir, "telemetry.yaml")); !os.IsNotExist(err) {
 		t.Fatal("disabled telemetry wrote a file")
 	}
-	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "off (telemetry-mode: off in config.yaml") {
+	if r := s.pace("telemetry", "status"); !regexp.MustCompile(`mode:\s+off\nset by:\s+telemetry-mode: off in config.yaml`).MatchString(r.stdout) {
 		t.Fatalf("status after disable: %q", r.stdout)
 	}
 	if r := s.pace("telemetry", "local"); !strings.Contains(r.stdout, "Telemetry is local") {
 		t.Fatalf("local: %+v", r)
 	}
 	s.pace("version")
-	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-mode: local") || !regexp.MustCompile(`counters:\s+2\n`).MatchString(r.stdout) {
+	if r := s.pace("telemetry", "status"); !regexp.MustCompile(`mode:\s+local\nset by:\s+telemetry-mode: local`).MatchString(r.stdout) || !regexp.MustCompile(`counters:\s+2\n`).MatchString(r.stdout) {
 		t.Fatalf("status after local: %q", r.stdout)
 	}
 	s.env["DO_NOT_TRACK"] = "1"
@@ -221,7 +221,7 @@ func TestModeCommandsPersist(t *testing.T) {
 		t.Fatalf("enable under DO_NOT_TRACK: %+v", r)
 	}
 	delete(s.env, "DO_NOT_TRACK")
-	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "on (telemetry-mode: on") {
+	if r := s.pace("telemetry", "status"); !regexp.MustCompile(`mode:\s+on\nset by:\s+telemetry-mode: on`).MatchString(r.stdout) {
 		t.Fatalf("status after enable: %q", r.stdout)
 	}
 }
@@ -231,7 +231,7 @@ func TestEnableLiftsPACEsOwnOptOut(t *testing.T) {
 	os.MkdirAll(s.dir, 0o700)
 	cfg := filepath.Join(s.dir, "config.yaml")
 	os.WriteFile(cfg, []byte("# mine\ntelemetry-upload-interval-seconds: -1\nprocessing_platforms: []\n"), 0o600)
-	if r := s.pace("telemetry", "status"); !strings.Contains(r.stdout, "local (telemetry-upload-interval-seconds: -1") {
+	if r := s.pace("telemetry", "status"); !regexp.MustCompile(`mode:\s+local\nset by:\s+telemetry-upload-interval-seconds: -1`).MatchString(r.stdout) {
 		t.Fatalf("status: %q", r.stdout)
 	}
 	if r := s.pace("telemetry", "enable"); !strings.Contains(r.stdout, "Removed telemetry-upload-interval-seconds") {
@@ -254,7 +254,7 @@ func TestBrokenConfigMeansOff(t *testing.T) {
 		t.Fatal("counted although config.yaml could not be read")
 	}
 	r := s.pace("telemetry", "status")
-	if !strings.Contains(r.stdout, "off (config.yaml cannot be read") || !strings.Contains(r.stdout, "fix or remove it") {
+	if !regexp.MustCompile(`mode:\s+off\nset by:\s+config.yaml cannot be read`).MatchString(r.stdout) || !strings.Contains(r.stdout, "fix or remove it") {
 		t.Fatalf("status: %q", r.stdout)
 	}
 	if r := s.pace("telemetry", "enable"); r.code != ExitError || !strings.Contains(r.err, "is not valid YAML") {

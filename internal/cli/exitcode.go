@@ -2,39 +2,34 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/platform"
 	"github.com/pace-cli/pace/internal/policy"
 )
 
 // Exit codes, decided here and only here (documented in README.md).
 const (
-	ExitOK          = 0 // success
-	ExitError       = 1 // the command failed
-	ExitUsage       = 2 // unknown command, bad flag, wrong number of arguments
-	ExitNotFound    = 3 // no such data policy, processing platform or table
-	ExitInvalid     = 4 // the data policy is invalid
-	ExitUnreachable = 5 // the processing platform cannot be reached
+	ExitOK          = 0                 // success
+	ExitError       = 1                 // the command failed
+	ExitUsage       = command.ExitUsage // unknown command, bad flag, wrong number of arguments
+	ExitNotFound    = 3                 // no such data policy, processing platform or table
+	ExitInvalid     = 4                 // the data policy is invalid
+	ExitUnreachable = 5                 // the processing platform cannot be reached
 )
 
-// usageError marks a mistake in how pace was called.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
+// usageErrorf marks a mistake in how pace was called (command.UsageError,
+// which both programs share).
 func usageErrorf(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
+	return command.Usagef(format, args...)
 }
 
 // exitCode maps the error a command returned to the process exit code.
 func exitCode(err error) int {
-	var usage usageError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage):
+	case command.IsUsage(err):
 		return ExitUsage
 	case policy.IsInvalid(err):
 		return ExitInvalid

@@ -48,7 +48,7 @@ func record(e *env, path string, code int) {
 	}
 	store := &telemetry.Store{Dir: dir, Version: e.version, Log: log}
 	if store.Record(path, code) {
-		notice(e.Err, d.Mode, store.Path())
+		notice(e.Err, e.getenv, d.Mode, store.Path())
 	}
 	debugf(log, "telemetry took %v", time.Since(start).Round(time.Microsecond))
 }
@@ -88,20 +88,6 @@ func (f intFlag) String() string {
 }
 
 func (intFlag) Type() string { return "int" }
-
-func notice(w io.Writer, mode telemetry.Mode, path string) {
-	where := "The daemon pace-telemetryd uploads them if you run it."
-	if mode == telemetry.Local {
-		where = "They stay on this machine: uploading is off."
-	}
-	fmt.Fprintf(w, `
-pace counts the commands you run and their exit codes (never arguments,
-flag values, paths or names) in %s.
-%s
-See them with 'pace telemetry show'. Turn counting off with
-'pace telemetry disable' or DO_NOT_TRACK=1. This notice is shown once.
-`, path, where)
-}
 
 func debugf(w io.Writer, format string, args ...any) {
 	if w != nil {

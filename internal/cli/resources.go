@@ -10,25 +10,14 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/platform"
 	"github.com/pace-cli/pace/internal/policy"
 )
 
-// print writes v as YAML or JSON, as -o says.
-func (e *env) print(v any) error {
-	if e.output == "json" {
-		enc := json.NewEncoder(e.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	enc := yaml.NewEncoder(e.Out)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	return enc.Close()
-}
+// print writes v as YAML or JSON, as -o says (YAML unless -o json).
+func (e *env) print(v any) error { return e.output.Print(e.Out, v) }
 
 func (e *env) configDir() (string, config.Settings, error) {
 	dir, err := config.Dir(e.getenv)
@@ -67,8 +56,9 @@ func (e *env) connect(ctx context.Context, id string) (*platform.Postgres, error
 
 func newListPlatformsCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "processing-platforms",
-		Short: "List the processing platforms of config.yaml",
+		Use:     "processing-platforms",
+		Short:   "List the processing platforms of config.yaml",
+		Example: command.Examples("pace list processing-platforms", "pace list processing-platforms -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			_, s, err := e.configDir()
 			if err != nil {
@@ -90,8 +80,9 @@ func newListPlatformsCmd(e *env) *cobra.Command {
 func newListSchemasCmd(e *env) *cobra.Command {
 	var id string
 	c := &cobra.Command{
-		Use:   "schemas",
-		Short: "List the schemas of a processing platform",
+		Use:     "schemas",
+		Short:   "List the schemas of a processing platform",
+		Example: command.Examples("pace list schemas --processing-platform pg"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			pg, err := e.connect(c.Context(), id)
 			if err != nil {
@@ -105,15 +96,16 @@ func newListSchemasCmd(e *env) *cobra.Command {
 			return e.print(map[string]any{"schemas": nonNil(schemas)})
 		},
 	}
-	c.Flags().StringVarP(&id, "processing-platform", "p", "", "id of the processing platform")
+	e.platformFlag(c, &id, "id of the processing platform")
 	return c
 }
 
 func newListTablesCmd(e *env) *cobra.Command {
 	var id, schema string
 	c := &cobra.Command{
-		Use:   "tables",
-		Short: "List the tables of a processing platform",
+		Use:     "tables",
+		Short:   "List the tables of a processing platform",
+		Example: command.Examples("pace list tables -p pg", "pace list tables -p pg --schema public -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			pg, err := e.connect(c.Context(), id)
 			if err != nil {
@@ -127,15 +119,17 @@ func newListTablesCmd(e *env) *cobra.Command {
 			return e.print(map[string]any{"tables": nonNil(tables)})
 		},
 	}
-	c.Flags().StringVarP(&id, "processing-platform", "p", "", "id of the processing platform")
+	e.platformFlag(c, &id, "id of the processing platform")
 	c.Flags().StringVar(&schema, "schema", "", "only this schema")
+	_ = c.RegisterFlagCompletionFunc("schema", e.completeSchemas(&id))
 	return c
 }
 
 func newListPoliciesCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policies",
-		Short: "List the stored data policies",
+		Use:     "data-policies",
+		Short:   "List the stored data policies",
+		Example: command.Examples("pace list data-policies", "pace list data-policies -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			store, err := e.policies()
 			if err != nil {
@@ -165,7 +159,12 @@ func newGetPolicyCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "data-policy [ID]",
 		Short: "Print a stored data policy, or a bare one for a table to start from",
-		Args:  cobra.MaximumNArgs(1),
+		Example: command.Examples(
+			"pace get data-policy public-customers",
+			"pace get data-policy -p pg --bare public.customers > policy.yaml   # a policy to start from",
+		),
+		Args:              command.MaxOneArg("the id of a data policy"),
+		ValidArgsFunction: e.completePolicyIDs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if bare == "" {
 				if len(args) != 1 {
@@ -203,8 +202,9 @@ func newGetPolicyCmd(e *env) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&platformID, "processing-platform", "p", "", "id of the processing platform (with --bare)")
+	e.platformFlag(c, &platformID, "id of the processing platform (with --bare)")
 	c.Flags().StringVar(&bare, "bare", "", "schema.table to describe as a bare policy")
+	_ = c.RegisterFlagCompletionFunc("bare", e.completeTables(&platformID))
 	return c
 }
 
@@ -212,7 +212,14 @@ func newUpsertPolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "data-policy FILE",
 		Short: "Validate a data policy (YAML or JSON) and store it",
-		Args:  cobra.ExactArgs(1),
+		Example: command.Examples(
+			"pace upsert data-policy policy.yaml",
+			"pace upsert data-policy policy.json -o json",
+		),
+		Args: command.ExactArg("the file of a data policy (YAML or JSON)", "start from 'pace get data-policy -p PLATFORM --bare SCHEMA.TABLE'"),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yaml", "yml", "json"}, cobra.ShellCompDirectiveFilterFileExt
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
 			if err != nil {
@@ -236,9 +243,11 @@ func newUpsertPolicyCmd(e *env) *cobra.Command {
 
 func newDeletePolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
-		Short: "Delete a stored data policy (its views stay)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "data-policy ID",
+		Short:             "Delete a stored data policy (its views stay)",
+		Example:           command.Examples("pace delete data-policy public-customers"),
+		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
+		ValidArgsFunction: e.completePolicyIDs,
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := e.policies()
 			if err != nil {
@@ -255,9 +264,11 @@ func newDeletePolicyCmd(e *env) *cobra.Command {
 
 func newTranspilePolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
-		Short: "Print the SQL a data policy becomes",
-		Args:  cobra.ExactArgs(1),
+		Use:               "data-policy ID",
+		Short:             "Print the SQL a data policy becomes",
+		Example:           command.Examples("pace transpile data-policy public-customers"),
+		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
+		ValidArgsFunction: e.completePolicyIDs,
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := e.policy(args[0])
 			if err != nil {
@@ -271,9 +282,11 @@ func newTranspilePolicyCmd(e *env) *cobra.Command {
 
 func newApplyPolicyCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "data-policy ID",
-		Short: "Create the policy's views on its platform, in one transaction",
-		Args:  cobra.ExactArgs(1),
+		Use:               "data-policy ID",
+		Short:             "Create the policy's views on its platform, in one transaction",
+		Example:           command.Examples("pace apply data-policy public-customers"),
+		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
+		ValidArgsFunction: e.completePolicyIDs,
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := e.policy(args[0])
 			if err != nil {
@@ -302,10 +315,15 @@ func newEvaluatePolicyCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "data-policy ID",
 		Short: "Print the first rows of each view as a role sees them",
-		Args:  cobra.ExactArgs(1),
+		Example: command.Examples(
+			"pace evaluate data-policy public-customers --as analyst",
+			"pace evaluate data-policy public-customers --as marketing --limit 3 -o json",
+		),
+		Args:              command.ExactArg("the id of a data policy", "see 'pace list data-policies'"),
+		ValidArgsFunction: e.completePolicyIDs,
 		RunE: func(c *cobra.Command, args []string) error {
-			if role == "" {
-				return usageErrorf("--as ROLE is required")
+			if role == "" { // cobra checks it is given, not that it is empty
+				return usageErrorf("--as needs the role to see the data as; for example --as analyst")
 			}
 			if limit < 1 || limit > 10000 {
 				return usageErrorf("--limit %d: use 1 to 10000", limit)
@@ -334,8 +352,11 @@ func newEvaluatePolicyCmd(e *env) *cobra.Command {
 			return e.print(out)
 		},
 	}
-	c.Flags().StringVar(&role, "as", "", "the role to see the data as")
+	c.Flags().StringVar(&role, "as", "", "the role to see the data as (required)")
 	c.Flags().IntVar(&limit, "limit", 10, "rows per view")
+	_ = c.MarkFlagRequired("as")
+	_ = c.RegisterFlagCompletionFunc("as", cobra.NoFileCompletions)
+	_ = c.RegisterFlagCompletionFunc("limit", cobra.NoFileCompletions)
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pace-cli/pace/internal/build"
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 )
 
@@ -25,7 +26,7 @@ type env struct {
 	IO
 	getenv  config.Getenv
 	version string
-	output  string // -o/--output: yaml or json
+	output  command.Output // -o/--output
 
 	uploadInterval *int // --telemetry-upload-interval-seconds, when given
 }
@@ -35,15 +36,7 @@ type env struct {
 func Main(args []string, streams IO, getenv config.Getenv) int {
 	e := &env{IO: streams, getenv: getenv, version: build.Version()}
 	root := newRoot(e)
-	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
-	code := exitCode(err)
-	if err != nil {
-		fmt.Fprintln(e.Err, "Error:", err)
-		if code == ExitUsage && cmd != nil {
-			fmt.Fprintf(e.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		}
-	}
+	cmd, code := command.Execute(root, args, e.Err, "Error: ", exitCode)
 	if cmd != nil && counted(cmd) {
 		record(e, cmd.CommandPath(), code)
 	}
@@ -66,7 +59,6 @@ func counted(cmd *cobra.Command) bool {
 
 func newRoot(e *env) *cobra.Command {
 	root := group("pace", "Policy As Code Engine command-line client",
-		newVersionCmd(e),
 		newTelemetryCmd(e),
 		// Verbs first: pace <verb> <noun>.
 		group("list", "List resources", newListPlatformsCmd(e), newListSchemasCmd(e), newListTablesCmd(e), newListPoliciesCmd(e)),
@@ -77,27 +69,25 @@ func newRoot(e *env) *cobra.Command {
 		group("apply", "Apply a resource to its processing platform", newApplyPolicyCmd(e)),
 		group("evaluate", "Show what a resource lets someone see", newEvaluatePolicyCmd(e)),
 	)
-	root.PersistentFlags().StringVarP(&e.output, "output", "o", "yaml", "output format: yaml or json")
+	command.AddVersion(root, func() command.VersionInfo { return command.NewVersionInfo("pace", e.version) }, &e.output, func() io.Writer { return e.Out })
+	command.AddOutputFlag(root, &e.output)
 	addTelemetryFlags(root, e)
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
-		if e.output != "yaml" && e.output != "json" {
-			return usageErrorf("--output %q: use yaml or json", e.output)
-		}
-		return nil
-	}
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return e.output.Validate() }
 	root.Long = "pace is the command-line client of PACE, the Policy As Code Engine.\n\n" +
 		"pace counts which commands you run and their exit codes, nothing else;\n" +
 		"see 'pace telemetry --help'."
+	root.Example = command.Examples(
+		"pace list processing-platforms",
+		"pace get data-policy --processing-platform pg --bare public.customers > policy.yaml",
+		"pace upsert data-policy policy.yaml",
+		"pace apply data-policy public-customers",
+		"pace telemetry status -o json",
+	)
 	root.SetIn(e.In)
 	root.SetOut(e.Out)
 	root.SetErr(e.Err)
-	// Main prints errors once, its own way, and maps them to exit codes.
-	root.SilenceErrors = true
-	root.SilenceUsage = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd()
-	wrapArgs(root)
+	// Execute prints errors once, its own way, and maps them to exit codes.
+	command.Prepare(root)
 	return root
 }
 
@@ -119,32 +109,11 @@ func group(use, short string, children ...*cobra.Command) *cobra.Command {
 			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
 				msg += "; did you mean " + strings.Join(s, " or ") + "?"
 			}
-			return usageError{fmt.Errorf("%s", msg)}
+			return command.Usagef("%s", msg)
 		},
 	}
 	c.AddCommand(children...)
 	return c
-}
-
-// wrapArgs makes every argument-count error a usage error, and gives leaf
-// commands that set no rule cobra.NoArgs rather than cobra's default of
-// accepting anything silently (cobra's help command takes topics).
-func wrapArgs(c *cobra.Command) {
-	check := c.Args
-	if check == nil && !c.HasSubCommands() && c.Name() != "help" {
-		check = cobra.NoArgs
-	}
-	if check != nil {
-		c.Args = func(cmd *cobra.Command, args []string) error {
-			if err := check(cmd, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		}
-	}
-	for _, sub := range c.Commands() {
-		wrapArgs(sub)
-	}
 }
 
 // Getenv is os.Getenv, for cmd/pace.

@@ -1,18 +1,24 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
-	"github.com/pace-cli/pace/internal/upload"
 )
 
 func newTelemetryCmd(e *env) *cobra.Command {
@@ -23,6 +29,7 @@ func newTelemetryCmd(e *env) *cobra.Command {
 		newTelemetryModeCmd(e, "local", telemetry.Local, "Count commands, but never upload the counts"),
 		newTelemetryModeCmd(e, "disable", telemetry.Off, "Count nothing"),
 		newTelemetryResetCmd(e),
+		newTelemetryCleanCmd(e),
 	)
 	c.Long = `pace counts how often each command ran and with which exit code, in
 telemetry.yaml in the pace config folder. It never records arguments, flag
@@ -30,7 +37,14 @@ values, paths, host or user names. pace itself never sends anything: the
 optional daemon pace-telemetryd uploads the counts when telemetry is on.
 
 DO_NOT_TRACK=1 or PACE_TELEMETRY_DISABLED=1 turn counting off whatever
-config.yaml says.`
+config.yaml says. PACE_TELEMETRY_NOTICE=off hides the first-run notice and
+changes nothing else.`
+	c.Example = command.Examples(
+		"pace telemetry status",
+		"pace telemetry local     # keep counting, never upload",
+		"pace telemetry disable   # count nothing",
+		"pace telemetry clean     # delete the counts and the upload log, keep the setting",
+	)
 	return c
 }
 
@@ -56,47 +70,99 @@ func (e *env) telemetryState() (*telemetryState, error) {
 	}, nil
 }
 
+// telemetryStatus is `pace telemetry status -o json`: a stable shape,
+// documented in docs/telemetry.md.
+type telemetryStatus struct {
+	Mode   telemetry.Mode `json:"mode" yaml:"mode"`
+	Reason string         `json:"reason" yaml:"reason"`
+	Folder string         `json:"config_folder" yaml:"config_folder"`
+	File   string         `json:"file" yaml:"file"`
+	// Counts is "none" (no file yet), "kept" or "unreadable".
+	Counts    string   `json:"counts" yaml:"counts"`
+	FileError string   `json:"file_error,omitempty" yaml:"file_error,omitempty"`
+	ID        string   `json:"id" yaml:"id"`
+	Counters  int      `json:"counters" yaml:"counters"`
+	Uploader  uploader `json:"uploader" yaml:"uploader"`
+	// Problem is why nothing is counted in this folder or file now (a
+	// folder others can write, a link or a pipe in the way); "" when none.
+	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
+}
+
 func newTelemetryStatusCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show whether counting is on, why, and where the counts are",
+		Short: "Show whether counting is on, why, where the counts are, and the uploader",
+		Example: command.Examples(
+			"pace telemetry status",
+			"pace telemetry status -o json | jq .uploader.last_upload",
+		),
 		RunE: func(c *cobra.Command, _ []string) error {
 			st, err := e.telemetryState()
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "mode:\t%s (%s)\n", st.decision.Mode, st.decision.Reason)
-			fmt.Fprintf(w, "file:\t%s\n", st.store.Path())
+			r := telemetryStatus{Mode: st.decision.Mode, Reason: st.decision.Reason, Folder: st.dir, File: st.store.Path(), Counts: "kept"}
 			if err := st.store.Check(); err != nil {
-				fmt.Fprintf(w, "problem:\t%v; nothing is counted until it is gone\n", err)
+				r.Problem = err.Error()
 			}
 			p, err := st.store.Load()
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				fmt.Fprintf(w, "counters:\tnone recorded yet\n")
+				r.Counts = "none"
 			case err != nil:
-				fmt.Fprintf(w, "counters:\tthe file cannot be read (%v); the next counted run moves it aside\n", err)
+				r.Counts, r.FileError = "unreadable", err.Error()
 			default:
-				fmt.Fprintf(w, "id:\t%s\n", p.ID)
-				fmt.Fprintf(w, "counters:\t%d\n", p.Counters())
+				r.ID, r.Counters = p.ID, p.Counters()
 			}
-			// What pace-telemetryd last did, from its state file.
-			up, err := upload.LoadState(st.dir)
-			switch {
-			case err != nil:
-				fmt.Fprintf(w, "last upload:\tunknown (%v)\n", err)
-			case up.LastSuccess.IsZero():
-				fmt.Fprintf(w, "last upload:\tnever\n")
-			default:
-				fmt.Fprintf(w, "last upload:\t%s\n", up.LastSuccess.Local().Format(time.RFC3339))
+			r.Uploader = e.uploaderStatus(st.dir)
+			if e.output.Structured() {
+				return e.print(r)
 			}
-			if up.LastError != "" {
-				fmt.Fprintf(w, "last error:\t%s (%s)\n", up.LastError, up.LastAttempt.Local().Format(time.RFC3339))
-			}
-			return w.Flush()
+			return r.text(e.Out)
 		},
 	}
+}
+
+func (r telemetryStatus) text(out io.Writer) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "mode:\t%s\n", r.Mode)
+	fmt.Fprintf(w, "set by:\t%s\n", r.Reason)
+	fmt.Fprintf(w, "file:\t%s\n", r.File)
+	if r.Problem != "" {
+		fmt.Fprintf(w, "problem:\t%s; nothing is counted until it is gone\n", r.Problem)
+	}
+	switch r.Counts {
+	case "none":
+		fmt.Fprintf(w, "counters:\tnone recorded yet\n")
+	case "unreadable":
+		fmt.Fprintf(w, "counters:\tthe file cannot be read (%s); the next counted run moves it aside\n", r.FileError)
+	default:
+		fmt.Fprintf(w, "id:\t%s\n", r.ID)
+		fmt.Fprintf(w, "counters:\t%d\n", r.Counters)
+	}
+	u := r.Uploader
+	if u.Program == "" {
+		fmt.Fprintf(w, "uploader:\tnot installed (%s)\n", u.Detail)
+	} else {
+		fmt.Fprintf(w, "uploader:\t%s\n", u.Program)
+		service := u.Service
+		if u.Detail != "" {
+			service += " (" + u.Detail + ")"
+		}
+		fmt.Fprintf(w, "service:\t%s\n", service)
+	}
+	switch {
+	case u.StateError != "":
+		fmt.Fprintf(w, "last upload:\tunknown (%s)\n", u.StateError)
+	case u.LastUpload == nil:
+		fmt.Fprintf(w, "last upload:\tnever\n")
+	default:
+		fmt.Fprintf(w, "last upload:\t%s\n", u.LastUpload.Local().Format(time.RFC3339))
+	}
+	if u.LastError != "" && u.LastAttempt != nil {
+		fmt.Fprintf(w, "last error:\t%s (%s)\n", u.LastError, u.LastAttempt.Local().Format(time.RFC3339))
+	}
+	return w.Flush()
 }
 
 func newTelemetryShowCmd(e *env) *cobra.Command {
@@ -104,17 +170,28 @@ func newTelemetryShowCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "show",
 		Short: "Print the counts pace keeps, exactly as stored",
-		Long: `Print telemetry.yaml as it is. With --payload, print instead the exact
-JSON body that would be uploaded; nothing is sent.`,
+		Long: `Print telemetry.yaml as it is (also with -o yaml). With -o json, print the
+counts as JSON, in the shape of the upload body (indented). With --payload,
+print the exact JSON body that would be uploaded, byte for byte; nothing is
+sent.`,
+		Example: command.Examples(
+			"pace telemetry show",
+			"pace telemetry show -o json | jq '.metric_points'",
+			"pace telemetry show --payload",
+		),
 		RunE: func(c *cobra.Command, _ []string) error {
 			st, err := e.telemetryState()
 			if err != nil {
 				return err
 			}
-			if !asPayload {
+			if !asPayload && e.output.Format != "json" {
 				data, err := lockedfile.Read(st.store.Path(), telemetry.MaxFileSize)
 				if errors.Is(err, fs.ErrNotExist) {
 					fmt.Fprintf(e.Err, "Nothing recorded yet (%s does not exist).\n", st.store.Path())
+					if e.output.Structured() {
+						_, err = fmt.Fprintln(e.Out, "metric_points: {}")
+						return err
+					}
 					return nil
 				}
 				if err != nil {
@@ -126,6 +203,10 @@ JSON body that would be uploaded; nothing is sent.`,
 			p, err := st.store.Load()
 			if errors.Is(err, fs.ErrNotExist) {
 				fmt.Fprintf(e.Err, "Nothing recorded yet, so nothing would be uploaded.\n")
+				if e.output.Format == "json" && !asPayload {
+					_, err = fmt.Fprintln(e.Out, `{"metric_points": {}}`)
+					return err
+				}
 				return nil
 			}
 			if err != nil {
@@ -135,18 +216,26 @@ JSON body that would be uploaded; nothing is sent.`,
 			if err != nil {
 				return err
 			}
+			if !asPayload {
+				var indented bytes.Buffer
+				if err := json.Indent(&indented, body, "", "  "); err != nil {
+					return err
+				}
+				body = indented.Bytes()
+			}
 			_, err = fmt.Fprintf(e.Out, "%s\n", body)
 			return err
 		},
 	}
-	c.Flags().BoolVar(&asPayload, "payload", false, "print the JSON body that would be uploaded")
+	c.Flags().BoolVar(&asPayload, "payload", false, "print the JSON body that would be uploaded, byte for byte")
 	return c
 }
 
 func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) *cobra.Command {
 	return &cobra.Command{
-		Use:   use,
-		Short: short,
+		Use:     use,
+		Short:   short,
+		Example: command.Examples("pace telemetry "+use, "pace telemetry status   # what is in effect, and why"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			st, err := e.telemetryState()
 			if err != nil {
@@ -179,7 +268,12 @@ func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) 
 			case telemetry.Local:
 				fmt.Fprintln(e.Out, "Telemetry is local: commands are counted, and the counts never leave this machine.")
 			case telemetry.Off:
-				fmt.Fprintf(e.Out, "Telemetry is off: nothing is counted. Counts already kept stay in %s; delete it to remove them.\n", st.store.Path())
+				// Say what is kept only when something is.
+				if _, err := os.Lstat(st.store.Path()); err == nil {
+					fmt.Fprintf(e.Out, "Telemetry is off: nothing is counted. Counts already kept stay in %s; 'pace telemetry clean' deletes them.\n", st.store.Path())
+				} else {
+					fmt.Fprintln(e.Out, "Telemetry is off: nothing is counted, and no counts are kept.")
+				}
 			}
 			return nil
 		},
@@ -188,8 +282,9 @@ func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) 
 
 func newTelemetryResetCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "reset",
-		Short: "Start over: a new random id and no counts",
+		Use:     "reset",
+		Short:   "Start over: a new random id and no counts",
+		Example: command.Examples("pace telemetry reset"),
 		// Counting the reset itself would undo it.
 		Annotations: map[string]string{skipTelemetry: ""},
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -209,6 +304,68 @@ func newTelemetryResetCmd(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.Out, "Reset %s: new id %s, no counts.\n", st.store.Path(), p.ID)
+			return nil
+		},
+	}
+}
+
+// cleanable tells whether name, in the config folder, is one of the
+// telemetry files `pace telemetry clean` deletes: the counts, a file moved
+// aside, a temporary file, the daemon's upload state and its sent log. Lock
+// files are empty and stay, as a running pace or daemon may hold them;
+// config.yaml, which holds the setting, stays.
+func cleanable(name string) bool {
+	if strings.HasSuffix(name, ".lock") {
+		return false
+	}
+	for _, base := range []string{config.TelemetryName, config.UploadStateName, config.SentLogName} {
+		if name == base || strings.HasPrefix(name, base+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func newTelemetryCleanCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean",
+		Short: "Delete the local telemetry files; keep the setting",
+		Long: `Delete what telemetry keeps in the pace config folder: telemetry.yaml (the
+counts and the random id), files moved aside as unreadable, and the upload
+daemon's state and sent log. config.yaml, and so the telemetry mode, stays
+as it is. While telemetry is on or local, the next command starts a new file
+with a new id (and shows the first-run notice again).`,
+		Example: command.Examples("pace telemetry clean"),
+		// Counting the clean itself would undo it.
+		Annotations: map[string]string{skipTelemetry: ""},
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := config.Dir(e.getenv)
+			if err != nil {
+				return err
+			}
+			entries, err := os.ReadDir(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintln(e.Out, "Nothing to clean: no telemetry files are kept.")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var removed []string
+			for _, de := range entries {
+				if de.IsDir() || !cleanable(de.Name()) {
+					continue
+				}
+				if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("could not delete %s: %w", filepath.Join(dir, de.Name()), err)
+				}
+				removed = append(removed, de.Name())
+			}
+			if len(removed) == 0 {
+				fmt.Fprintln(e.Out, "Nothing to clean: no telemetry files are kept.")
+				return nil
+			}
+			fmt.Fprintf(e.Out, "Deleted from %s: %s. The telemetry setting is unchanged.\n", dir, strings.Join(removed, ", "))
 			return nil
 		},
 	}

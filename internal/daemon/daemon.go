@@ -47,6 +47,15 @@ func IntervalSeconds(n int) Interval {
 	return Interval{Min: time.Duration(n) * time.Second}
 }
 
+// Seconds is the interval as PACE's setting writes it: -1 never, 0 every
+// change, else seconds.
+func (i Interval) Seconds() int64 {
+	if i.Never {
+		return -1
+	}
+	return int64(i.Min / time.Second)
+}
+
 // String says how often uploads may happen, in words.
 func (i Interval) String() string {
 	switch {

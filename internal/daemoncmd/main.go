@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pace-cli/pace/internal/build"
+	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/daemon"
 	"github.com/pace-cli/pace/internal/telemetry"
@@ -29,7 +30,7 @@ import (
 const (
 	exitOK          = 0
 	exitError       = 1 // an upload or a service action failed
-	exitUsage       = 2
+	exitUsage       = command.ExitUsage
 	exitRunning     = 3 // another daemon holds the config folder
 	exitInterrupted = 130
 )
@@ -50,32 +51,55 @@ type options struct {
 
 	backoffBase, backoffMax time.Duration // hidden: for tests
 	flags                   *pflag.FlagSet
+	output                  command.Output
 }
 
-type usageError struct{ error }
+// versionInfo is what `pace-telemetryd version` prints, with the receiver
+// built in (stamped at release, see internal/build).
+func versionInfo() command.VersionInfo {
+	v := command.NewVersionInfo("pace-telemetryd", build.Version())
+	endpoint := upload.Redact(build.DefaultEndpoint())
+	v.DefaultEndpoint = &endpoint
+	return v
+}
 
 // Main runs pace-telemetryd with args and returns its exit code.
 func Main(args []string, streams IO, getenv config.Getenv) int {
 	o := &options{IO: streams, getenv: getenv}
-	root := o.newRoot()
-	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
-	if err == nil {
-		return exitOK
-	}
+	prefix := "pace-telemetryd: "
 	if journalStream() {
-		fmt.Fprintf(o.Err, "<%d>", daemon.Error) // the journal's priority prefix
+		prefix = fmt.Sprintf("<%d>", daemon.Error) + prefix // the journal's priority
 	}
-	fmt.Fprintln(o.Err, "pace-telemetryd:", upload.Sanitize(err.Error(), 4*upload.MaxAnswer))
-	var usage usageError
-	switch {
-	case errors.As(err, &usage):
-		fmt.Fprintf(o.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		return exitUsage
-	case errors.Is(err, daemon.ErrRunning):
-		return o.heldExit
+	_, code := command.Execute(o.newRoot(), args, sanitizedLines{o.Err}, prefix, func(err error) int {
+		if errors.Is(err, daemon.ErrRunning) {
+			return o.heldExit
+		}
+		return exitError
+	})
+	return code
+}
+
+// sanitizedLines writes each line with what a receiver may have put in an
+// error escaped and bounded, so that a hostile answer cannot forge lines
+// or send terminal escapes.
+type sanitizedLines struct{ w io.Writer }
+
+func (s sanitizedLines) Write(p []byte) (int, error) {
+	line, nl := strings.CutSuffix(string(p), "\n")
+	out := upload.Sanitize(line, 4*upload.MaxAnswer)
+	if nl {
+		out += "\n"
 	}
-	return exitError
+	if _, err := io.WriteString(s.w, out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Command is pace-telemetryd's command tree with nothing to write to, for
+// generating man pages and shell completions.
+func Command() *cobra.Command {
+	return (&options{IO: IO{Out: io.Discard, Err: io.Discard}, getenv: func(string) string { return "" }}).newRoot()
 }
 
 func (o *options) newRoot() *cobra.Command {
@@ -87,13 +111,16 @@ the counts to the PACE receiver when they change, at most once per upload
 interval, retrying with backoff. It uploads only while telemetry is on; see
 'pace telemetry status'. Every upload is logged, body and answer, in
 telemetry-sent.log beside telemetry.yaml.`,
-		Version:       build.Version(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
+		Example: command.Examples(
+			"pace-telemetryd install --endpoint https://telemetry.example.com/   # a user service, started at login",
+			"pace-telemetryd status -o json",
+			"pace-telemetryd flush    # upload once now",
+			"pace-telemetryd run      # in the foreground",
+		),
 	}
 	root.SetOut(o.Out)
 	root.SetErr(o.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return o.output.Validate() }
 	f := root.PersistentFlags()
 	o.flags = f
 	f.StringVar(&o.configPath, "config-path", "", "the pace config folder (default: $PACE_CONFIG_PATH, else ~/.config/pace)")
@@ -108,18 +135,17 @@ telemetry-sent.log beside telemetry.yaml.`,
 	f.MarkHidden("backoff-base")
 	f.MarkHidden("backoff-max")
 	f.MarkHidden("held-exit-code")
+	_ = root.MarkPersistentFlagDirname("config-path")
+	for _, name := range []string{"endpoint", "telemetry-upload-interval-seconds", "debounce", "timeout"} {
+		_ = root.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
 	root.AddCommand(o.runCmd(), o.flushCmd(), o.statusCmd())
 	for _, action := range []string{"install", "uninstall", "start", "stop", "restart"} {
 		root.AddCommand(o.controlCmd(action))
 	}
-	for _, c := range root.Commands() {
-		c.Args = func(c *cobra.Command, args []string) error {
-			if err := cobra.NoArgs(c, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		}
-	}
+	command.AddVersion(root, versionInfo, &o.output, func() io.Writer { return o.Out })
+	command.AddOutputFlag(root, &o.output)
+	command.Prepare(root)
 	return root
 }
 
@@ -136,7 +162,7 @@ func (o *options) daemonConfig(logf func(daemon.Priority, string, ...any)) (daem
 		return daemon.Config{}, err
 	}
 	if o.interval < -1 {
-		return daemon.Config{}, usageError{fmt.Errorf("--telemetry-upload-interval-seconds %d: use -1 (never) or a number of seconds", o.interval)}
+		return daemon.Config{}, command.Usagef("--telemetry-upload-interval-seconds %d: use -1 (never) or a number of seconds", o.interval)
 	}
 	c := daemon.Config{
 		Dir:      dir,
@@ -161,8 +187,9 @@ func (o *options) daemonConfig(logf func(daemon.Priority, string, ...any)) (daem
 
 func (o *options) runCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "run",
-		Short: "Run in the foreground (what the service manager starts)",
+		Use:     "run",
+		Short:   "Run in the foreground (what the service manager starts)",
+		Example: command.Examples("pace-telemetryd run --endpoint http://127.0.0.1:8080/ --debounce 0"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			logf := o.logger()
 			cfg, err := o.daemonConfig(logf)
@@ -178,8 +205,9 @@ func (o *options) runCmd() *cobra.Command {
 
 func (o *options) flushCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "flush",
-		Short: "Upload once now and exit: 0 when delivered or nothing to send",
+		Use:     "flush",
+		Short:   "Upload once now and exit: 0 when delivered or nothing to send",
+		Example: command.Examples("pace-telemetryd flush", "pace-telemetryd flush --timeout 10s"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := o.daemonConfig(nil) // Flush's own outcome is printed below
 			if err != nil {
@@ -214,9 +242,14 @@ func (o *options) controlCmd(action string) *cobra.Command {
 		"stop":      "Stop the service (after one last upload)",
 		"restart":   "Restart the service, or start it if stopped",
 	}[action]
+	example := "pace-telemetryd " + action
+	if action == "install" {
+		example = "pace-telemetryd install --endpoint https://telemetry.example.com/\n  pace-telemetryd install --system   # at boot, for every user"
+	}
 	return &cobra.Command{
-		Use:   action,
-		Short: short,
+		Use:     action,
+		Short:   short,
+		Example: command.Examples(example),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.system {
 				if err := needAdmin(); err != nil {
@@ -302,29 +335,72 @@ func redactArgs(args []string) string {
 	return quoteArgs(shown)
 }
 
+// statusReport is `pace-telemetryd status -o json`, also read by
+// `pace telemetry status`; its shape is documented in docs/daemon.md.
+type statusReport struct {
+	Service      serviceReport `json:"service" yaml:"service"`
+	Installed    string        `json:"installed,omitempty" yaml:"installed,omitempty"` // the installed command, endpoint redacted
+	ConfigFolder string        `json:"config_folder" yaml:"config_folder"`
+	Endpoint     string        `json:"endpoint" yaml:"endpoint"` // redacted; "" when none
+	EndpointFrom string        `json:"endpoint_from" yaml:"endpoint_from"`
+	Mode         string        `json:"mode" yaml:"mode"`
+	ModeReason   string        `json:"mode_reason" yaml:"mode_reason"`
+	Interval     string        `json:"interval" yaml:"interval"`                 // in words
+	IntervalSecs int64         `json:"interval_seconds" yaml:"interval_seconds"` // -1: never; 0: every change
+	IntervalFrom string        `json:"interval_from" yaml:"interval_from"`
+	Uploads      bool          `json:"uploads" yaml:"uploads"`
+	UploadsOff   string        `json:"uploads_off_reason,omitempty" yaml:"uploads_off_reason,omitempty"`
+	StateError   string        `json:"state_error,omitempty" yaml:"state_error,omitempty"`
+	LastUpload   *time.Time    `json:"last_upload" yaml:"last_upload"`
+	LastAttempt  *time.Time    `json:"last_attempt" yaml:"last_attempt"`
+	LastError    string        `json:"last_error" yaml:"last_error"`
+	Failures     int           `json:"failures" yaml:"failures"`
+	Pending      string        `json:"pending" yaml:"pending"`
+}
+
+// serviceReport is the OS service: State is running, stopped,
+// restarting after a failure, failed, not installed or unknown; Manager
+// the service manager (linux-systemd, …); Detail what it says (an exit
+// status, an error).
+type serviceReport struct {
+	State   string `json:"state" yaml:"state"`
+	Manager string `json:"manager" yaml:"manager"`
+	Detail  string `json:"detail,omitempty" yaml:"detail,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 func (o *options) statusCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the service, the settings it runs with, the last upload and what is pending",
+		Use:     "status",
+		Short:   "Show the service, the settings it runs with, the last upload and what is pending",
+		Example: command.Examples("pace-telemetryd status", "pace-telemetryd status -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+			var r statusReport
+			var notes []string // what text shows of a settings problem
 			m := newManager(o.system)
 			st, err := m.Status()
 			if err != nil {
-				fmt.Fprintf(w, "service:\tunknown (%s: %v)\n", m.Platform(), err)
+				r.Service = serviceReport{State: "unknown", Manager: m.Platform(), Detail: err.Error()}
 			} else {
-				fmt.Fprintf(w, "service:\t%s\n", st)
+				r.Service = serviceReport{State: st.State.String(), Manager: m.Platform(), Detail: st.Detail}
 			}
 			// The settings are those of the installed service, with the
 			// flags given here on top.
 			eff := o
-			if st.State != NotInstalled {
+			if err == nil && st.State != NotInstalled {
 				if args, err := m.Installed(); err != nil {
-					fmt.Fprintf(w, "installed:\tcannot be read (%v)\n", err)
+					notes = append(notes, fmt.Sprintf("installed:\tcannot be read (%v)", err))
 				} else if inst, err := o.installed(args); err != nil {
-					fmt.Fprintf(w, "installed:\t%s (%v)\n", redactArgs(args), err)
+					r.Installed = redactArgs(args)
+					notes = append(notes, fmt.Sprintf("installed:\t%s (%v)", r.Installed, err))
 				} else {
-					fmt.Fprintf(w, "installed:\t%s\n", redactArgs(args))
+					r.Installed = redactArgs(args)
 					eff = inst
 				}
 			}
@@ -333,20 +409,48 @@ func (o *options) statusCmd() *cobra.Command {
 				return err
 			}
 			s := cfg.Resolve()
-			endpoint := upload.Redact(s.Endpoint)
+			r.ConfigFolder = cfg.Dir
+			r.Endpoint, r.EndpointFrom = upload.Redact(s.Endpoint), s.EndpointFrom
+			r.Mode, r.ModeReason = string(s.Decision.Mode), s.Decision.Reason
+			r.Interval, r.IntervalFrom = s.Every(), s.IntervalFrom
+			r.IntervalSecs = s.Interval.Seconds()
+			r.Uploads, r.UploadsOff = s.Uploads()
+			up, err := upload.LoadState(cfg.Dir)
+			if err != nil {
+				r.StateError = upload.Sanitize(err.Error(), upload.MaxAnswer)
+			}
+			r.LastUpload, r.LastAttempt = timeOrNil(up.LastSuccess), timeOrNil(up.LastAttempt)
+			r.LastError, r.Failures = up.LastError, up.Failures
+			r.Pending = pending(cfg.Dir, s.Endpoint, up)
+			if o.output.Structured() {
+				return o.output.Print(o.Out, r)
+			}
+
+			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+			if r.Service.Detail != "" {
+				fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Detail)
+			} else {
+				fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Manager)
+			}
+			for _, n := range notes {
+				fmt.Fprintln(w, n)
+			}
+			if r.Installed != "" && len(notes) == 0 {
+				fmt.Fprintf(w, "installed:\t%s\n", r.Installed)
+			}
+			endpoint := r.Endpoint
 			if s.Endpoint == "" {
 				endpoint = "none"
 			}
-			fmt.Fprintf(w, "config folder:\t%s\n", cfg.Dir)
-			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, s.EndpointFrom)
-			fmt.Fprintf(w, "mode:\t%s (%s)\n", s.Decision.Mode, s.Decision.Reason)
-			fmt.Fprintf(w, "interval:\t%s (%s)\n", s.Every(), s.IntervalFrom)
-			if ok, whyNot := s.Uploads(); !ok {
-				fmt.Fprintf(w, "uploads:\toff: %s\n", whyNot)
+			fmt.Fprintf(w, "config folder:\t%s\n", r.ConfigFolder)
+			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, r.EndpointFrom)
+			fmt.Fprintf(w, "mode:\t%s (%s)\n", r.Mode, r.ModeReason)
+			fmt.Fprintf(w, "interval:\t%s (%s)\n", r.Interval, r.IntervalFrom)
+			if !r.Uploads {
+				fmt.Fprintf(w, "uploads:\toff: %s\n", r.UploadsOff)
 			}
-			up, err := upload.LoadState(cfg.Dir)
-			if err != nil {
-				fmt.Fprintf(w, "state:\tunreadable (%s)\n", upload.Sanitize(err.Error(), upload.MaxAnswer))
+			if r.StateError != "" {
+				fmt.Fprintf(w, "state:\tunreadable (%s)\n", r.StateError)
 			}
 			fmt.Fprintf(w, "last upload:\t%s\n", when(up.LastSuccess))
 			if up.LastError != "" {
@@ -354,7 +458,7 @@ func (o *options) statusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(w, "last error:\tnone\n")
 			}
-			fmt.Fprintf(w, "pending:\t%s\n", pending(cfg.Dir, s.Endpoint, up))
+			fmt.Fprintf(w, "pending:\t%s\n", r.Pending)
 			return w.Flush()
 		},
 	}

@@ -42,8 +42,12 @@ type Status struct {
 	Detail string
 }
 
+func (s State) String() string {
+	return [...]string{"not installed", "stopped", "running", "restarting after a failure", "failed", "unknown"}[s]
+}
+
 func (s Status) String() string {
-	word := [...]string{"not installed", "stopped", "running", "restarting after a failure", "failed", "unknown"}[s.State]
+	word := s.State.String()
 	if s.Detail != "" {
 		return word + " (" + s.Detail + ")"
 	}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/telemetry"
+)
+
+// NoticeEnv hides the first-run notice when set to off (or 0, false, no);
+// counting goes on as set. Like .NET's DOTNET_NOLOGO, for images and CI
+// logs where the notice is noise.
+const NoticeEnv = "PACE_TELEMETRY_NOTICE"
+
+// notice tells, once, on stderr, what is counted and how to stop it. It is
+// written as paragraphs: wrapped at word boundaries to the terminal's width
+// when stderr is a terminal, and not hard-wrapped at all otherwise (a log
+// or a pipe wraps, or not, as its reader likes).
+func notice(w io.Writer, getenv config.Getenv, mode telemetry.Mode, path string) {
+	switch strings.ToLower(strings.TrimSpace(getenv(NoticeEnv))) {
+	case "off", "0", "false", "no":
+		return
+	}
+	where := "The daemon pace-telemetryd uploads them if you run it."
+	if mode == telemetry.Local {
+		where = "They stay on this machine: uploading is off."
+	}
+	paragraphs := []string{
+		"pace counts the commands you run and their exit codes (never arguments, flag values, paths or names) in " + path + ". " + where,
+		"See them with 'pace telemetry show'. Turn counting off with 'pace telemetry disable' or DO_NOT_TRACK=1; hide this notice with " + NoticeEnv + "=off. This notice is shown once.",
+	}
+	width := terminalWidth(w)
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, p := range paragraphs {
+		b.WriteString(wrap(p, width))
+		b.WriteString("\n")
+	}
+	io.WriteString(w, b.String())
+}
+
+// terminalWidth is the width of the terminal w writes to, or 0 when w is
+// not a terminal.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || width <= 0 {
+		return 0
+	}
+	return width
+}
+
+// wrap breaks text between words so that no line is longer than width
+// (width 0: no wrapping). A word longer than width, such as a long path,
+// stays whole on a line of its own rather than being cut.
+func wrap(text string, width int) string {
+	if width <= 0 {
+		return text
+	}
+	// A line exactly as wide as the terminal makes some terminals wrap an
+	// empty line after it.
+	if width > 1 {
+		width--
+	}
+	var b strings.Builder
+	line := 0
+	for _, word := range strings.Fields(text) {
+		n := len([]rune(word))
+		switch {
+		case line == 0:
+		case line+1+n > width:
+			b.WriteString("\n")
+			line = 0
+		default:
+			b.WriteString(" ")
+			line++
+		}
+		b.WriteString(word)
+		line += n
+	}
+	return b.String()
+}

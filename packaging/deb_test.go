@@ -1,0 +1,149 @@
+// Package packaging holds what the release ships besides the binaries (the
+// systemd user unit) and the test of the built Debian package.
+package packaging
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// findDeb is the .deb that `goreleaser release --snapshot --clean` built
+// into dist/ (or $PACE_DEB). .ci/run builds it before the tests; elsewhere
+// the test skips unless CI is set.
+func findDeb(t *testing.T) string {
+	if p := os.Getenv("PACE_DEB"); p != "" {
+		return p
+	}
+	debs, _ := filepath.Glob(filepath.Join("..", "dist", "pace_*_linux_"+runtime.GOARCH+".deb"))
+	if len(debs) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no dist/pace_*_linux_" + runtime.GOARCH + ".deb: .ci/run builds it with goreleaser release --snapshot --clean before the tests")
+		}
+		t.Skip("no dist/pace_*.deb: run goreleaser release --snapshot --clean first (.ci/run does), or set PACE_DEB")
+	}
+	return debs[len(debs)-1]
+}
+
+func need(t *testing.T, tool string) {
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
+			t.Fatalf("%s is missing", tool)
+		}
+		t.Skipf("%s is missing", tool)
+	}
+}
+
+func run(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// TestDebInstallsAndRuns installs the built package with dpkg into a
+// throw-away root (dpkg --root: dpkg's own database in the root, the files
+// unpacked under it, exactly as on a machine, but without touching this
+// one's /usr), checks what it installed and that nothing was enabled, runs
+// pace and pace-telemetryd from it, and removes it again.
+func TestDebInstallsAndRuns(t *testing.T) {
+	deb := findDeb(t)
+	need(t, "dpkg")
+	root := t.TempDir()
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"var/lib/dpkg/status", "var/lib/dpkg/available"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dpkg := func(args ...string) string {
+		return run(t, nil, "dpkg", append([]string{"--root=" + root, "--log=/dev/null", "--force-not-root", "--force-script-chrootless"}, args...)...)
+	}
+	dpkg("--install", deb)
+	// nfpm writes a pre-release's "-" as Debian's "~".
+	version := strings.ReplaceAll(strings.TrimSpace(run(t, nil, "dpkg-deb", "--field", deb, "Version")), "~", "-")
+
+	for _, f := range []string{
+		"usr/bin/pace", "usr/bin/pace-telemetryd",
+		"usr/lib/systemd/user/pace-telemetryd.service",
+		"usr/share/bash-completion/completions/pace", "usr/share/bash-completion/completions/pace-telemetryd",
+		"usr/share/zsh/vendor-completions/_pace", "usr/share/fish/vendor_completions.d/pace.fish",
+		"usr/share/man/man1/pace.1.gz", "usr/share/man/man1/pace-telemetryd.1.gz", "usr/share/man/man1/pace-telemetry-clean.1.gz",
+		"usr/share/doc/pace/copyright",
+	} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("the package did not install /%s: %v", f, err)
+		}
+	}
+	// Enabled by the user, never by the package: no maintainer scripts,
+	// and no .wants link anywhere.
+	for _, script := range []string{"preinst", "postinst", "prerm", "postrm"} {
+		if _, err := os.Stat(filepath.Join(root, "var/lib/dpkg/info", "pace."+script)); err == nil {
+			t.Errorf("the package has a %s script", script)
+		}
+	}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasSuffix(d.Name(), ".wants") {
+			t.Errorf("the package enables a unit: %s", p)
+		}
+		return nil
+	})
+	unit, _ := os.ReadFile(filepath.Join(root, "usr/lib/systemd/user/pace-telemetryd.service"))
+	if !strings.Contains(string(unit), "ExecStart=/usr/bin/pace-telemetryd run\n") || !strings.Contains(string(unit), "WantedBy=default.target") {
+		t.Errorf("user unit:\n%s", unit)
+	}
+	copyright, _ := os.ReadFile(filepath.Join(root, "usr/share/doc/pace/copyright"))
+	if !strings.Contains(string(copyright), "Apache License") {
+		t.Error("copyright is not the Apache License")
+	}
+
+	// Run the installed programs.
+	env := []string{"PACE_CONFIG_PATH=" + filepath.Join(t.TempDir(), "pace"), "PACE_TELEMETRY_NOTICE=off", "PATH=/usr/bin:/bin"}
+	pace, daemon := filepath.Join(root, "usr/bin/pace"), filepath.Join(root, "usr/bin/pace-telemetryd")
+	if got, want := run(t, env, pace, "--version"), "pace version v"+version+" "; !strings.HasPrefix(got, want) {
+		t.Errorf("pace --version = %q, want %q…", got, want)
+	}
+	var v struct{ Program, Version, OS, Arch string }
+	if err := json.Unmarshal([]byte(run(t, env, pace, "version", "-o", "json")), &v); err != nil || v.Version != "v"+version || v.OS != "linux" {
+		t.Errorf("pace version -o json: %+v, %v", v, err)
+	}
+	var dv struct {
+		Version         string  `json:"version"`
+		DefaultEndpoint *string `json:"default_endpoint"`
+	}
+	if err := json.Unmarshal([]byte(run(t, env, daemon, "version", "-o", "json")), &dv); err != nil || dv.Version != "v"+version || dv.DefaultEndpoint == nil {
+		t.Errorf("pace-telemetryd version -o json: %+v, %v", dv, err)
+	} else if want := os.Getenv("PACE_RELEASE_ENDPOINT"); want != "" && *dv.DefaultEndpoint != want {
+		t.Errorf("default endpoint %q, want the stamped %q", *dv.DefaultEndpoint, want)
+	}
+	var st struct {
+		Counters int
+		Uploader struct{ Program string }
+	}
+	if err := json.Unmarshal([]byte(run(t, env, pace, "telemetry", "status", "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	// The status run counted `pace --version`, `pace version` and nothing
+	// else (pace-telemetryd counts nothing), and found the uploader the
+	// package put beside pace.
+	if st.Counters != 2 || st.Uploader.Program != daemon {
+		t.Errorf("telemetry status: %+v", st)
+	}
+
+	dpkg("--remove", "pace")
+	if _, err := os.Stat(pace); !os.IsNotExist(err) {
+		t.Errorf("dpkg --remove left %s", pace)
+	}
+}
