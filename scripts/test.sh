@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository, skipping none: it installs the Debian
 # packages the real-server tests need when they are missing (where apt-get
-# and root or sudo exist; elsewhere it names them and stops), then runs
+# and root or sudo exist; elsewhere it names them and stops), builds the
+# release snapshot into dist/ (scripts/release-snapshot.sh), then runs
 # `go test -race -count=1 ./... ./function/...` with PACE_TEST_STRICT=1, so
 # a test whose server or tool is missing fails instead of skipping.
 set -euo pipefail
@@ -47,6 +48,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
 		echo "apt-get install reported errors; carrying on"
 fi
+
+# The package test installs the .deb the release builds.
+./scripts/release-snapshot.sh
 
 export PACE_TEST_STRICT=1
 echo "== go test -race -count=1 ./... ./function/..."

@@ -11,10 +11,11 @@ import (
 // active (systemctl is a stand-in here; the real systemd run is the
 // service tests').
 func TestPaceStatusShowsTheUploadersService(t *testing.T) {
-	env, _ := fakeSystemctl(t, `case "$1" in
---version) echo "systemd 252";;
-is-active) echo "${STATE:-inactive}"; [ "${STATE:-}" = active ];;
-list-unit-files) [ -e "$HOME/.config/systemd/user/pace-telemetryd.service" ] && echo "pace-telemetryd.service enabled";;
+	env, _ := fakeSystemctl(t, `case "$1 $2" in
+"--user show")
+	if [ -e "$HOME/.config/systemd/user/pace-telemetryd.service" ]; then echo LoadState=loaded; else echo LoadState=not-found; fi
+	if [ "${STATE:-}" = active ]; then echo ActiveState=active; echo SubState=running; else echo ActiveState=inactive; echo SubState=dead; fi
+	echo Result=success;;
 esac
 exit 0
 `)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,7 +196,7 @@ func TestForeignFoldersAreNotUsed(t *testing.T) {
 				t.Errorf("debug output: %q", got.stderr)
 			}
 			status := paceWithin(t, dir, nil, "telemetry", "status")
-			if status.code != 0 || !strings.Contains(status.stdout, "mode:") || !strings.Contains(status.stdout, "off (the config folder "+dir+" is not safe to use: "+c.says) || !strings.Contains(status.stdout, "pace counts nothing there") {
+			if status.code != 0 || !regexp.MustCompile(`(?m)^mode:\s+off$`).MatchString(status.stdout) || !strings.Contains(status.stdout, "set by:       the config folder "+dir+" is not safe to use: "+c.says) || !strings.Contains(status.stdout, "pace counts nothing there") {
 				t.Errorf("status: %+v", status)
 			}
 			if r := paceWithin(t, dir, nil, "telemetry", "local"); r.code == 0 || !strings.Contains(r.stderr, "not safe to use") {

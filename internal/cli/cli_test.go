@@ -372,7 +372,7 @@ func TestUploadIntervalFlag(t *testing.T) {
 		t.Fatalf("debug: %q", r.err)
 	}
 	delete(s.env, "PACE_TELEMETRY_DEBUG")
-	if r := s.pace("telemetry", "status", "--telemetry-upload-interval-seconds=-1"); !strings.Contains(r.stdout, "local (--telemetry-upload-interval-seconds -1 on this run)") {
+	if r := s.pace("telemetry", "status", "--telemetry-upload-interval-seconds=-1"); !regexp.MustCompile(`(?m)^mode:\s+local\nset by:\s+--telemetry-upload-interval-seconds -1 on this run$`).MatchString(r.stdout) {
 		t.Fatalf("status: %q", r.stdout)
 	}
 	// Other values change nothing: the run is counted, as always.
