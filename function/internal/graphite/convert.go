@@ -43,24 +43,8 @@ func TagNames() []string {
 
 func cmdTag(i int) string { return cmdTags[i] }
 
-// Precomputed so that a conversion allocates no tag name or exit code.
-var (
-	cmdTags   = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
-	exitCodes [256]string
-)
-
-func init() {
-	for i := range exitCodes {
-		exitCodes[i] = payload.ExitCodeTag(i)
-	}
-}
-
-func exitCode(c int) string {
-	if c >= 0 && c < len(exitCodes) {
-		return exitCodes[c]
-	}
-	return payload.ExitCodeTag(c)
-}
+// Precomputed so that a conversion allocates no tag name.
+var cmdTags = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
 
 // Command is the command tag of a path's words: joined with '.', or
 // RootCommand for none.
@@ -83,7 +67,7 @@ func Convert(u *sink.Upload, interval int) []Series {
 		}
 		tags = append(tags,
 			Tag{Key: TagCommand, Value: Command(c.Words)},
-			Tag{Key: TagExitCode, Value: exitCode(c.ExitCode)},
+			Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
 			Tag{Key: TagVersion, Value: u.CLIVersion},
 			Tag{Key: TagOS, Value: u.OS},
 			Tag{Key: TagID, Value: u.ID},

@@ -28,24 +28,8 @@ const RootCommand = "pace"
 
 const maxWords = 5 // payload.MaxPathWords - 1
 
-// Precomputed so that a conversion allocates no label name or exit code.
-var (
-	cmdLabels = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
-	exitCodes [256]string
-)
-
-func init() {
-	for i := range exitCodes {
-		exitCodes[i] = payload.ExitCodeTag(i)
-	}
-}
-
-func exitCode(c int) string {
-	if c >= 0 && c < len(exitCodes) {
-		return exitCodes[c]
-	}
-	return payload.ExitCodeTag(c)
-}
+// Precomputed so that a conversion allocates no label name.
+var cmdLabels = [maxWords + 1]string{"cmd0", "cmd1", "cmd2", "cmd3", "cmd4", "cmd5"}
 
 // LabelNames lists every label the sink can write, __name__ included,
 // sorted as remote write requires.
@@ -81,7 +65,7 @@ func Convert(u *sink.Upload) []Series {
 		}
 		labels = append(labels,
 			Label{Name: LabelCommand, Value: Command(c.Words)},
-			Label{Name: LabelExitCode, Value: exitCode(c.ExitCode)},
+			Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
 			Label{Name: LabelID, Value: u.ID},
 			Label{Name: LabelOS, Value: u.OS},
 		)
