@@ -246,7 +246,10 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, 
 	}
 	b := &pgx.Batch{}
 	// Active that day, whatever the counts say: the upload arrived.
-	b.Queue(`INSERT INTO active_daily (day, install_key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, day, key)
+	// The latest upload of the day (by receive time) gives its version.
+	b.Queue(`INSERT INTO active_daily AS a (day, install_key, cli_version, os, last_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (day, install_key) DO UPDATE SET cli_version = excluded.cli_version, os = excluded.os, last_at = excluded.last_at
+		WHERE a.last_at <= excluded.last_at`, day, key, u.CLIVersion, u.OS, u.Received)
 	if larger {
 		reset := smaller
 		n := len(u.Counters)

@@ -41,6 +41,12 @@ var migrations = []string{
 		install_key bytea NOT NULL,
 		PRIMARY KEY (day, install_key)
 	);`,
+	// 2: the version and system of an install's latest upload of the day,
+	// for the installs-per-version and per-system panels.
+	`ALTER TABLE active_daily
+		ADD COLUMN cli_version text NOT NULL DEFAULT '',
+		ADD COLUMN os text NOT NULL DEFAULT '',
+		ADD COLUMN last_at timestamptz NOT NULL DEFAULT '-infinity';`,
 }
 
 // migrationLock is the advisory lock key under which instances migrate,
