@@ -199,7 +199,9 @@ func expected(title string, tr *simweek.Truth, from, to time.Time, commands []st
 			}
 		}
 	case "Failure rate per command per bar":
-		days(func(d, next time.Time) { rate(tr.FailingPerCommand(d, next), tr.RunsPerCommand(d, next), dayKey(d)+"|") })
+		days(func(d, next time.Time) {
+			rate(tr.FailingPerCommand(d, next), tr.RunsPerCommand(d, next), dayKey(d)+"|")
+		})
 	case "Daily active installs":
 		days(func(d, next time.Time) {
 			if n := tr.Installs(d, next); n > 0 {
