@@ -297,7 +297,13 @@ func (s *Sink) maybePrune(ctx context.Context, day time.Time) {
 	}
 	s.pruneMu.Unlock()
 	if due {
-		s.Prune(ctx, day) // best effort: the next day tries again
+		// In the background, so that no upload waits for the deletes; best
+		// effort: the next day tries again.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			defer cancel()
+			s.Prune(ctx, day)
+		}()
 	}
 }
 
