@@ -15,6 +15,7 @@ package function
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
+	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/promwrite"
 	"github.com/pace-cli/pace/function/internal/sink"
 	"github.com/pace-cli/pace/function/payload"
@@ -92,6 +94,8 @@ type Config struct {
 //	PROMETHEUS_USER     basic-auth user of the remote-write endpoint
 //	PROMETHEUS_PASSWORD its password or token
 //	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
+//	                    or postgres://USER@HOST:PORT/DB (see internal/pgsink's ConfigFromEnv
+//	                    for TELEMETRY_ID_KEY, TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_IDLE_DAYS)
 //	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600), told to the Graphite HTTP API
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
 //
@@ -133,6 +137,14 @@ var errIDTagOff = errors.New("the setting was removed: series without the instal
 // openSink opens the store TELEMETRY_SINK names. A new store is one case.
 func openSink(getenv func(string) string, stdout io.Writer, interval time.Duration) (Sink, error) {
 	switch spec := getenv("TELEMETRY_SINK"); {
+	case pgsink.IsSpec(spec):
+		pc, err := pgsink.ConfigFromEnv(spec, getenv, os.ReadFile)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return opened(pgsink.Open(ctx, pc))
 	case promwrite.IsSpec(spec):
 		return opened(promwrite.Open(spec, promwrite.Auth{User: getenv("PROMETHEUS_USER"), Password: getenv("PROMETHEUS_PASSWORD"), BearerToken: getenv("PROMETHEUS_BEARER_TOKEN")}))
 	default:

@@ -123,9 +123,11 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	}
 	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
 	testenv.EventuallyWithin(t, 60*time.Second, "the daemon to watch", func() bool { return strings.Contains(log.String(), "watching") })
-	wineCmd(filepath.Join(dir, "pace.exe"), "telemetry", "status").Run()
+	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
+		t.Fatalf("pace.exe version: %v\n%s", err, b)
+	}
 	testenv.EventuallyWithin(t, 60*time.Second, "run to upload a new count", func() bool { return equal(r.counts(t), want(t, folder)) })
-	if got := r.counts(t)["telemetry.status 0"]; got != 1 {
-		t.Fatalf("receiver has telemetry.status=%d\n%s", got, log.String())
+	if got := r.counts(t)["version 0"]; got != procs*runs+1 {
+		t.Fatalf("receiver has version=%d, want %d\n%s", got, procs*runs+1, log.String())
 	}
 }

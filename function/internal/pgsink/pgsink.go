@@ -1,0 +1,325 @@
+// Package pgsink is the receiver's PostgreSQL store: it keeps each
+// install's last cumulative counts, under a keyed hash of its id, and
+// writes only exact increments into daily aggregates whose size does not
+// grow with the number of installs.
+//
+// Per upload, in one transaction: the install's state row is locked
+// (INSERT … ON CONFLICT DO UPDATE, which holds the row lock until commit),
+// so parallel uploads of one install, on any number of receiver
+// instances, are applied one after the other and never double count.
+//
+// How an upload's counts are compared with the stored ones:
+//   - every counter ≥ stored: the increments are the differences; a resent
+//     identical upload thus adds nothing.
+//   - every counter ≤ stored and one smaller (dominated): an older upload
+//     arriving late, or a resend overtaken by a newer one. It adds nothing
+//     and changes nothing.
+//   - some counter smaller and another larger (or new): the file was
+//     reset (or replaced) between uploads; a smaller counter's increment is
+//     its new count, a larger one's the difference, and the stored counts
+//     become exactly the upload's.
+//
+// A reset that leaves every counter at or below the stored counts is
+// indistinguishable from a late older upload: it adds nothing until some
+// counter passes its stored value. PACE's reset gives the install a new
+// id, so this only happens to a telemetry.yaml restored from a backup.
+package pgsink
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+)
+
+// Defaults of Config.
+const (
+	DefaultRetentionDays = 400 // a year and a month of aggregates: year-over-year panels
+	DefaultIdleDays      = 90
+	MinIDKeyBytes        = 16
+)
+
+// IsSpec reports whether TELEMETRY_SINK names PostgreSQL.
+func IsSpec(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
+}
+
+// Config is what a Sink is opened with.
+type Config struct {
+	DSN           string // postgres://user@host:port/db?…; a password in it is used but never shown
+	Password      string // overrides the DSN's and PGPASSWORD
+	IDKey         []byte // HMAC-SHA256 key for install ids; required
+	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
+	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
+	MaxConns      int32  // pool size; default pgxpool's
+}
+
+// ConfigFromEnv reads the sink's settings:
+//
+//	TELEMETRY_SINK                the DSN, postgres://USER@HOST:PORT/DB?sslmode=…
+//	TELEMETRY_PG_PASSWORD_FILE    a file holding the password (a mounted secret), or
+//	TELEMETRY_PG_PASSWORD         the password; else PGPASSWORD, else the DSN's
+//	TELEMETRY_ID_KEY              the secret key install ids are hashed with (≥ 16 bytes)
+//	TELEMETRY_PG_RETENTION_DAYS   days aggregates are kept (default 400)
+//	TELEMETRY_PG_IDLE_DAYS        days an idle install's state is kept (default 90)
+func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
+	cfg := Config{DSN: spec, IDKey: []byte(getenv("TELEMETRY_ID_KEY"))}
+	if len(cfg.IDKey) == 0 {
+		return Config{}, errors.New("TELEMETRY_ID_KEY is not set: the PostgreSQL sink stores installs under HMAC-SHA256(key, id), never the id; " +
+			"set it to a random secret of at least 16 bytes (e.g. `openssl rand -hex 32`, from Secret Manager) and keep it: changing it makes every install new")
+	}
+	if f := getenv("TELEMETRY_PG_PASSWORD_FILE"); f != "" {
+		b, err := readFile(f)
+		if err != nil {
+			return Config{}, fmt.Errorf("TELEMETRY_PG_PASSWORD_FILE: %v", err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	} else if p := getenv("TELEMETRY_PG_PASSWORD"); p != "" {
+		cfg.Password = p
+	} else if p := getenv("PGPASSWORD"); p != "" {
+		cfg.Password = p
+	}
+	for _, s := range []struct {
+		name string
+		to   *int
+	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays}} {
+		if v := getenv(s.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return Config{}, fmt.Errorf("%s %q: want a positive number of days", s.name, v)
+			}
+			*s.to = n
+		}
+	}
+	return cfg, nil
+}
+
+// Redact returns dsn with any password replaced, for messages.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable DSN)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Sink writes uploads into PostgreSQL.
+type Sink struct {
+	pool      *pgxpool.Pool
+	key       []byte
+	retention int
+	idle      int
+	macs      sync.Pool
+
+	pruneMu   sync.Mutex
+	prunedDay time.Time
+}
+
+// Open connects, migrates the schema, and returns the sink.
+func Open(ctx context.Context, cfg Config) (*Sink, error) {
+	if len(cfg.IDKey) < MinIDKeyBytes {
+		return nil, fmt.Errorf("TELEMETRY_ID_KEY is %d bytes: want a random secret of at least %d", len(cfg.IDKey), MinIDKeyBytes)
+	}
+	shown := Redact(cfg.DSN)
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("TELEMETRY_SINK %s: not a valid PostgreSQL URL: want postgres://USER@HOST:PORT/DB?sslmode=…", shown)
+	}
+	if cfg.Password != "" {
+		pc.ConnConfig.Password = cfg.Password
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	s := &Sink{key: cfg.IDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
+	if s.retention <= 0 {
+		s.retention = DefaultRetentionDays
+	}
+	if s.idle <= 0 {
+		s.idle = DefaultIdleDays
+	}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	if s.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
+	}
+	if err := migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Sink) Close() { s.pool.Close() }
+
+// InstallKey is the HMAC-SHA256 of id under the sink's key: what the
+// tables hold instead of the id.
+func (s *Sink) InstallKey(id string) []byte {
+	m := s.macs.Get().(interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+		Reset()
+	})
+	m.Reset()
+	m.Write([]byte(id))
+	k := m.Sum(nil)
+	s.macs.Put(m)
+	return k
+}
+
+// Write applies one upload in one transaction, retrying a deadlock or
+// serialization failure a few times before answering 503.
+func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
+	if len(u.Counters) == 0 {
+		return nil // a new install's first upload: nothing counted, not active (as the other stores)
+	}
+	key := s.InstallKey(u.ID)
+	day := u.Received.UTC().Truncate(24 * time.Hour)
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, key, day, u) })
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	s.maybePrune(ctx, day)
+	return nil
+}
+
+func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, u *sink.Upload) error {
+	// Lock the install's row (created if new) until commit.
+	if _, err := tx.Exec(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, $2, $3)
+		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)`,
+		key, u.Received, day); err != nil {
+		return err
+	}
+	stored := map[[2]string]int64{}
+	rows, err := tx.Query(ctx, `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, key)
+	if err != nil {
+		return err
+	}
+	var path string
+	var code int32
+	var count int64
+	_, err = pgx.ForEachRow(rows, []any{&path, &code, &count}, func() error {
+		stored[[2]string{path, strconv.Itoa(int(code))}] = count
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	smaller, larger := false, false
+	for _, c := range u.Counters {
+		old, ok := stored[[2]string{c.Path, strconv.Itoa(c.ExitCode)}]
+		switch n := int64(c.Count); {
+		case !ok && n > 0, n > old:
+			larger = true
+		case n < old:
+			smaller = true
+		}
+	}
+	b := &pgx.Batch{}
+	// Active that day, whatever the counts say: the upload arrived.
+	// The latest upload of the day (by receive time) gives its version.
+	b.Queue(`INSERT INTO active_daily AS a (day, install_key, cli_version, os, last_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (day, install_key) DO UPDATE SET cli_version = excluded.cli_version, os = excluded.os, last_at = excluded.last_at
+		WHERE a.last_at <= excluded.last_at`, day, key, u.CLIVersion, u.OS, u.Received)
+	if larger {
+		reset := smaller
+		n := len(u.Counters)
+		paths, codes, counts := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
+		ipaths, icodes, incs := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
+		for _, c := range u.Counters {
+			nw := int64(c.Count)
+			old := stored[[2]string{c.Path, strconv.Itoa(c.ExitCode)}]
+			inc := nw - old
+			if nw < old {
+				inc = nw // this counter was reset
+			}
+			if nw != old || reset {
+				paths, codes, counts = append(paths, c.Path), append(codes, int32(c.ExitCode)), append(counts, nw)
+			}
+			if inc > 0 {
+				ipaths, icodes, incs = append(ipaths, c.Path), append(icodes, int32(c.ExitCode)), append(incs, inc)
+			}
+		}
+		if reset {
+			b.Queue(`DELETE FROM install_counter WHERE install_key = $1`, key)
+		}
+		b.Queue(`INSERT INTO install_counter (install_key, path, exit_code, count)
+			SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
+			ON CONFLICT (install_key, path, exit_code) DO UPDATE SET count = excluded.count`, key, paths, codes, counts)
+		// Counters arrive sorted by (path, exit code) and the rest of the
+		// key is the upload's, so concurrent uploads lock aggregate rows
+		// in one order.
+		b.Queue(`INSERT INTO usage_daily AS d (day, path, exit_code, cli_version, os, runs)
+			SELECT $1, p, c, $2, $3, r FROM unnest($4::text[], $5::int[], $6::bigint[]) AS t(p, c, r)
+			ON CONFLICT (day, path, exit_code, cli_version, os) DO UPDATE SET runs = d.runs + excluded.runs`,
+			day, u.CLIVersion, u.OS, ipaths, icodes, incs)
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// maybePrune drops, once a day per instance, aggregates past the retention
+// and the state of installs idle past the idle time. Several instances
+// pruning at once only repeat idempotent deletes.
+func (s *Sink) maybePrune(ctx context.Context, day time.Time) {
+	s.pruneMu.Lock()
+	due := day.After(s.prunedDay)
+	if due {
+		s.prunedDay = day
+	}
+	s.pruneMu.Unlock()
+	if due {
+		// In the background, so that no upload waits for the deletes; best
+		// effort: the next day tries again.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			defer cancel()
+			s.Prune(ctx, day)
+		}()
+	}
+}
+
+// Prune deletes, as of today, aggregate and activity rows older than the
+// retention and the state of installs whose last upload is older than the
+// idle time. A pruned install that comes back is new to the sink: its
+// whole cumulative counts are counted again, on the day it returns.
+func (s *Sink) Prune(ctx context.Context, today time.Time) error {
+	keep := today.AddDate(0, 0, -s.retention)
+	idle := today.AddDate(0, 0, -s.idle)
+	_, err := s.pool.Exec(ctx, `DELETE FROM usage_daily WHERE day < $1`, keep)
+	if err == nil {
+		_, err = s.pool.Exec(ctx, `DELETE FROM active_daily WHERE day < $1`, keep)
+	}
+	if err == nil {
+		_, err = s.pool.Exec(ctx, `DELETE FROM install_state WHERE last_day < $1`, idle)
+	}
+	return err
+}

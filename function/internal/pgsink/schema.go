@@ -1,0 +1,96 @@
+package pgsink
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are applied in order, each once, in its own transaction; the
+// index + 1 is the version recorded in schema_version. Never edit one that
+// shipped: append a new one.
+var migrations = []string{
+	// 1: per-install state (keyed by the HMAC of the id, never the id),
+	// bounded daily aggregates, and one row per install and active day.
+	`CREATE TABLE install_state (
+		install_key   bytea PRIMARY KEY,
+		last_received timestamptz NOT NULL,
+		last_day      date NOT NULL
+	);
+	CREATE INDEX install_state_last_day ON install_state (last_day);
+	CREATE TABLE install_counter (
+		install_key bytea NOT NULL REFERENCES install_state ON DELETE CASCADE,
+		path        text NOT NULL,
+		exit_code   integer NOT NULL,
+		count       bigint NOT NULL,
+		PRIMARY KEY (install_key, path, exit_code)
+	);
+	CREATE TABLE usage_daily (
+		day         date NOT NULL,
+		path        text NOT NULL,
+		exit_code   integer NOT NULL,
+		cli_version text NOT NULL,
+		os          text NOT NULL,
+		runs        bigint NOT NULL,
+		PRIMARY KEY (day, path, exit_code, cli_version, os)
+	);
+	CREATE TABLE active_daily (
+		day         date NOT NULL,
+		install_key bytea NOT NULL,
+		PRIMARY KEY (day, install_key)
+	);`,
+	// 2: the version and system of an install's latest upload of the day,
+	// for the installs-per-version and per-system panels.
+	`ALTER TABLE active_daily
+		ADD COLUMN cli_version text NOT NULL DEFAULT '',
+		ADD COLUMN os text NOT NULL DEFAULT '',
+		ADD COLUMN last_at timestamptz NOT NULL DEFAULT '-infinity';`,
+}
+
+// migrationLock is the advisory lock key under which instances migrate,
+// so that several starting at once apply each migration exactly once.
+const migrationLock = 0x7061636501 // "pace" 1
+
+// migrate brings the schema to the newest version.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return err
+	}
+	var have int
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
+		return err
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("the database's schema is version %d, newer than this receiver's %d: deploy the newer receiver", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("schema migration %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the version migrate brings a database to.
+func SchemaVersion() int { return len(migrations) }
