@@ -112,14 +112,15 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 	}
 }
 
-// Both dashboards can be provisioned from files or the HTTP API: every
+// Every dashboard can be provisioned from files or the HTTP API: every
 // panel and query reads its data source from the datasource variable (no
 // __inputs to fill in by hand), and the command variable filters every
 // panel that shows commands.
 func TestDashboardsProvisionable(t *testing.T) {
-	for _, c := range []struct{ file, dsType, queryField string }{
-		{"dashboards/pace-telemetry.json", "graphite", "target"},
-		{"dashboards/pace-telemetry-prometheus.json", "prometheus", "expr"},
+	for _, c := range []struct{ file, dsType, queryField, commandFilter string }{
+		{"dashboards/pace-telemetry.json", "graphite", "target", "${command:regex}"},
+		{"dashboards/pace-telemetry-prometheus.json", "prometheus", "expr", "${command:regex}"},
+		{"dashboards/pace-telemetry-postgres.json", "grafana-postgresql-datasource", "rawSql", "$command"},
 	} {
 		b, err := os.ReadFile(c.file)
 		if err != nil {
@@ -169,7 +170,7 @@ func TestDashboardsProvisionable(t *testing.T) {
 					t.Errorf("%s: panel %q: target data source %v", c.file, p.Title, ds)
 				}
 				showsCommands := strings.Contains(p.Title, "command") || strings.Contains(p.Title, "exit code")
-				if showsCommands != strings.Contains(q, "${command:regex}") {
+				if showsCommands != strings.Contains(q, c.commandFilter) {
 					t.Errorf("%s: panel %q: shows commands %v, filtered by the command variable %v", c.file, p.Title, showsCommands, !showsCommands)
 				}
 			}
