@@ -126,6 +126,11 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
 		t.Fatalf("pace.exe version: %v\n%s", err, b)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pace-telemetryd.exe run said:\n%s", log.String())
+		}
+	})
 	testenv.EventuallyWithin(t, 60*time.Second, "run to upload a new count", func() bool { return equal(r.counts(t), want(t, folder)) })
 	if got := r.counts(t)["version 0"]; got != procs*runs+1 {
 		t.Fatalf("receiver has version=%d, want %d\n%s", got, procs*runs+1, log.String())

@@ -102,7 +102,10 @@ func (s *Store) Reset() error {
 }
 
 // Load reads the file. It returns an error wrapping fs.ErrNotExist when
-// nothing has been recorded yet.
+// nothing has been recorded yet, and one matching ErrUnreadable when the
+// file was read but is not counts pace understands; any other error is
+// the reading's own (on Windows, a file being replaced at that moment
+// answers "sharing violation"), and trying again later may succeed.
 func (s *Store) Load() (*payload.Payload, error) {
 	data, err := lockedfile.Read(s.Path(), MaxFileSize)
 	if err != nil {
@@ -110,10 +113,19 @@ func (s *Store) Load() (*payload.Payload, error) {
 	}
 	p, _, err := decodeFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Path(), err)
+		return nil, fmt.Errorf("%s: %w", s.Path(), unreadable{err})
 	}
 	return p, nil
 }
+
+// ErrUnreadable matches a telemetry file whose content pace cannot read;
+// the next counted run moves it aside and starts afresh.
+var ErrUnreadable = errors.New("telemetry file not readable as counts")
+
+type unreadable struct{ error }
+
+func (unreadable) Is(target error) bool { return target == ErrUnreadable }
+func (u unreadable) Unwrap() error      { return u.error }
 
 // edit runs change on the current counters under the lock and writes the
 // result. A file that cannot be understood is moved aside, never

@@ -86,9 +86,18 @@ func Once(ctx context.Context, cfg Config, state *State) Result {
 	if errors.Is(err, fs.ErrNotExist) {
 		return Result{Outcome: Nothing}
 	}
-	if err != nil {
+	if errors.Is(err, telemetry.ErrUnreadable) {
 		// The next pace run moves a bad file aside and starts afresh.
 		return Result{Outcome: Nothing, Err: err}
+	}
+	if err != nil {
+		// The file could not be read now (on Windows it may be in the
+		// middle of being replaced): try again, with backoff, rather than
+		// wait for the next change, which may never come.
+		state.LastAttempt = now()
+		state.LastError = Sanitize(err.Error(), MaxAnswer)
+		state.Failures++
+		return Result{Outcome: Retry, Err: fmt.Errorf("read the counts: %w", err)}
 	}
 	body, err := p.Marshal()
 	if err != nil {

@@ -135,6 +135,16 @@ func TestNothingToSend(t *testing.T) {
 	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing || res.Err == nil {
 		t.Fatalf("bad file: %+v", res)
 	}
+	if st.Failures != 0 {
+		t.Fatalf("a bad file counted as a failed upload: %+v", st)
+	}
+	// A file that cannot be read now (here a folder in its place; on
+	// Windows, a file being replaced) is tried again with backoff.
+	os.Remove(filepath.Join(cfg.Dir, "telemetry.yaml"))
+	os.Mkdir(filepath.Join(cfg.Dir, "telemetry.yaml"), 0o700)
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Retry || res.Err == nil || st.Failures != 1 || st.LastError == "" {
+		t.Fatalf("unreadable now: %+v, state %+v", res, st)
+	}
 	cfg.Endpoint = ""
 	if res := Once(context.Background(), cfg, &st); res.Err == nil || !strings.Contains(res.Err.Error(), "no endpoint") {
 		t.Fatalf("no endpoint: %+v", res)
