@@ -409,7 +409,7 @@ func startGraphite(t *testing.T) (carbonAddr, webURL string) {
 		}
 	}
 	webAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	linePort, picklePort, queryPort := freePort(t), freePort(t), freePort(t)
+	linePort, queryPort := writeCarbonConf(t, dir, "1h:60d", "GRAPHITE_URL = http://"+webAddr+"\nTAG_BATCH_SIZE = 1000\n")
 	settings := fmt.Sprintf(`SECRET_KEY = 'pace-test'
 STORAGE_DIR = %[1]q
 WHISPER_DIR = %[2]q
@@ -421,35 +421,6 @@ TAGDB = 'graphite.tags.localdatabase.LocalDatabaseTagDB'
 DATABASES = {'default': {'NAME': %[6]q, 'ENGINE': 'django.db.backends.sqlite3', 'OPTIONS': {'timeout': 60}}}
 `, storage, filepath.Join(storage, "whisper"), filepath.Join(dir, "log"), filepath.Join(storage, "index"), queryPort, filepath.Join(dir, "graphite.db"))
 	if err := os.WriteFile(filepath.Join(dir, "pace_graphite_settings.py"), []byte(settings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`[cache]
-STORAGE_DIR = %[1]s
-LOCAL_DATA_DIR = %[1]s/whisper
-WHITELISTS_DIR = %[1]s/lists
-CONF_DIR = %[2]s
-LOG_DIR = %[2]s/log
-PID_DIR = %[2]s
-USER =
-ENABLE_TAGS = True
-GRAPHITE_URL = http://%[6]s
-DATABASE = whisper
-MAX_CACHE_SIZE = inf
-MAX_UPDATES_PER_SECOND = 100000
-MAX_CREATES_PER_MINUTE = 100000
-TAG_BATCH_SIZE = 1000
-ENABLE_UDP_LISTENER = False
-LINE_RECEIVER_INTERFACE = 127.0.0.1
-LINE_RECEIVER_PORT = %[3]d
-PICKLE_RECEIVER_INTERFACE = 127.0.0.1
-PICKLE_RECEIVER_PORT = %[4]d
-CACHE_QUERY_INTERFACE = 127.0.0.1
-CACHE_QUERY_PORT = %[5]d
-`, storage, dir, linePort, picklePort, queryPort, webAddr)
-	if err := os.WriteFile(filepath.Join(dir, "carbon.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "storage-schemas.conf"), []byte("[pace]\npattern = .*\nretentions = 1h:60d\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// graphite-manage finds its settings through the environment.

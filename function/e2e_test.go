@@ -158,11 +158,13 @@ func expectSinkDown(t *testing.T, resp *http.Response) {
 	}
 }
 
-func TestE2ECarbon(t *testing.T) {
-	needBinaries(t, "carbon-cache", "whisper-fetch")
-	dir := t.TempDir()
+// writeCarbonConf writes carbon.conf and storage-schemas.conf in dir for a
+// carbon-cache on loopback that keeps its whisper files, at retentions,
+// under dir/storage; extra holds more [cache] settings. It returns the
+// plaintext and cache-query ports.
+func writeCarbonConf(t *testing.T, dir, retentions, extra string) (linePort, queryPort int) {
+	t.Helper()
 	linePort, picklePort, queryPort := freePort(t), freePort(t), freePort(t)
-	storage := filepath.Join(dir, "storage")
 	conf := fmt.Sprintf(`[cache]
 STORAGE_DIR = %[1]s
 LOCAL_DATA_DIR = %[1]s/whisper
@@ -174,9 +176,8 @@ USER =
 ENABLE_TAGS = True
 DATABASE = whisper
 MAX_CACHE_SIZE = inf
-MAX_UPDATES_PER_SECOND = 10000
-MAX_CREATES_PER_MINUTE = 10000
-WHISPER_AUTOFLUSH = True
+MAX_UPDATES_PER_SECOND = 100000
+MAX_CREATES_PER_MINUTE = 100000
 ENABLE_UDP_LISTENER = False
 LINE_RECEIVER_INTERFACE = 127.0.0.1
 LINE_RECEIVER_PORT = %[3]d
@@ -184,14 +185,22 @@ PICKLE_RECEIVER_INTERFACE = 127.0.0.1
 PICKLE_RECEIVER_PORT = %[4]d
 CACHE_QUERY_INTERFACE = 127.0.0.1
 CACHE_QUERY_PORT = %[5]d
-`, storage, dir, linePort, picklePort, queryPort)
+%[6]s`, filepath.Join(dir, "storage"), dir, linePort, picklePort, queryPort, extra)
 	if err := os.WriteFile(filepath.Join(dir, "carbon.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	schemas := "[default]\npattern = .*\nretentions = 1s:2h\n"
+	schemas := "[pace]\npattern = .*\nretentions = " + retentions + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "storage-schemas.conf"), []byte(schemas), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return linePort, queryPort
+}
+
+func TestE2ECarbon(t *testing.T) {
+	needBinaries(t, "carbon-cache", "whisper-fetch")
+	dir := t.TempDir()
+	storage := filepath.Join(dir, "storage")
+	linePort, _ := writeCarbonConf(t, dir, "1s:2h", "WHISPER_AUTOFLUSH = True\n")
 	lineAddr := fmt.Sprintf("127.0.0.1:%d", linePort)
 	now := time.Now().Truncate(time.Second)
 	fn := serveFunction(t, lineAddr, now)
