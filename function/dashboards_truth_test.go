@@ -519,7 +519,7 @@ type promResult struct {
 // by step, as Grafana's Prometheus data source does.
 func promAPI(t *testing.T, base, query string, instant bool, ts, start, end time.Time, step time.Duration) []promResult {
 	t.Helper()
-	q := url.Values{"query": {query}}
+	q := url.Values{"query": {query}, "nocache": {"1"}} // nocache: VictoriaMetrics' response cache
 	path := "/api/v1/query"
 	if instant {
 		q.Set("time", strconv.FormatInt(ts.Unix(), 10))

@@ -5,16 +5,12 @@ package function
 // on loopback as in e2e_test.go.
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,42 +59,11 @@ func servePromFunction(t *testing.T, writeURL string, clock *testClock) string {
 // the result, as sorted "label=value;…" without __name__, -> value.
 func promQuery(t *testing.T, base, query string, ts time.Time) map[string]float64 {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	q := url.Values{"query": {query}, "time": {strconv.FormatInt(ts.Unix(), 10)}, "nocache": {"1"}}
-	resp, err := client.Get(base + "/api/v1/query?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Status string
-		Data   struct {
-			ResultType string
-			Result     []struct {
-				Metric map[string]string
-				Value  [2]any
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &r); err != nil || r.Status != "success" || r.Data.ResultType != "vector" {
-		t.Fatalf("query %q: %s %v: %s", query, resp.Status, err, b)
-	}
 	got := map[string]float64{}
-	for _, s := range r.Data.Result {
-		var labels []string
-		for k, v := range s.Metric {
-			if k != "__name__" {
-				labels = append(labels, k+"="+v)
-			}
+	for _, r := range promAPI(t, base, query, true, ts, time.Time{}, time.Time{}, 0) {
+		for _, v := range r.points {
+			got[r.key] = v
 		}
-		sort.Strings(labels)
-		str, _ := s.Value[1].(string)
-		v, err := strconv.ParseFloat(str, 64)
-		if err != nil {
-			t.Fatalf("query %q: value %v", query, s.Value)
-		}
-		got[strings.Join(labels, ";")] = v
 	}
 	return got
 }
