@@ -32,18 +32,25 @@ func TestReadOnlyFolder(t *testing.T) {
 	dir := t.TempDir()
 	pace(t, dir, nil, "version")
 	before, _ := os.ReadFile(filepath.Join(dir, "telemetry.yaml"))
+	// As PACE's own CLI leaves a folder: no lock file, and none can be
+	// made there, yet the counts can still be shown.
+	os.Remove(filepath.Join(dir, "telemetry.yaml.lock"))
 	want := pace(t, t.TempDir(), []string{"DO_NOT_TRACK=1"}, "version")
-	// Bind the folder read-only over itself, then run pace twice: plain,
-	// and explaining.
+	// Bind the folder read-only over itself, then run pace twice, plain
+	// and explaining, and show the counts.
 	got := inMountNamespace(t, `mount --bind "$D" "$D"; mount -o remount,bind,ro "$D" "$D"
 		"$PACE" version; echo "exit $?"
-		PACE_TELEMETRY_DEBUG=1 "$PACE" version --nope 2>&1 || echo "exit $?"`, "D="+dir, "PACE_CONFIG_PATH="+dir)
+		PACE_TELEMETRY_DEBUG=1 "$PACE" version --nope 2>&1 || echo "exit $?"
+		"$PACE" telemetry show 2>&1; echo "exit $?"`, "D="+dir, "PACE_CONFIG_PATH="+dir)
 	wantOut := want.stdout + "exit 0\nError: unknown flag: --nope\n"
 	if !strings.HasPrefix(got.stdout, wantOut) {
 		t.Fatalf("on a read-only folder: stdout %q, want it to start %q (stderr %q)", got.stdout, wantOut, got.stderr)
 	}
-	if !strings.Contains(got.stdout, "read-only file system") || !strings.HasSuffix(got.stdout, "exit 2\n") {
+	if !strings.Contains(got.stdout, "read-only file system") || !strings.Contains(got.stdout, "exit 2\n") {
 		t.Fatalf("the debug run does not explain or lost its exit code: %q", got.stdout)
+	}
+	if !strings.HasSuffix(got.stdout, "exit 2\n"+string(before)+"exit 0\n") {
+		t.Fatalf("telemetry show did not print the file as it is: %q", got.stdout)
 	}
 	if got.stderr != "" {
 		t.Fatalf("telemetry printed on stderr without being asked: %q", got.stderr)
@@ -105,5 +112,49 @@ func TestNoSocketIsOpened(t *testing.T) {
 				t.Fatalf("pace %v made a network call %s:\n%s", args, call, trace)
 			}
 		}
+	}
+}
+
+// A telemetry file its owner made read-only is still counted, as it
+// always was (the folder is theirs, so the file is replaced): the count
+// is not written over it. Run as another user, since root may write to
+// any file.
+func TestReadOnlyFileIsStillCounted(t *testing.T) {
+	setpriv := need(t, "setpriv")
+	const uid = "54321"
+	// The binary and the folder must be reachable by that user.
+	top := t.TempDir()
+	os.Chmod(filepath.Dir(top), 0o755) // the test's own temporary folder
+	os.Chmod(top, 0o755)
+	bin := filepath.Join(top, "pace")
+	data, err := os.ReadFile(paceBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(top, "pace-config")
+	os.Mkdir(dir, 0o700)
+	pace(t, dir, nil, "version")
+	file := filepath.Join(dir, "telemetry.yaml")
+	for _, p := range []string{dir, file, file + ".lock"} {
+		if err := os.Chown(p, 54321, 54321); err != nil {
+			if testenv.Strict() {
+				t.Fatalf("cannot give the folder to another user: %v", err)
+			}
+			t.Skipf("cannot give the folder to another user: %v", err)
+		}
+	}
+	os.Chmod(file, 0o400)
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command(setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups", bin, "version")
+		cmd.Env = []string{"PACE_CONFIG_PATH=" + dir, "PACE_TELEMETRY_DEBUG=1"}
+		if r := run(t, cmd); r.code != 0 || !strings.Contains(r.stderr, "pace telemetry: recorded") {
+			t.Fatalf("run %d as the folder's owner: %+v", i, r)
+		}
+	}
+	if n := load(t, dir)["pace version"][0]; n != 3 {
+		t.Fatalf("pace version counted %d times, want 3", n)
 	}
 }

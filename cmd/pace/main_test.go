@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,8 +120,48 @@ func TestConcurrentProcessesLoseNoCount(t *testing.T) {
 			}
 		}(p)
 	}
+	// A reader all the while, as pace-telemetryd and `pace telemetry show`
+	// read: every read is whole, and the count never goes down. (Counts are
+	// written over in place, a byte or two at a time: a reader without the
+	// lock would rarely catch one half done here; lockedfile's
+	// TestReadSharedNeverSeesAHalfWrite shows that it can.)
+	stopReading := make(chan struct{})
+	reads := make(chan string)
+	go func() {
+		var last uint64
+		n := 0
+		for {
+			select {
+			case <-stopReading:
+				reads <- fmt.Sprintf("%d reads", n)
+				return
+			default:
+			}
+			p, err := (&telemetry.Store{Dir: dir}).Load()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				reads <- fmt.Sprintf("read %d: %v", n, err)
+				return
+			}
+			got := p.MetricPoints["pace version"][0].CumulativeCount
+			if got < last || got > procs*runs {
+				reads <- fmt.Sprintf("read %d: count %d after %d", n, got, last)
+				return
+			}
+			last = got
+			n++
+		}
+	}()
 	close(start)
 	wg.Wait()
+	close(stopReading)
+	if r := <-reads; !strings.HasSuffix(r, " reads") {
+		t.Error("the reader saw a bad file: " + r)
+	} else {
+		t.Log("the reader made " + r)
+	}
 	close(errs)
 	for e := range errs {
 		t.Error(e)

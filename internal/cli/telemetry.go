@@ -17,7 +17,6 @@ import (
 
 	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
-	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -185,7 +184,7 @@ sent.`,
 				return err
 			}
 			if !asPayload && e.output.Format != "json" {
-				data, err := lockedfile.Read(st.store.Path(), telemetry.MaxFileSize)
+				data, err := st.store.Raw()
 				if errors.Is(err, fs.ErrNotExist) {
 					fmt.Fprintf(e.Err, "Nothing recorded yet (%s does not exist).\n", st.store.Path())
 					if e.output.Structured() {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,34 +127,192 @@ func TestReplaceUsesAFreshPrivateFile(t *testing.T) {
 	}
 }
 
-// A patient waiter waits while the guarded file keeps changing, and gives
-// up soon once it stops.
+// A patient waiter waits while the guarded file keeps changing, whether
+// replaced or written over in place, and gives up soon once it stops.
 func TestLockPatientWaitsForProgressOnly(t *testing.T) {
+	for _, how := range []string{"replaced", "written in place"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f")
+			os.WriteFile(path, []byte{0}, 0o600)
+			unlock, err := Lock(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			go func() { // another writer's progress, for a while, then release
+				for i := 0; i < 30; i++ {
+					if how == "replaced" {
+						Replace(path, []byte{byte(i)}, 0o600)
+					} else if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+						f.WriteAt([]byte{byte(i)}, 0) // same size, same file: only the time tells
+						f.Close()
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				unlock()
+				close(stop)
+			}()
+			// idle (60 ms) is far shorter than the holder's 150 ms: only the
+			// changes keep this waiter waiting.
+			unlock2, err := LockPatient(path, 60*time.Millisecond, 10*time.Second)
+			if err != nil {
+				t.Fatalf("gave up while the file kept changing: %v", err)
+			}
+			unlock2()
+			<-stop
+			unlock3, _ := Lock(context.Background(), path)
+			defer unlock3()
+			if _, err := LockPatient(path, 30*time.Millisecond, 10*time.Second); !errors.Is(err, ErrLockTimeout) {
+				t.Fatalf("a stuck holder: %v", err)
+			}
+		})
+	}
+}
+
+// editInPlace runs EditInPlace with a function that turns the content into
+// want, and reports whether path is still the same file (written over)
+// rather than a new one (replaced).
+func editInPlace(t *testing.T, path string, want []byte) (sameFile bool) {
+	t.Helper()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = EditInPlace(path, time.Second, time.Second, 1<<20, 0o600, func(data []byte, readErr error) ([]byte, error) {
+		if readErr != nil {
+			t.Fatalf("readErr = %v", readErr)
+		}
+		return want, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != string(want) {
+		t.Fatalf("file = %q, want %q", data, want)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.SameFile(before, after)
+}
+
+// A change that keeps the length and lies within one sector is written
+// over the old bytes; any other change replaces the file.
+func TestEditInPlaceWritesOverOnlyWithinASector(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
+	pad := strings.Repeat("x", 1000)
+	if err := os.WriteFile(path, []byte("count: 41\n"+pad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		content string
+		inPlace bool
+	}{
+		{"one digit", "count: 42\n" + pad, true},
+		{"nothing", "count: 42\n" + pad, true},
+		{"two places in one sector", "count: 53\n" + "y" + pad[1:], true},
+		{"longer", "count: 100\n" + pad, false},
+		{"shorter", "count: 7\n" + pad, false},
+		{"two sectors apart", "count: 54\n" + "y" + pad[1:700] + "z" + pad[701:], false},
+		// pad[i] is at offset 10+i: "ab" is at 511 and 512.
+		{"across a sector boundary", "count: 54\n" + "y" + pad[1:501] + "ab" + pad[503:700] + "z" + pad[701:], false},
+		{"the last sector", "count: 54\n" + "y" + pad[1:501] + "ab" + pad[503:700] + "z" + pad[701:980] + "end" + pad[983:], true},
+	}
+	for _, c := range cases {
+		if got := editInPlace(t, path, []byte(c.content)); got != c.inPlace {
+			t.Errorf("%s: written in place = %v, want %v", c.name, got, c.inPlace)
+		}
+	}
+}
+
+// An edit that moves the file aside (as a reader of bad content does)
+// and returns content of the same length must not write into the file it
+// moved: the new content becomes a new file.
+func TestEditInPlaceNeverWritesAMovedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, []byte("bad 1"), 0o600)
+	err := EditInPlace(path, time.Second, time.Second, 100, 0o600, func(data []byte, readErr error) ([]byte, error) {
+		if err := os.Rename(path, path+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		return []byte("bad 2"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside, _ := os.ReadFile(path + ".aside")
+	now, _ := os.ReadFile(path)
+	if string(aside) != "bad 1" || string(now) != "bad 2" {
+		t.Fatalf("moved aside: %q, file: %q", aside, now)
+	}
+}
+
+// A reader holding the shared lock never sees a write in progress. The
+// writer turns a whole sector from one letter to another; a reader
+// without the lock (Read) does see mixed sectors here, within a few
+// thousand reads.
+func TestReadSharedNeverSeesAHalfWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	a, b := []byte(strings.Repeat("a", sectorSize)), []byte(strings.Repeat("b", sectorSize))
+	os.WriteFile(path, a, 0o600)
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			err = EditInPlace(path, time.Second, time.Second, sectorSize, 0o600, func(data []byte, _ error) ([]byte, error) {
+				if data[0] == 'a' {
+					return b, nil
+				}
+				return a, nil
+			})
+		}
+		done <- err
+	}()
+	mixed := 0
+	for i := 0; i < 20000; i++ {
+		data, err := ReadShared(path, sectorSize, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != string(a) && string(data) != string(b) {
+			mixed++
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if mixed > 0 {
+		t.Fatalf("%d reads saw a half-written sector", mixed)
+	}
+}
+
+// Without its lock the file is still read: a missing file makes no lock
+// file, and a stuck holder delays a reader only for its wait.
+func TestReadSharedWithoutTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if _, err := ReadShared(path, 10, time.Second); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := os.Lstat(path + LockSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("reading a missing file made a lock file: %v", err)
+	}
+	os.WriteFile(path, []byte("kept"), 0o600)
 	unlock, err := Lock(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	go func() { // another writer's progress, for a while, then release
-		for i := 0; i < 30; i++ {
-			Replace(path, []byte{byte(i)}, 0o600)
-			time.Sleep(5 * time.Millisecond)
-		}
-		unlock()
-		close(stop)
-	}()
-	// idle (60 ms) is far shorter than the holder's 150 ms: only the
-	// changes keep this waiter waiting.
-	unlock2, err := LockPatient(path, 60*time.Millisecond, 10*time.Second)
-	if err != nil {
-		t.Fatalf("gave up while the file kept changing: %v", err)
-	}
-	unlock2()
-	<-stop
-	unlock3, _ := Lock(context.Background(), path)
-	defer unlock3()
-	if _, err := LockPatient(path, 30*time.Millisecond, 10*time.Second); !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("a stuck holder: %v", err)
+	defer unlock()
+	if data, err := ReadShared(path, 10, 20*time.Millisecond); err != nil || string(data) != "kept" {
+		t.Fatalf("under a stuck lock: %q, %v", data, err)
 	}
 }

@@ -107,7 +107,7 @@ func (s *Store) Reset() error {
 // the reading's own (on Windows, a file being replaced at that moment
 // answers "sharing violation"), and trying again later may succeed.
 func (s *Store) Load() (*payload.Payload, error) {
-	data, err := lockedfile.Read(s.Path(), MaxFileSize)
+	data, err := s.Raw()
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +116,12 @@ func (s *Store) Load() (*payload.Payload, error) {
 		return nil, fmt.Errorf("%s: %w", s.Path(), unreadable{err})
 	}
 	return p, nil
+}
+
+// Raw reads the file's bytes as they are, holding its lock shared: Record
+// writes a changed count in place, and must never be seen half done.
+func (s *Store) Raw() ([]byte, error) {
+	return lockedfile.ReadShared(s.Path(), MaxFileSize, s.lockTimeout())
 }
 
 // ErrUnreadable matches a telemetry file whose content pace cannot read;
@@ -139,11 +145,10 @@ func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *paylo
 	if err := config.CheckFolder(s.Dir); err != nil {
 		return err
 	}
-	idle := s.LockTimeout
-	if idle <= 0 {
-		idle = DefaultLockTimeout
-	}
-	return lockedfile.Edit(s.Path(), idle, maxLockWait*idle, MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	idle := s.lockTimeout()
+	// In place: the usual edit (one count one higher) then rewrites a few
+	// bytes instead of the file; readers take the lock (Raw).
+	return lockedfile.EditInPlace(s.Path(), idle, maxLockWait*idle, MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		var p *payload.Payload
 		fresh := false
 		switch {
@@ -213,6 +218,13 @@ func (s *Store) fresh() *payload.Payload {
 		OperatingSystem: s.goos(),
 		ID:              newID(),
 	}
+}
+
+func (s *Store) lockTimeout() time.Duration {
+	if s.LockTimeout > 0 {
+		return s.LockTimeout
+	}
+	return DefaultLockTimeout
 }
 
 func (s *Store) goos() string {

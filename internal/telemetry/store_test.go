@@ -241,3 +241,42 @@ func TestRecordReadsEditedFiles(t *testing.T) {
 		t.Fatalf("not written back canonical:\n%s", data)
 	}
 }
+
+// The usual count (one more, as many digits) is written over the old
+// digits in the same file; a count that needs another digit, a new
+// counter or a longer version writes a new file. Either way the file is the
+// canonical one, byte for byte.
+func TestRecordCountsInPlace(t *testing.T) {
+	s, _ := newStore(t)
+	for i := 0; i < 8; i++ {
+		s.Record("pace version", 0)
+	}
+	step := func(what string, inPlace bool, record func()) {
+		t.Helper()
+		before, _ := os.Stat(s.Path())
+		record()
+		after, _ := os.Stat(s.Path())
+		if os.SameFile(before, after) != inPlace {
+			t.Errorf("%s: written in place = %v, want %v", what, !inPlace, inPlace)
+		}
+		p, err := s.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, _ := os.ReadFile(s.Path()); string(data) != string(encode(p)) {
+			t.Fatalf("%s: not the canonical file:\n%s", what, data)
+		}
+	}
+	step("8 to 9", true, func() { s.Record("pace version", 0) })
+	step("9 to 10", false, func() { s.Record("pace version", 0) })
+	step("10 to 11", true, func() { s.Record("pace version", 0) })
+	step("a new counter", false, func() { s.Record("pace version", 1) })
+	step("its second run", true, func() { s.Record("pace version", 1) })
+	s.Version = "v1.16.1" // the count and the version, a few lines apart
+	step("a new version as long", true, func() { s.Record("pace version", 1) })
+	s.Version = "v1.16.10"
+	step("a longer version", false, func() { s.Record("pace version", 1) })
+	if got := count(t, s, "pace version", 0); got != 11 {
+		t.Fatalf("pace version/0 = %d, want 11", got)
+	}
+}
