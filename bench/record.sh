@@ -4,18 +4,34 @@
 # plain `go build` and for the release build (as .goreleaser.yaml makes
 # it: CGO_ENABLED=0, -trimpath, -s -w, version and endpoint stamped), then
 # the Go benchmarks of one recorded increment and of the file codec.
+#
+# BASELINE=<git revision> also builds pace at that revision and times it in
+# the same interleaved rounds as the release build, so that a change is
+# compared with what came before on the same machine noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
+release() { # release OUT DIR: pace from DIR, built as .goreleaser.yaml builds it
+	(cd "$2" && CGO_ENABLED=0 go build -trimpath -o "$1" -ldflags "-s -w \
+		-X github.com/pace-cli/pace/internal/build.version=v0.0.0-bench \
+		-X github.com/pace-cli/pace/internal/build.endpoint=https://telemetry.example.invalid/" ./cmd/pace)
+}
 go build -o bin/pace ./cmd/pace
-CGO_ENABLED=0 go build -trimpath -o bin/pace-release -ldflags "-s -w \
-	-X github.com/pace-cli/pace/internal/build.version=v0.0.0-bench \
-	-X github.com/pace-cli/pace/internal/build.endpoint=https://telemetry.example.invalid/" ./cmd/pace
+release "$PWD/bin/pace-release" .
 go build -o bin/walltime ./bench/walltime
+releases=bin/pace-release
+if [ -n "${BASELINE:-}" ]; then
+	echo "building the baseline, $BASELINE" >&2
+	src=$(mktemp -d)
+	trap 'rm -rf "$src"' EXIT
+	git archive "$BASELINE" | tar -x -C "$src"
+	release "$PWD/bin/pace-baseline" "$src"
+	releases=bin/pace-release,bin/pace-baseline
+fi
 echo "== go build"
 bin/walltime -pace bin/pace -runs "${RUNS:-300}" -counters 300
-echo "== release build"
-bin/walltime -pace bin/pace-release -runs "${RUNS:-300}" -counters 300
+echo "== release build${BASELINE:+, and $BASELINE built the same way}"
+bin/walltime -pace "$releases" -runs "${RUNS:-300}" -counters 300
 echo
 out=$(go test -run '^$' -bench 'Record300|Splice300|DecodeEncode300' -benchtime "${BENCHTIME:-300x}" -count "${COUNT:-5}" ./internal/telemetry | grep -E '^Benchmark')
 for name in $(echo "$out" | awk '{print $1}' | sort -u); do

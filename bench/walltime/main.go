@@ -1,7 +1,9 @@
 // Command walltime measures what counting costs a pace run: it times
 // `pace version` with telemetry on (a file of N counters) and with
 // PACE_TELEMETRY_DISABLED=1, interleaved so that both see the same machine
-// noise, and prints the medians and their ratio.
+// noise, and prints the medians and their ratio. Given several binaries
+// (-pace a,b), it times them all in the same interleaved rounds, so that a
+// change can be compared with the build before it on equal terms.
 package main
 
 import (
@@ -9,41 +11,54 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
+type variant struct {
+	bin, name string
+	env       []string
+	took      []time.Duration
+}
+
 func main() {
-	bin := flag.String("pace", "bin/pace", "the pace binary to time")
+	bins := flag.String("pace", "bin/pace", "the pace binaries to time, separated by commas")
 	runs := flag.Int("runs", 300, "runs of each variant")
 	counters := flag.Int("counters", 300, "counters in the telemetry file")
 	flag.Parse()
 
-	on, err := os.MkdirTemp("", "pace-bench-on-")
+	seed, err := os.MkdirTemp("", "pace-bench-seed-")
 	check(err)
-	defer os.RemoveAll(on)
-	off, err := os.MkdirTemp("", "pace-bench-off-")
-	check(err)
-	defer os.RemoveAll(off)
-	s := &telemetry.Store{Dir: on, Version: "v1.16.0"}
+	defer os.RemoveAll(seed)
+	s := &telemetry.Store{Dir: seed, Version: "v1.16.0"}
 	for i := 0; len(mustLoad(s)) < *counters; i++ {
 		s.Record(fmt.Sprintf("pace verb%d noun%d", i%7, i/3), i%3)
 	}
+	seeded, err := os.ReadFile(s.Path())
+	check(err)
 
-	variants := []struct {
-		name string
-		env  []string
-		took []time.Duration
-	}{
-		{name: "telemetry on", env: []string{"PACE_CONFIG_PATH=" + on}},
-		{name: "PACE_TELEMETRY_DISABLED=1", env: []string{"PACE_CONFIG_PATH=" + off, "PACE_TELEMETRY_DISABLED=1"}},
+	var variants []*variant
+	for _, bin := range strings.Split(*bins, ",") {
+		// Each binary counts in a folder of its own, from the same file.
+		on, err := os.MkdirTemp("", "pace-bench-on-")
+		check(err)
+		defer os.RemoveAll(on)
+		check(os.WriteFile(filepath.Join(on, telemetry.FileName), seeded, 0o600))
+		off, err := os.MkdirTemp("", "pace-bench-off-")
+		check(err)
+		defer os.RemoveAll(off)
+		variants = append(variants,
+			&variant{bin: bin, name: "telemetry on", env: []string{"PACE_CONFIG_PATH=" + on}},
+			&variant{bin: bin, name: "PACE_TELEMETRY_DISABLED=1", env: []string{"PACE_CONFIG_PATH=" + off, "PACE_TELEMETRY_DISABLED=1"}})
 	}
 	for i := 0; i < *runs+10; i++ {
 		for j := range variants {
-			v := &variants[(i+j)%2] // alternate which goes first
-			cmd := exec.Command(*bin, "version")
+			v := variants[(i+j)%len(variants)] // rotate which goes first
+			cmd := exec.Command(v.bin, "version")
 			cmd.Env = v.env
 			start := time.Now()
 			check(cmd.Run())
@@ -52,15 +67,21 @@ func main() {
 			}
 		}
 	}
-	counted := mustLoad(s)
-	fmt.Printf("pace version, %d runs each, interleaved; telemetry file of %d counters\n", *runs, len(counted))
-	med := make([]time.Duration, 2)
-	for j, v := range variants {
-		slices.Sort(v.took)
-		med[j] = v.took[len(v.took)/2]
-		fmt.Printf("  %-28s median %8v   p90 %8v\n", v.name, med[j].Round(time.Microsecond), v.took[len(v.took)*9/10].Round(time.Microsecond))
+	fmt.Printf("pace version, %d runs each, interleaved; telemetry file of %d counters\n", *runs, len(mustLoad(s)))
+	for i := 0; i < len(variants); i += 2 {
+		if len(variants) > 2 {
+			fmt.Printf("%s:\n", variants[i].bin)
+		}
+		on, off := median(variants[i]), median(variants[i+1])
+		fmt.Printf("  recording adds %v to the median; ratio on/off = %.3f\n", (on - off).Round(time.Microsecond), float64(on)/float64(off))
 	}
-	fmt.Printf("  recording adds %v to the median; ratio on/off = %.3f\n", (med[0] - med[1]).Round(time.Microsecond), float64(med[0])/float64(med[1]))
+}
+
+func median(v *variant) time.Duration {
+	slices.Sort(v.took)
+	m := v.took[len(v.took)/2]
+	fmt.Printf("  %-28s median %8v   p90 %8v\n", v.name, m.Round(time.Microsecond), v.took[len(v.took)*9/10].Round(time.Microsecond))
+	return m
 }
 
 func mustLoad(s *telemetry.Store) map[string]int {

@@ -248,10 +248,8 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 			l.kind, l.key, l.text = lineField, fieldOrder[fields], value
 			fields++
 		case bytes.HasPrefix(text, []byte(countPrefix)):
-			digits := string(text[len(countPrefix):])
-			n, err := strconv.ParseUint(digits, 10, 64)
-			// Plain decimal only: YAML 1.1 readers take 010 for octal.
-			if state != lineCode || err != nil || n > payload.MaxCount || strconv.FormatUint(n, 10) != digits {
+			n, ok := decimal(text[len(countPrefix):], payload.MaxCount)
+			if state != lineCode || !ok {
 				return 0, errNotCanonical
 			}
 			l.kind, l.count = lineCount, n
@@ -259,12 +257,11 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 			if len(text) < 10 { // "        0:" at the least
 				return 0, errNotCanonical
 			}
-			digits := text[8 : len(text)-1]
-			n, err := strconv.Atoi(string(digits))
-			if state == lineCode || text[len(text)-1] != ':' || err != nil || n <= prevCode || n > 255 || strconv.Itoa(n) != string(digits) {
+			n, ok := decimal(text[8:len(text)-1], 255)
+			if state == lineCode || text[len(text)-1] != ':' || !ok || int(n) <= prevCode {
 				return 0, errNotCanonical
 			}
-			l.kind, l.code, prevCode = lineCode, n, n
+			l.kind, l.code, prevCode = lineCode, int(n), int(n)
 		default:
 			if len(text) < 6 { // "    p:" at the least
 				return 0, errNotCanonical
@@ -286,6 +283,26 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 	return fieldsAt, nil
 }
 
+// decimal reads b as a number no larger than max, written as encode
+// writes it: digits only, and no leading zero (YAML 1.1 readers take 010
+// for octal). By hand, because strconv's round trip allocates, and this
+// runs on every line of the file on every pace run.
+func decimal(b []byte, max uint64) (uint64, bool) {
+	if len(b) == 0 || len(b) > 1 && b[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n = n*10 + uint64(c-'0'); n > max {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
 // splice returns data with one added to the counter of (path, code) and the
 // version and OS fields refreshed, by copying the file around the one place
 // that changes: no maps, no full encode. It reports false when data is not
@@ -298,6 +315,7 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 		foundPath bool
 		codeMatch bool
 		id        []byte
+		pathBytes = []byte(path)
 	)
 	block := func(withPath bool) []byte {
 		var b bytes.Buffer
@@ -330,7 +348,7 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 				id = l.text
 				return
 			}
-			switch c := bytes.Compare(l.text, []byte(path)); {
+			switch c := bytes.Compare(l.text, pathBytes); {
 			case c == 0:
 				inPath, foundPath = true, true
 			case c > 0 && !foundPath:

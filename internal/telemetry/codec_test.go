@@ -286,3 +286,32 @@ func BenchmarkSplice300(b *testing.B) {
 		}
 	}
 }
+
+// Numbers are read as encode writes them and nothing else: a leading zero
+// (octal to a YAML 1.1 reader), a sign, a space or a value over the limit
+// sends the file to the slow path, which reads it as YAML.
+func TestDecimal(t *testing.T) {
+	for in, want := range map[string]struct {
+		n  uint64
+		ok bool
+	}{
+		"0": {0, true}, "7": {7, true}, "255": {255, true}, "4294967295": {4294967295, true},
+		"": {}, "00": {}, "010": {}, "+1": {}, "-1": {}, " 1": {}, "1 ": {}, "1e3": {}, "0x1": {},
+		"4294967296": {}, "99999999999999999999999": {},
+	} {
+		if n, ok := decimal([]byte(in), payload.MaxCount); n != want.n || ok != want.ok {
+			t.Errorf("decimal(%q) = %d, %v; want %d, %v", in, n, ok, want.n, want.ok)
+		}
+	}
+	if _, ok := decimal([]byte("256"), 255); ok {
+		t.Error("decimal(256, 255) accepted a value over its limit")
+	}
+	file := "metric_points:\n    pace version:\n        0:\n            cumulative_count: 010\n" + "cli_version: v1\noperating_system: linux\nid: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"
+	if _, ok := splice([]byte(file), "pace version", 0, "v1", "linux"); ok {
+		t.Error("splice edited a count written as octal")
+	}
+	// yaml.v3, like PACE's CLI that used it, reads 010 as octal.
+	if p, err := decode([]byte(file)); err != nil || p.MetricPoints["pace version"][0].CumulativeCount != 8 {
+		t.Errorf("the slow path read 010 as %+v, %v; want 8, as yaml.v3 does", p, err)
+	}
+}
