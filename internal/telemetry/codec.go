@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 
@@ -92,6 +93,12 @@ func plain(s string) bool {
 		return false
 	}
 	// Numbers (1, 1.5, 1e3, 0x1f, 1_000) would not read back as strings.
+	// Those that start with a letter (inf, nan) are refused above, and
+	// ParseInt's and ParseFloat's errors allocate: skip them for versions
+	// and OS names, which scan checks on every run.
+	if !(s[0] >= '0' && s[0] <= '9') && strings.ToLower(s) != "infinity" {
+		return true
+	}
 	if _, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
 		return false
 	}
@@ -239,7 +246,7 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 				return 0, errNotCanonical
 			}
 			key, value, ok := bytes.Cut(text, []byte(": "))
-			if !ok || string(key) != fieldOrder[fields] || !plain(string(value)) {
+			if !ok || string(key) != fieldOrder[fields] || !plain(view(value)) {
 				return 0, errNotCanonical
 			}
 			if fields == 0 {
@@ -267,7 +274,7 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 				return 0, errNotCanonical
 			}
 			path := text[4 : len(text)-1]
-			if empty || state != lineCount || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(string(path)) != nil {
+			if empty || state != lineCount || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(view(path)) != nil {
 				return 0, errNotCanonical
 			}
 			l.kind, l.text, prevPath, prevCode = linePath, path, path, -1
@@ -277,11 +284,17 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 		}
 		visit(&l)
 	}
-	if len(rest) > 0 || fields != len(fieldOrder) || payload.ValidID(string(l.text)) != nil {
+	if len(rest) > 0 || fields != len(fieldOrder) || payload.ValidID(view(l.text)) != nil {
 		return 0, errNotCanonical
 	}
 	return fieldsAt, nil
 }
+
+// view is b as a string, without a copy, for the checks scan makes of
+// every path and field: none keeps the string (an error message copies
+// it), and nothing writes to b meanwhile. Copies were most of what a run
+// allocated, and in a fresh process new memory costs a page fault.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // decimal reads b as a number no larger than max, written as encode
 // writes it: digits only, and no leading zero (YAML 1.1 readers take 010

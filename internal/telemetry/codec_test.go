@@ -160,7 +160,7 @@ func TestPlainScalars(t *testing.T) {
 			t.Errorf("plain(%q) = false, want true", s)
 		}
 	}
-	for _, s := range []string{"", "on", "No", "null", "1.16", "12", "0x1f", "1e3", "2026-11-25", "a: b", "#x", "-x", "a b", "\"q\"", "é"} {
+	for _, s := range []string{"", "on", "No", "null", "1.16", "12", "0x1f", "1e3", "2026-11-25", "a: b", "#x", "-x", "a b", "\"q\"", "é", "infinity", "Infinity", "INF", "NaN", "1_000"} {
 		if plain(s) {
 			t.Errorf("plain(%q) = true, want false", s)
 		}
