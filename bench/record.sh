@@ -5,9 +5,11 @@
 # it: CGO_ENABLED=0, -trimpath, -s -w, version and endpoint stamped), then
 # the Go benchmarks of one recorded increment and of the file codec.
 #
-# BASELINE=<git revision> also builds pace at that revision and times it in
-# the same interleaved rounds as the release build, so that a change is
-# compared with what came before on the same machine noise.
+# BASELINE=<git revision> also builds pace at that revision the same way
+# and times it in the same interleaved rounds as the release build: the
+# two compared on equal terms. Both figures come out higher there than when
+# one binary runs alone: two copies of one binary, interleaved, do the same,
+# while one binary timed twice over does not (colder caches, we think).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
@@ -19,19 +21,18 @@ release() { # release OUT DIR: pace from DIR, built as .goreleaser.yaml builds i
 go build -o bin/pace ./cmd/pace
 release "$PWD/bin/pace-release" .
 go build -o bin/walltime ./bench/walltime
-releases=bin/pace-release
+echo "== go build"
+bin/walltime -pace bin/pace -runs "${RUNS:-300}" -counters 300
+echo "== release build"
+bin/walltime -pace bin/pace-release -runs "${RUNS:-300}" -counters 300
 if [ -n "${BASELINE:-}" ]; then
-	echo "building the baseline, $BASELINE" >&2
 	src=$(mktemp -d)
 	trap 'rm -rf "$src"' EXIT
 	git archive "$BASELINE" | tar -x -C "$src"
 	release "$PWD/bin/pace-baseline" "$src"
-	releases=bin/pace-release,bin/pace-baseline
+	echo "== release build and $BASELINE built the same way, interleaved"
+	bin/walltime -pace bin/pace-release,bin/pace-baseline -runs "${RUNS:-300}" -counters 300
 fi
-echo "== go build"
-bin/walltime -pace bin/pace -runs "${RUNS:-300}" -counters 300
-echo "== release build${BASELINE:+, and $BASELINE built the same way}"
-bin/walltime -pace "$releases" -runs "${RUNS:-300}" -counters 300
 echo
 out=$(go test -run '^$' -bench 'Record300|Splice300|DecodeEncode300' -benchtime "${BENCHTIME:-300x}" -count "${COUNT:-5}" ./internal/telemetry | grep -E '^Benchmark')
 for name in $(echo "$out" | awk '{print $1}' | sort -u); do
