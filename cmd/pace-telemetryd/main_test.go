@@ -143,6 +143,22 @@ func runPace(t *testing.T, dir string, args ...string) {
 	cmd.Run() // exit codes are part of what is counted
 }
 
+// daemonCmd runs pace-telemetryd with env and returns its exit code and
+// combined output.
+func daemonCmd(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin.daemon, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
 // daemon is a running pace-telemetryd.
 type daemon struct {
 	cmd *exec.Cmd

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -90,8 +92,15 @@ func TestStatusJSONAndPlainErrors(t *testing.T) {
 		t.Fatalf("status -o json: %d %s", code, out)
 	}
 	if st.Service.State == "" || st.Endpoint != "https://t.example/" || st.EndpointFrom != "--endpoint" || st.Mode != "on" ||
-		st.IntervalSeconds != 60 || !st.Uploads || st.LastUpload == nil || !st.LastUpload.Equal(at) || !strings.HasPrefix(st.Pending, "yes: 1 counters") {
+		st.IntervalSeconds != 60 || !st.Uploads || st.LastUpload == nil || !st.LastUpload.Equal(at) || st.Pending != "yes: 1 counter not yet delivered as it is now" {
 		t.Fatalf("status -o json: %+v\n%s", st, out)
+	}
+	// As text, the mode's reason on a line of its own: it has parentheses
+	// of its own.
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("telemetry-mode: local\n"), 0o600)
+	if code, out := daemonCmd(t, env, "status"); code != 0 ||
+		!regexp.MustCompile(`(?m)^mode:\s+local\nmode set by:\s+telemetry-mode: local in config.yaml \(pace telemetry local\)\n`).MatchString(out) {
+		t.Fatalf("status: %d\n%s", code, out)
 	}
 	for _, c := range []struct {
 		args []string

@@ -444,7 +444,10 @@ func (o *options) statusCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "config folder:\t%s\n", r.ConfigFolder)
 			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, r.EndpointFrom)
-			fmt.Fprintf(w, "mode:\t%s (%s)\n", r.Mode, r.ModeReason)
+			// The reason may hold parentheses of its own: a line of its
+			// own, as in pace telemetry status.
+			fmt.Fprintf(w, "mode:\t%s\n", r.Mode)
+			fmt.Fprintf(w, "mode set by:\t%s\n", r.ModeReason)
 			fmt.Fprintf(w, "interval:\t%s (%s)\n", r.Interval, r.IntervalFrom)
 			if !r.Uploads {
 				fmt.Fprintf(w, "uploads:\toff: %s\n", r.UploadsOff)
@@ -510,5 +513,8 @@ func pending(dir, endpoint string, st upload.State) string {
 	case upload.RefusedKey(endpoint, body) == st.RejectedDigest:
 		return "held: the receiver refused these counts; waiting for them to change"
 	}
-	return fmt.Sprintf("yes: %d counters not yet delivered as they are now", p.Counters())
+	if n := p.Counters(); n != 1 {
+		return fmt.Sprintf("yes: %d counters not yet delivered as they are now", n)
+	}
+	return "yes: 1 counter not yet delivered as it is now"
 }
