@@ -17,6 +17,7 @@ packages=(
 	victoria-metrics prometheus
 	systemd systemd-container dbus-user-session
 	wine gcc-mingw-w64-x86-64-win32
+	rpm
 )
 
 missing=()

@@ -1,5 +1,5 @@
 // Package packaging holds what the release ships besides the binaries (the
-// systemd user unit) and the test of the built Debian package.
+// systemd user unit) and the tests of the built .deb and .rpm.
 package packaging
 
 import (
@@ -12,21 +12,23 @@ import (
 	"testing"
 )
 
-// findDeb is the .deb that `goreleaser release --snapshot --clean` built
-// into dist/ (or $PACE_DEB). scripts/test.sh builds it before the tests;
-// elsewhere the test skips unless CI or PACE_TEST_STRICT is set.
-func findDeb(t *testing.T) string {
-	if p := os.Getenv("PACE_DEB"); p != "" {
+// findPackage is the package of kind ext (deb or rpm) that
+// `goreleaser release --snapshot --clean` built into dist/ (or $PACE_DEB,
+// $PACE_RPM). scripts/test.sh builds it before the tests; elsewhere the
+// test skips unless CI or PACE_TEST_STRICT is set.
+func findPackage(t *testing.T, ext string) string {
+	if p := os.Getenv("PACE_" + strings.ToUpper(ext)); p != "" {
 		return p
 	}
-	debs, _ := filepath.Glob(filepath.Join("..", "dist", "pace_*_linux_"+runtime.GOARCH+".deb"))
-	if len(debs) == 0 {
+	pattern := "pace_*_linux_" + runtime.GOARCH + "." + ext
+	found, _ := filepath.Glob(filepath.Join("..", "dist", pattern))
+	if len(found) == 0 {
 		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatal("no dist/pace_*_linux_" + runtime.GOARCH + ".deb: scripts/release-snapshot.sh builds it (scripts/test.sh runs it before the tests)")
+			t.Fatal("no dist/" + pattern + ": scripts/release-snapshot.sh builds it (scripts/test.sh runs it before the tests)")
 		}
-		t.Skip("no dist/pace_*.deb: run scripts/release-snapshot.sh first (scripts/test.sh does), or set PACE_DEB")
+		t.Skip("no dist/" + pattern + ": run scripts/release-snapshot.sh first (scripts/test.sh does), or set PACE_" + strings.ToUpper(ext))
 	}
-	return debs[len(debs)-1]
+	return found[len(found)-1]
 }
 
 func need(t *testing.T, tool string) {
@@ -55,7 +57,7 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 // one's /usr), checks what it installed and that nothing was enabled, runs
 // pace and pace-telemetryd from it, and removes it again.
 func TestDebInstallsAndRuns(t *testing.T) {
-	deb := findDeb(t)
+	deb := findPackage(t, "deb")
 	need(t, "dpkg")
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"} {
@@ -72,14 +74,60 @@ func TestDebInstallsAndRuns(t *testing.T) {
 		return run(t, nil, "dpkg", append([]string{"--root=" + root, "--log=/dev/null", "--force-not-root", "--force-script-chrootless"}, args...)...)
 	}
 	dpkg("--install", deb)
-	// nfpm writes a pre-release's "-" as Debian's "~".
-	version := strings.ReplaceAll(strings.TrimSpace(run(t, nil, "dpkg-deb", "--field", deb, "Version")), "~", "-")
+	// Enabled by the user, never by the package: no maintainer scripts.
+	for _, script := range []string{"preinst", "postinst", "prerm", "postrm"} {
+		if _, err := os.Stat(filepath.Join(root, "var/lib/dpkg/info", "pace."+script)); err == nil {
+			t.Errorf("the package has a %s script", script)
+		}
+	}
+	checkInstalled(t, root, run(t, nil, "dpkg-deb", "--field", deb, "Version"), "usr/share/zsh/vendor-completions")
+	dpkg("--remove", "pace")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/pace")); !os.IsNotExist(err) {
+		t.Errorf("dpkg --remove left /usr/bin/pace")
+	}
+}
 
+// TestRpmInstallsAndRuns does the same with the .rpm and rpm itself: its
+// own database initialised in a throw-away root (rpm --root), the package
+// installed there with its dependencies checked, then erased.
+func TestRpmInstallsAndRuns(t *testing.T) {
+	pkg := findPackage(t, "rpm")
+	need(t, "rpm")
+	root := t.TempDir()
+	// Debian's rpm warns on stderr that it is not Debian's package
+	// manager; the root is not Debian's either.
+	rpm := func(args ...string) string {
+		return run(t, nil, "rpm", append([]string{"--root=" + root}, args...)...)
+	}
+	rpm("--initdb")
+	rpm("--install", pkg)
+	// Enabled by the user, never by the package: no scriptlets.
+	if got := rpm("--query", "--scripts", "pace"); strings.Contains(got, "scriptlet") {
+		t.Errorf("the package has scripts:\n%s", got)
+	}
+	checkInstalled(t, root, rpm("--query", "--queryformat", "%{VERSION}", "pace"), "usr/share/zsh/site-functions")
+	rpm("--erase", "pace")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/pace")); !os.IsNotExist(err) {
+		t.Errorf("rpm --erase left /usr/bin/pace")
+	}
+	if got := rpm("--query", "--all"); strings.Contains(got, "pace") {
+		t.Errorf("rpm still lists pace after --erase: %q", got)
+	}
+}
+
+// checkInstalled checks what a package of version installed under root
+// (its zsh completions in zshDir, which Debian and Fedora name apart),
+// that it enabled nothing, and runs both programs from there.
+func checkInstalled(t *testing.T, root, version, zshDir string) {
+	t.Helper()
+	// Both formats write a pre-release's "-" as "~".
+	version = strings.ReplaceAll(strings.TrimSpace(version), "~", "-")
 	for _, f := range []string{
 		"usr/bin/pace", "usr/bin/pace-telemetryd",
 		"usr/lib/systemd/user/pace-telemetryd.service",
 		"usr/share/bash-completion/completions/pace", "usr/share/bash-completion/completions/pace-telemetryd",
-		"usr/share/zsh/vendor-completions/_pace", "usr/share/fish/vendor_completions.d/pace.fish",
+		zshDir + "/_pace", zshDir + "/_pace-telemetryd",
+		"usr/share/fish/vendor_completions.d/pace.fish", "usr/share/fish/vendor_completions.d/pace-telemetryd.fish",
 		"usr/share/man/man1/pace.1.gz", "usr/share/man/man1/pace-telemetryd.1.gz", "usr/share/man/man1/pace-telemetry-clean.1.gz",
 		"usr/share/doc/pace/copyright",
 	} {
@@ -87,13 +135,7 @@ func TestDebInstallsAndRuns(t *testing.T) {
 			t.Errorf("the package did not install /%s: %v", f, err)
 		}
 	}
-	// Enabled by the user, never by the package: no maintainer scripts,
-	// and no .wants link anywhere.
-	for _, script := range []string{"preinst", "postinst", "prerm", "postrm"} {
-		if _, err := os.Stat(filepath.Join(root, "var/lib/dpkg/info", "pace."+script)); err == nil {
-			t.Errorf("the package has a %s script", script)
-		}
-	}
+	// No .wants link anywhere: nothing enabled.
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() && strings.HasSuffix(d.Name(), ".wants") {
 			t.Errorf("the package enables a unit: %s", p)
@@ -140,10 +182,5 @@ func TestDebInstallsAndRuns(t *testing.T) {
 	// package put beside pace.
 	if st.Counters != 2 || st.Uploader.Program != daemon {
 		t.Errorf("telemetry status: %+v", st)
-	}
-
-	dpkg("--remove", "pace")
-	if _, err := os.Stat(pace); !os.IsNotExist(err) {
-		t.Errorf("dpkg --remove left %s", pace)
 	}
 }
