@@ -196,6 +196,7 @@ const (
 	lineCode                  // "        0:"
 	lineCount                 // "            cumulative_count: 2"
 	lineField                 // "cli_version: v1.16.0"
+	lineHead                  // "metric_points:", the first line
 )
 
 // countPrefix starts every count line; the number follows it.
@@ -235,14 +236,15 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 	var (
 		prevPath []byte
 		prevCode = -1
-		state    = lineCount // what the last line was
+		state    = lineHead // what the last line was
 		fields   = 0
 	)
 	for next() {
 		text := data[l.start : l.end-1]
 		switch {
 		case fields > 0 || !bytes.HasPrefix(text, []byte("    ")):
-			if state != lineCount || fields == len(fieldOrder) {
+			// Fields follow the last count, or the head of an empty map.
+			if state != lineCount && !(state == lineHead && empty) || fields == len(fieldOrder) {
 				return 0, errNotCanonical
 			}
 			key, value, ok := bytes.Cut(text, []byte(": "))
@@ -265,7 +267,8 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 				return 0, errNotCanonical
 			}
 			n, ok := decimal(text[8:len(text)-1], 255)
-			if state == lineCode || text[len(text)-1] != ':' || !ok || int(n) <= prevCode {
+			// A code follows its path or the count of the code before.
+			if state != linePath && state != lineCount || text[len(text)-1] != ':' || !ok || int(n) <= prevCode {
 				return 0, errNotCanonical
 			}
 			l.kind, l.code, prevCode = lineCode, int(n), int(n)
@@ -274,7 +277,7 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 				return 0, errNotCanonical
 			}
 			path := text[4 : len(text)-1]
-			if empty || state != lineCount || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(view(path)) != nil {
+			if empty || state != lineCount && state != lineHead || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(view(path)) != nil {
 				return 0, errNotCanonical
 			}
 			l.kind, l.text, prevPath, prevCode = linePath, path, path, -1
@@ -356,6 +359,7 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 			inPath = false
 			if l.kind == lineField {
 				if !foundPath {
+					foundPath = true
 					place(l.start, l.start, block(true)) // path sorts last
 				}
 				id = l.text

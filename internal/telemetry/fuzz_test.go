@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/pace-cli/pace/function/payload"
@@ -16,7 +17,19 @@ func FuzzDecodeSplice(f *testing.F) {
 	f.Add(encode(payloadWith(12)), "pace verb1 noun1", 1)
 	f.Add([]byte("metric_points:\n    \n        \n"), "pace version", 0)
 	f.Add([]byte("metric_points:\n    pace version:\n        0:\n            cumulative_count: 010\ncli_version: v1\noperating_system: linux\nid: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"), "pace version", 0)
+	f.Add([]byte("metric_points:\n        0:\n            cumulative_count: 0\n"), "pace version", 0)
+	f.Add([]byte("metric_points:\ncli_version: v1\noperating_system: linux\nid: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"), "pace version", 0)
 	f.Fuzz(func(t *testing.T, data []byte, path string, code int) {
+		// What the fast reader accepts, yaml.v3 reads the same.
+		if fast, err := decodeCanonical(data); err == nil {
+			slow, err := decodeYAML(data)
+			if err != nil {
+				t.Fatalf("yaml.v3 refuses a file the fast reader takes (%v):\n%q", err, data)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("the fast reader read %+v, yaml.v3 %+v:\n%q", fast, slow, data)
+			}
+		}
 		decoded, decodeErr := decode(data)
 		if payload.ValidCommandPath(path) != nil || code < 0 || code > 255 {
 			return

@@ -116,6 +116,8 @@ func TestRecordMovesBadFilesAside(t *testing.T) {
 		"wrongly typed":  []byte("metric_points: hello\nid: 36be4c46-4e1b-431d-b9db-1b315f537a85\n"),
 		"negative count": []byte(strings.Replace(sample, "cumulative_count: 17", "cumulative_count: -17", 1)),
 		"over 1 MiB":     append([]byte(sample), bytes.Repeat([]byte("# padding\n"), MaxFileSize/10+1)...),
+		// Hand-edited: an exit code with no command path above it.
+		"code without a path": []byte(strings.Replace(sample, "    pace list tables:\n", "", 1)),
 	}
 	for name, bad := range cases {
 		t.Run(name, func(t *testing.T) {
