@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -98,6 +99,30 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	}
 	if got := want(t, folder)["version 0"]; got != procs*runs {
 		t.Fatalf("%d concurrent pace.exe × %d runs counted %d", procs, runs, got)
+	}
+
+	// A telemetry.yaml that cannot be read is moved aside and counting
+	// starts over: on Windows only a file no one has open can be renamed.
+	bad := filepath.Join(dir, "bad config")
+	os.Mkdir(bad, 0o700)
+	garbage := []byte("{{{ this is : not: yaml")
+	os.WriteFile(filepath.Join(bad, "telemetry.yaml"), garbage, 0o600)
+	for i := 0; i < 2; i++ {
+		cmd := wineCmd(filepath.Join(dir, "pace.exe"), "version")
+		cmd.Env = append(cmd.Env, "PACE_CONFIG_PATH=Z:"+strings.ReplaceAll(bad, "/", `\`), "PACE_TELEMETRY_DEBUG=1")
+		if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "pace telemetry: recorded") {
+			t.Fatalf("pace.exe version over a bad file: %v\n%s", err, b)
+		}
+	}
+	aside, _ := filepath.Glob(filepath.Join(bad, "telemetry.yaml.corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("the bad file was not moved aside once: %v", aside)
+	}
+	if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, garbage) {
+		t.Fatalf("the file moved aside holds %q", kept)
+	}
+	if got := want(t, bad)["version 0"]; got != 2 {
+		t.Fatalf("after the bad file, version counted %d times, want 2", got)
 	}
 
 	// No per-user services on Windows: said, with what to do.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
@@ -132,6 +134,27 @@ func TestStatusJSON(t *testing.T) {
 	decodeStrict(t, s.pace("telemetry", "status", "-o", "json").stdout, &st)
 	if st.Counts != "unreadable" || st.FileError == "" || st.ID != "" {
 		t.Fatalf("status of a broken file: %+v", st)
+	}
+	// (That run was counted, and moved the file aside.)
+	os.WriteFile(filepath.Join(s.dir, telemetry.FileName), []byte("::"), 0o600)
+	if text := s.pace("telemetry", "status").stdout; !strings.Contains(text, "; the next counted run moves it aside") {
+		t.Fatalf("status text of a broken file:\n%s", text)
+	}
+
+	// A file whose lock a stuck run holds is not readable now: nothing is
+	// read without the lock, and nothing is said of moving it aside.
+	os.Remove(filepath.Join(s.dir, telemetry.FileName))
+	s.pace("version")
+	unlock, err := lockedfile.Lock(context.Background(), filepath.Join(s.dir, telemetry.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if text := s.pace("telemetry", "status").stdout; !regexp.MustCompile(`counters:\s+the file cannot be read now \(.*timed out waiting for the lock\); try again\n`).MatchString(text) {
+		t.Fatalf("status text of a file held by a stuck run:\n%s", text)
+	}
+	if r := s.pace("telemetry", "show"); r.code != ExitError || !strings.Contains(r.err, "timed out waiting for the lock") || strings.Contains(r.err, "aside") || r.stdout != "" {
+		t.Fatalf("show of a file held by a stuck run: %+v", r)
 	}
 }
 

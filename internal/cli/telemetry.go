@@ -85,6 +85,9 @@ type telemetryStatus struct {
 	// Problem is why nothing is counted in this folder or file now (a
 	// folder others can write, a link or a pipe in the way); "" when none.
 	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
+	// badContent: the file was read, and is not counts pace understands
+	// (rather than not readable now: held by a stuck run, say).
+	badContent bool
 }
 
 func newTelemetryStatusCmd(e *env) *cobra.Command {
@@ -110,6 +113,7 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 				r.Counts = "none"
 			case err != nil:
 				r.Counts, r.FileError = "unreadable", err.Error()
+				r.badContent = errors.Is(err, telemetry.ErrUnreadable)
 			default:
 				r.ID, r.Counters = p.ID, p.Counters()
 			}
@@ -134,7 +138,11 @@ func (r telemetryStatus) text(out io.Writer) error {
 	case "none":
 		fmt.Fprintf(w, "counters:\tnone recorded yet\n")
 	case "unreadable":
-		fmt.Fprintf(w, "counters:\tthe file cannot be read (%s); the next counted run moves it aside\n", r.FileError)
+		if r.badContent {
+			fmt.Fprintf(w, "counters:\tthe file cannot be read (%s); the next counted run moves it aside\n", r.FileError)
+		} else {
+			fmt.Fprintf(w, "counters:\tthe file cannot be read now (%s); try again\n", r.FileError)
+		}
 	default:
 		fmt.Fprintf(w, "id:\t%s\n", r.ID)
 		fmt.Fprintf(w, "counters:\t%d\n", r.Counters)
@@ -208,8 +216,11 @@ sent.`,
 				}
 				return nil
 			}
-			if err != nil {
+			if errors.Is(err, telemetry.ErrUnreadable) {
 				return fmt.Errorf("%w; the next counted run moves the file aside", err)
+			}
+			if err != nil {
+				return err
 			}
 			body, err := p.Marshal()
 			if err != nil {

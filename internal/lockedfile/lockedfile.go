@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -36,19 +37,14 @@ var ErrLockTimeout = errors.New("timed out waiting for the lock")
 // Lock takes the exclusive lock that guards path, waiting at most until
 // ctx is done. The caller must call the returned unlock function.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
-	return lock(path, false, untilDone(ctx))
-}
-
-// untilDone waits for the lock until ctx is done.
-func untilDone(ctx context.Context) func(locked <-chan error) error {
-	return func(locked <-chan error) error {
+	return lock(path, func(locked <-chan error) error {
 		select {
 		case err := <-locked:
 			return err
 		case <-ctx.Done():
 			return ErrLockTimeout
 		}
-	}
+	})
 }
 
 // LockPatient takes the lock that guards path, waiting as long as path
@@ -56,20 +52,15 @@ func untilDone(ctx context.Context) func(locked <-chan error) error {
 // after idle without a change (a holder is stuck), or after most in all.
 // A queue of many busy writers is waited for; a stuck one is not.
 func LockPatient(path string, idle, most time.Duration) (unlock func(), err error) {
-	return lock(path, false, func(locked <-chan error) error {
-		start := time.Now()
-		last, lastChange := stamp(path), start
-		tick := time.NewTicker(max(idle/8, time.Millisecond))
-		defer tick.Stop()
+	return lock(path, func(locked <-chan error) error {
+		p := newPatience(path, idle, most)
+		defer p.stop()
 		for {
 			select {
 			case err := <-locked:
 				return err
-			case now := <-tick.C:
-				if s := stamp(path); s != last {
-					last, lastChange = s, now
-				}
-				if now.Sub(lastChange) > idle || now.Sub(start) > most {
+			case now := <-p.tick.C:
+				if p.over(now) {
 					return ErrLockTimeout
 				}
 			}
@@ -77,20 +68,52 @@ func LockPatient(path string, idle, most time.Duration) (unlock func(), err erro
 	})
 }
 
-// stamp identifies a version of a file that is replaced by rename.
+// patience is LockPatient's wait: it looks at path a few times in idle,
+// and is over after idle without a change, or after most in all.
+type patience struct {
+	path              string
+	idle, most        time.Duration
+	start, lastChange time.Time
+	last              fileStamp
+	tick              *time.Ticker
+}
+
+func newPatience(path string, idle, most time.Duration) *patience {
+	now := time.Now()
+	return &patience{path, idle, most, now, now, stamp(path), time.NewTicker(max(idle/8, time.Millisecond))}
+}
+
+func (p *patience) over(now time.Time) bool {
+	if s := stamp(p.path); s != p.last {
+		p.last, p.lastChange = s, now
+	}
+	return now.Sub(p.lastChange) > p.idle || now.Sub(p.start) > p.most
+}
+
+func (p *patience) stop() { p.tick.Stop() }
+
+// stamp identifies a version of a file, replaced by rename or written
+// over in place. The content's checksum is part of it: a write in place
+// keeps the file and its size, and where timestamps are coarse (FAT's 2 s,
+// HFS+'s 1 s) a busy queue of writers would otherwise look stuck. Only
+// waiters compute it, a few times a second.
 type fileStamp struct {
 	mod  time.Time
 	size int64
 	sys  any
+	sum  uint32
 }
 
 func stamp(path string) fileStamp {
-	fi, err := os.Stat(path)
+	data, fi, err := read(path, stampMaxSize)
 	if err != nil {
 		return fileStamp{}
 	}
-	return fileStamp{fi.ModTime(), fi.Size(), fileID(fi)}
+	return fileStamp{fi.ModTime(), fi.Size(), fileID(fi), crc32.ChecksumIEEE(data)}
 }
+
+// stampMaxSize bounds what stamp reads: more than any file kept here.
+const stampMaxSize = 4 << 20
 
 // TryLockFile takes an exclusive lock on the file name itself (made if
 // missing), without waiting: ok is false while another process holds it.
@@ -106,46 +129,26 @@ func TryLockFile(name string) (unlock func(), ok bool, err error) {
 		l.Close()
 		return nil, false, nil
 	}
-	release := func() { l.Unlock(); l.Close() }
-	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
-		release()
-		return nil, false, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
-	}
-	return release, true, nil
+	unlock, err = held(l, name)
+	return unlock, err == nil, err
 }
 
 // lock tries once, then blocks in the kernel while wait decides how long
 // to wait. Waiters block rather than poll: with dozens of pace processes on
 // two cores, pollers burn the CPU the holder needs and lose the race
-// unfairly. A shared lock is a reader's: readers hold it together, and
-// never with a writer.
-func lock(path string, shared bool, wait func(locked <-chan error) error) (unlock func(), err error) {
-	name := path + LockSuffix
-	l := flock.New(name, flock.SetFlag(os.O_CREATE|os.O_RDONLY|openFlags), flock.SetPermissions(0o600))
-	release := func() { l.Unlock(); l.Close() }
-	// flock opened the lock without following a link or blocking on a
-	// pipe; what it opened must also be a regular file.
-	checked := func() (func(), error) {
-		if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
-			release()
-			return nil, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
-		}
-		return release, nil
-	}
-	try, block := l.TryLock, l.Lock
-	if shared {
-		try, block = l.TryRLock, l.RLock
-	}
-	ok, err := try()
+// unfairly.
+func lock(path string, wait func(locked <-chan error) error) (unlock func(), err error) {
+	l, name := newLock(path)
+	ok, err := l.TryLock()
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("lock: %w", describe(name, err))
 	}
 	if ok {
-		return checked()
+		return held(l, name)
 	}
 	locked := make(chan error, 1)
-	go func() { locked <- block() }()
+	go func() { locked <- l.Lock() }()
 	if err := wait(locked); err != nil {
 		if errors.Is(err, ErrLockTimeout) {
 			// The blocked call cannot be cancelled; release the lock if it
@@ -161,7 +164,55 @@ func lock(path string, shared bool, wait func(locked <-chan error) error) (unloc
 		}
 		return nil, fmt.Errorf("lock %s: %w", l.Path(), err)
 	}
-	return checked()
+	return held(l, name)
+}
+
+// lockShared takes the lock that guards path shared, as a reader, with
+// LockPatient's patience. A reader polls: it is a rare process
+// (pace-telemetryd, pace telemetry show) that must not leave a blocked
+// call and an open descriptor behind each time it gives up.
+func lockShared(path string, idle, most time.Duration) (unlock func(), err error) {
+	l, name := newLock(path)
+	p := newPatience(path, idle, most)
+	defer p.stop()
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		ok, err := l.TryRLock()
+		switch {
+		case err != nil:
+			l.Close()
+			return nil, fmt.Errorf("lock: %w", describe(name, err))
+		case ok:
+			return held(l, name)
+		}
+		select {
+		case <-poll.C:
+		case now := <-p.tick.C:
+			if p.over(now) {
+				l.Close()
+				return nil, fmt.Errorf("lock %s: %w", name, ErrLockTimeout)
+			}
+		}
+	}
+}
+
+// newLock is the lock on path's lock file, opened (made if missing)
+// without following a link or blocking on a pipe.
+func newLock(path string) (*flock.Flock, string) {
+	name := path + LockSuffix
+	return flock.New(name, flock.SetFlag(os.O_CREATE|os.O_RDONLY|openFlags), flock.SetPermissions(0o600)), name
+}
+
+// held checks that the lock file l holds is a regular file, and returns
+// its release.
+func held(l *flock.Flock, name string) (unlock func(), err error) {
+	release := func() { l.Unlock(); l.Close() }
+	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		release()
+		return nil, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
+	}
+	return release, nil
 }
 
 // Edit locks path (see LockPatient for idle and most), reads it, and
@@ -195,31 +246,15 @@ func editFile(path string, idle, most time.Duration, maxSize int64, perm fs.File
 		return err
 	}
 	defer unlock()
-	flag := os.O_RDONLY
-	if inPlace {
-		flag = os.O_RDWR
-	}
-	f, fi, readErr := openRegular(path, flag, 0)
-	if inPlace && errors.Is(readErr, fs.ErrPermission) {
-		// A read-only file: it can still be read, and replaced.
-		inPlace = false
-		f, fi, readErr = openRegular(path, os.O_RDONLY, 0)
-	}
-	var data []byte
-	if readErr == nil {
-		data, readErr = readAll(f, fi, maxSize)
-	}
+	// The file is closed before edit runs: edit may move it aside, and
+	// Windows does not rename an open file.
+	data, fi, readErr := read(path, maxSize)
 	out, err := edit(data, readErr)
-	if err == nil && out != nil && inPlace && readErr == nil && overwrite(f, fi, path, data, out) {
-		out = nil
-	}
-	if f != nil {
-		// Closed before any Replace: Windows does not rename over an open
-		// file.
-		f.Close()
-	}
 	if err != nil || out == nil {
 		return err
+	}
+	if inPlace && readErr == nil && overwrite(path, fi, data, out) {
+		return nil
 	}
 	return Replace(path, out, perm)
 }
@@ -228,11 +263,12 @@ func editFile(path string, idle, most time.Duration, maxSize int64, perm fs.File
 // more (4 KiB), which only widens what one write keeps whole.
 const sectorSize = 512
 
-// overwrite makes f, read as old, hold out, by writing the bytes where they
-// differ, when they have the same length and differ within one sector. It
-// reports whether it did; if it did not, f may hold part of out, and the
-// caller replaces the file.
-func overwrite(f *os.File, fi fs.FileInfo, path string, old, out []byte) bool {
+// overwrite makes path, read as old with info fi, hold out, by writing the
+// bytes where they differ, when they have the same length and differ
+// within one sector. It reports whether it did; if it did not, the file
+// may hold part of out, and the caller replaces it. A file that cannot be
+// opened for writing (its owner made it read-only) is replaced too.
+func overwrite(path string, fi fs.FileInfo, old, out []byte) bool {
 	if len(old) != len(out) {
 		return false
 	}
@@ -249,27 +285,36 @@ func overwrite(f *os.File, fi fs.FileInfo, path string, old, out []byte) bool {
 	if lo/sectorSize != (hi-1)/sectorSize {
 		return false
 	}
-	// The edit may have moved the file aside: write only if f is still it.
-	if now, err := os.Lstat(path); err != nil || !os.SameFile(fi, now) {
+	f, now, err := openRegular(path, os.O_RDWR, 0)
+	if err != nil {
 		return false
 	}
-	_, err := f.WriteAt(out[lo:hi], int64(lo))
+	defer f.Close()
+	// The edit may have moved the file aside: write only if it is still
+	// the file that was read.
+	if !os.SameFile(fi, now) || now.Size() != int64(len(old)) {
+		return false
+	}
+	_, err = f.WriteAt(out[lo:hi], int64(lo))
 	return err == nil
 }
 
-// ReadShared reads path as Read does, holding its lock shared (waiting at
-// most wait for it), so that an EditInPlace is never seen half done. The
-// lock cannot always be had: in a folder this process cannot write to, no
-// lock file can be made; a holder stuck for the whole wait is not writing.
-// Then the file is read without it, which is as good in both cases.
-func ReadShared(path string, maxSize int64, wait time.Duration) ([]byte, error) {
+// ReadShared reads path as Read does, holding its lock shared, so that
+// an EditInPlace is never seen half done. It waits for the lock as
+// LockPatient does, and gives up with ErrLockTimeout rather than read what
+// may be half written: the caller tries again later. Where no lock can be
+// had at all (in a folder this process cannot write to, no lock file can
+// be made, so no writer holds one either), the file is read without it.
+func ReadShared(path string, maxSize int64, idle, most time.Duration) ([]byte, error) {
 	// Making a lock file for a file that does not exist would be litter.
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if unlock, err := lock(path, true, untilDone(ctx)); err == nil {
+	unlock, err := lockShared(path, idle, most)
+	if errors.Is(err, ErrLockTimeout) {
+		return nil, err
+	}
+	if err == nil {
 		defer unlock()
 	}
 	return Read(path, maxSize)
@@ -278,12 +323,19 @@ func ReadShared(path string, maxSize int64, wait time.Duration) ([]byte, error) 
 // Read reads path, refusing to hold more than maxSize bytes in memory, and
 // refusing anything but a regular file (OpenFile).
 func Read(path string, maxSize int64) ([]byte, error) {
+	data, _, err := read(path, maxSize)
+	return data, err
+}
+
+// read is Read that also gives the file's info, as it was opened.
+func read(path string, maxSize int64) ([]byte, fs.FileInfo, error) {
 	f, fi, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	return readAll(f, fi, maxSize)
+	data, err := readAll(f, fi, maxSize)
+	return data, fi, err
 }
 
 // readAll reads f, whose info is fi, to its end. It makes one read of the

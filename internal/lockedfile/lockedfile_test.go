@@ -130,7 +130,9 @@ func TestReplaceUsesAFreshPrivateFile(t *testing.T) {
 // A patient waiter waits while the guarded file keeps changing, whether
 // replaced or written over in place, and gives up soon once it stops.
 func TestLockPatientWaitsForProgressOnly(t *testing.T) {
-	for _, how := range []string{"replaced", "written in place"} {
+	// "its time kept": a file system with coarse timestamps (FAT, HFS+)
+	// shows no new time for writes within its tick.
+	for _, how := range []string{"replaced", "written in place", "written in place, its time kept"} {
 		t.Run(how, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "f")
 			os.WriteFile(path, []byte{0}, 0o600)
@@ -144,8 +146,11 @@ func TestLockPatientWaitsForProgressOnly(t *testing.T) {
 					if how == "replaced" {
 						Replace(path, []byte{byte(i)}, 0o600)
 					} else if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
-						f.WriteAt([]byte{byte(i)}, 0) // same size, same file: only the time tells
+						f.WriteAt([]byte{byte(i)}, 0) // same size, same file
 						f.Close()
+						if how != "written in place" {
+							os.Chtimes(path, time.Time{}, time.Unix(1e9, 0))
+						}
 					}
 					time.Sleep(5 * time.Millisecond)
 				}
@@ -279,7 +284,7 @@ func TestReadSharedNeverSeesAHalfWrite(t *testing.T) {
 	}()
 	mixed := 0
 	for i := 0; i < 20000; i++ {
-		data, err := ReadShared(path, sectorSize, time.Second)
+		data, err := ReadShared(path, sectorSize, time.Second, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,11 +301,13 @@ func TestReadSharedNeverSeesAHalfWrite(t *testing.T) {
 	}
 }
 
-// Without its lock the file is still read: a missing file makes no lock
-// file, and a stuck holder delays a reader only for its wait.
-func TestReadSharedWithoutTheLock(t *testing.T) {
+// A reader never reads without the lock while a writer may hold it: a
+// missing file makes no lock file; a stuck holder makes the reader give
+// up after its wait, leaving nothing behind; a busy queue of writers is
+// waited for.
+func TestReadSharedWaitsForTheLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
-	if _, err := ReadShared(path, 10, time.Second); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := ReadShared(path, 10, time.Second, time.Second); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 	if _, err := os.Lstat(path + LockSuffix); !errors.Is(err, fs.ErrNotExist) {
@@ -311,8 +318,36 @@ func TestReadSharedWithoutTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
-	if data, err := ReadShared(path, 10, 20*time.Millisecond); err != nil || string(data) != "kept" {
-		t.Fatalf("under a stuck lock: %q, %v", data, err)
+	before := runtime.NumGoroutine()
+	for i := 0; i < 50; i++ {
+		if data, err := ReadShared(path, 10, time.Millisecond, time.Second); !errors.Is(err, ErrLockTimeout) || data != nil {
+			t.Fatalf("under a stuck lock: %q, %v", data, err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before+5 {
+		t.Fatalf("50 reads under a stuck lock left %d goroutines behind", after-before)
+	}
+
+	// The holder writes in place, its file's time kept (as on a file
+	// system with coarse timestamps), for far longer than idle, then lets
+	// go: the reader waits and reads what it wrote last.
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			unlock()
+			return
+		}
+		for i := 0; i < 30; i++ {
+			f.WriteAt([]byte{'a' + byte(i%26)}, 0)
+			os.Chtimes(path, time.Time{}, time.Unix(1e9, 0))
+			time.Sleep(5 * time.Millisecond)
+		}
+		f.WriteAt([]byte("done"), 0)
+		f.Close()
+		unlock()
+	}()
+	if data, err := ReadShared(path, 10, 60*time.Millisecond, 10*time.Second); err != nil || string(data) != "done" {
+		t.Fatalf("behind a busy writer: %q, %v", data, err)
 	}
 }

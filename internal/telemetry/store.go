@@ -121,7 +121,8 @@ func (s *Store) Load() (*payload.Payload, error) {
 // Raw reads the file's bytes as they are, holding its lock shared: Record
 // writes a changed count in place, and must never be seen half done.
 func (s *Store) Raw() ([]byte, error) {
-	return lockedfile.ReadShared(s.Path(), MaxFileSize, s.lockTimeout())
+	idle := s.lockTimeout()
+	return lockedfile.ReadShared(s.Path(), MaxFileSize, idle, maxLockWait*idle)
 }
 
 // ErrUnreadable matches a telemetry file whose content pace cannot read;
