@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +124,20 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	}
 	if got := want(t, bad)["version 0"]; got != 2 {
 		t.Fatalf("after the bad file, version counted %d times, want 2", got)
+	}
+
+	// The first-run notice fits a Windows console of 30 and of 200
+	// columns (wine's console on a pty from script(1)).
+	script := testenv.NeedTool(t, "script")
+	for _, cols := range []int{30, 200} {
+		noticeDir := `Z:` + strings.ReplaceAll(filepath.Join(dir, fmt.Sprintf("notice %d", cols)), "/", `\`)
+		cmd := exec.Command(script, "-qec", fmt.Sprintf("stty cols %d; %s %s version >/dev/null", cols, wine, filepath.Join(dir, "pace.exe")), "/dev/null")
+		cmd.Env = append(slices.Clone(env), "PACE_CONFIG_PATH="+noticeDir, "TERM=dumb")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("script: %v\n%s", err, out)
+		}
+		testenv.CheckNotice(t, string(out), cols, noticeDir+`\telemetry.yaml`)
 	}
 
 	// No per-user services on Windows: said, with what to do.

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
 // In a real terminal (a pty from script(1)) of 30 and of 200 columns, the
@@ -21,22 +22,6 @@ func TestNoticeFitsTheTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("script: %v\n%s", err, out)
 		}
-		text := strings.ReplaceAll(string(out), "\r\n", "\n")
-		if !strings.Contains(text, "pace counts the commands") {
-			t.Fatalf("%d columns: no notice in %q", cols, text)
-		}
-		path := filepath.Join(dir, "telemetry.yaml")
-		lines := strings.Split(strings.TrimSpace(text), "\n")
-		for _, line := range lines {
-			if len(line) >= cols && line != path && !strings.HasSuffix(line, path+".") {
-				t.Errorf("%d columns: line of %d: %q", cols, len(line), line)
-			}
-		}
-		if cols == 30 && len(lines) < 10 || cols == 200 && len(lines) > 4 {
-			t.Errorf("%d columns: not wrapped to the width: %q", cols, lines)
-		}
-		if !strings.Contains(strings.Join(strings.Fields(text), " "), "hide this notice with PACE_TELEMETRY_NOTICE=off. This notice is shown once.") {
-			t.Errorf("%d columns: words lost: %q", cols, text)
-		}
+		testenv.CheckNotice(t, string(out), cols, filepath.Join(dir, "telemetry.yaml"))
 	}
 }

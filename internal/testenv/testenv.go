@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,4 +137,34 @@ func (r *Receiver) Requests() ([]*http.Request, [][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]*http.Request{}, r.got...), append([][]byte{}, r.bodies...)
+}
+
+// ansiEscape matches the control sequences a console writes around text
+// (wine's hides and shows the cursor).
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
+
+// CheckNotice checks pace's first-run notice as a terminal of cols
+// columns showed it (captured by script(1)): wrapped to the width between
+// words, and no word lost. Only a line holding the telemetry file's path
+// (as pace printed it) may be longer: pace never breaks a path. (A console
+// that breaks a line too long for it, as Windows' does, leaves pieces of
+// the path: those are its own.)
+func CheckNotice(t testing.TB, captured string, cols int, path string) {
+	t.Helper()
+	text := ansiEscape.ReplaceAllString(strings.ReplaceAll(captured, "\r", ""), "")
+	if !strings.Contains(text, "pace counts the commands") {
+		t.Fatalf("%d columns: no notice in %q", cols, captured)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	for _, line := range lines {
+		if len(line) >= cols && line != path && !strings.HasSuffix(line, path+".") && !(len(line) == cols && strings.Contains(path, line)) {
+			t.Errorf("%d columns: line of %d: %q", cols, len(line), line)
+		}
+	}
+	if cols == 30 && len(lines) < 10 || cols == 200 && len(lines) > 4 {
+		t.Errorf("%d columns: not wrapped to the width: %q", cols, lines)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(text), " "), "hide this notice with PACE_TELEMETRY_NOTICE=off. This notice is shown once.") {
+		t.Errorf("%d columns: words lost: %q", cols, text)
+	}
 }
