@@ -36,6 +36,13 @@ func TestWindowsUnderWine(t *testing.T) {
 			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
 	}
+	// And lockedfile's Windows-only test, run below.
+	testBin := filepath.Join(dir, "lockedfile.test.exe")
+	build := exec.Command("go", "test", "-c", "-o", testBin, "../../internal/lockedfile")
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build lockedfile's tests: %v\n%s", err, b)
+	}
 	// Go 1.26 needs ProcessPrng from bcryptprimitives.dll, which wine 8
 	// lacks: a stand-in calls RtlGenRandom.
 	src := filepath.Join(dir, "bcryptprimitives.c")
@@ -74,6 +81,11 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 		t.Fatal(err)
 	}
 
+	// Edits that move the file aside while others wait for the lock.
+	if b, err := wineCmd(testBin, "-test.run", "^TestEditMovesAsideWhileOthersWait$", "-test.v").CombinedOutput(); err != nil || !strings.Contains(string(b), "--- PASS: TestEditMovesAsideWhileOthersWait") {
+		t.Fatalf("lockedfile's Windows test: %v\n%s", err, b)
+	}
+
 	folder := filepath.Join(dir, "pace config")
 	winFolder := `Z:` + strings.ReplaceAll(folder, "/", `\`)
 	env = append(env, "PACE_CONFIG_PATH="+winFolder)
@@ -102,18 +114,31 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 		t.Fatalf("%d concurrent pace.exe × %d runs counted %d", procs, runs, got)
 	}
 
-	// A telemetry.yaml that cannot be read is moved aside and counting
-	// starts over: on Windows only a file no one has open can be renamed.
+	// A telemetry.yaml that cannot be read is moved aside, once, and
+	// counting starts over, while other runs wait for the lock: on Windows
+	// only a file no one has open can be renamed.
 	bad := filepath.Join(dir, "bad config")
 	os.Mkdir(bad, 0o700)
 	garbage := []byte("{{{ this is : not: yaml")
 	os.WriteFile(filepath.Join(bad, "telemetry.yaml"), garbage, 0o600)
-	for i := 0; i < 2; i++ {
-		cmd := wineCmd(filepath.Join(dir, "pace.exe"), "version")
-		cmd.Env = append(cmd.Env, "PACE_CONFIG_PATH=Z:"+strings.ReplaceAll(bad, "/", `\`), "PACE_TELEMETRY_DEBUG=1")
-		if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "pace telemetry: recorded") {
-			t.Fatalf("pace.exe version over a bad file: %v\n%s", err, b)
-		}
+	errs = make(chan error, procs*runs)
+	for p := 0; p < procs; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < runs; i++ {
+				cmd := wineCmd(filepath.Join(dir, "pace.exe"), "version")
+				cmd.Env = append(slices.Clone(env), "PACE_CONFIG_PATH=Z:"+strings.ReplaceAll(bad, "/", `\`), "PACE_TELEMETRY_DEBUG=1")
+				if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "pace telemetry: recorded") {
+					errs <- fmt.Errorf("pace.exe version over a bad file: %v\n%s", err, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 	aside, _ := filepath.Glob(filepath.Join(bad, "telemetry.yaml.corrupt-*"))
 	if len(aside) != 1 {
@@ -122,8 +147,8 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, garbage) {
 		t.Fatalf("the file moved aside holds %q", kept)
 	}
-	if got := want(t, bad)["version 0"]; got != 2 {
-		t.Fatalf("after the bad file, version counted %d times, want 2", got)
+	if got := want(t, bad)["version 0"]; got != procs*runs {
+		t.Fatalf("after the bad file, version counted %d times, want %d", got, procs*runs)
 	}
 
 	// The first-run notice fits a Windows console of 30 and of 200

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -139,6 +140,18 @@ func TestStatusJSON(t *testing.T) {
 	os.WriteFile(filepath.Join(s.dir, telemetry.FileName), []byte("::"), 0o600)
 	if text := s.pace("telemetry", "status").stdout; !strings.Contains(text, "; the next counted run moves it aside") {
 		t.Fatalf("status text of a broken file:\n%s", text)
+	}
+	// Too large is bad content too, and show says what will happen.
+	big := append([]byte("metric_points: {}\n"), bytes.Repeat([]byte("# padding\n"), telemetry.MaxFileSize/10+1)...)
+	for _, bad := range [][]byte{[]byte("::"), big} {
+		os.WriteFile(filepath.Join(s.dir, telemetry.FileName), bad, 0o600)
+		if r := s.pace("telemetry", "show", "--payload"); r.code != ExitError || !strings.HasSuffix(r.err, "; the next counted run moves the file aside\n") {
+			t.Fatalf("show --payload of a broken file (%d bytes): %+v", len(bad), r)
+		}
+		os.WriteFile(filepath.Join(s.dir, telemetry.FileName), bad, 0o600)
+		if text := s.pace("telemetry", "status").stdout; !strings.Contains(text, "; the next counted run moves it aside") {
+			t.Fatalf("status text of a broken file (%d bytes):\n%s", len(bad), text)
+		}
 	}
 
 	// A file whose lock a stuck run holds is not readable now: nothing is

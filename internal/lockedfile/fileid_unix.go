@@ -14,3 +14,8 @@ func fileID(fi fs.FileInfo) any {
 	}
 	return nil
 }
+
+// stampsContent: a write in place keeps the file and its size, and where
+// timestamps are coarse (FAT's 2 s, HFS+'s 1 s) only the content shows a
+// busy queue of writers from a stuck one.
+const stampsContent = true

@@ -93,10 +93,9 @@ func (p *patience) over(now time.Time) bool {
 func (p *patience) stop() { p.tick.Stop() }
 
 // stamp identifies a version of a file, replaced by rename or written
-// over in place. The content's checksum is part of it: a write in place
-// keeps the file and its size, and where timestamps are coarse (FAT's 2 s,
-// HFS+'s 1 s) a busy queue of writers would otherwise look stuck. Only
-// waiters compute it, a few times a second.
+// over in place: its time, size and identity, and (where stampsContent)
+// a checksum of its content. Only waiters compute it, a few times a
+// second.
 type fileStamp struct {
 	mod  time.Time
 	size int64
@@ -105,6 +104,13 @@ type fileStamp struct {
 }
 
 func stamp(path string) fileStamp {
+	if !stampsContent {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fileStamp{}
+		}
+		return fileStamp{fi.ModTime(), fi.Size(), fileID(fi), 0}
+	}
 	data, fi, err := read(path, stampMaxSize)
 	if err != nil {
 		return fileStamp{}
@@ -392,7 +398,7 @@ func Replace(path string, data []byte, perm fs.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = rename(tmp, path)
+		err = Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -4,4 +4,5 @@ package lockedfile
 
 import "os"
 
-func rename(from, to string) error { return os.Rename(from, to) }
+// Rename is os.Rename; on Windows it retries briefly (rename_windows.go).
+func Rename(from, to string) error { return os.Rename(from, to) }

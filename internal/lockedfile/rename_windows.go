@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// rename retries briefly: on Windows, antivirus and indexers open freshly
-// written files and make MoveFileEx fail with a sharing violation for a
-// few milliseconds.
-func rename(from, to string) error {
+// Rename is os.Rename, retried briefly: on Windows, antivirus and
+// indexers open freshly written files and make MoveFileEx fail with a
+// sharing violation for a few milliseconds.
+func Rename(from, to string) error {
 	var err error
 	for delay := time.Millisecond; delay < 100*time.Millisecond; delay *= 2 {
 		if err = os.Rename(from, to); err == nil || !retryable(err) {

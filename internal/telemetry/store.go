@@ -108,6 +108,10 @@ func (s *Store) Reset() error {
 // answers "sharing violation"), and trying again later may succeed.
 func (s *Store) Load() (*payload.Payload, error) {
 	data, err := s.Raw()
+	if errors.Is(err, lockedfile.ErrTooLarge) {
+		// Content too, as Record sees it: the next run moves it aside.
+		return nil, fmt.Errorf("%s: %w", s.Path(), unreadable{err})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +209,7 @@ func (s *Store) moveAside(why error) error {
 		}
 		name = fmt.Sprintf("%s-%d", base, i)
 	}
-	if err := os.Rename(s.Path(), name); err != nil {
+	if err := lockedfile.Rename(s.Path(), name); err != nil {
 		return fmt.Errorf("%s cannot be read (%v) nor moved aside: %w", s.Path(), why, err)
 	}
 	s.logf("%s cannot be read (%v); moved it to %s and started a new file", s.Path(), why, name)
