@@ -17,6 +17,7 @@ import (
 
 	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -202,7 +203,7 @@ sent.`,
 					return nil
 				}
 				if err != nil {
-					return err
+					return whatNext(err)
 				}
 				_, err = e.Out.Write(data)
 				return err
@@ -216,11 +217,8 @@ sent.`,
 				}
 				return nil
 			}
-			if errors.Is(err, telemetry.ErrUnreadable) {
-				return fmt.Errorf("%w; the next counted run moves the file aside", err)
-			}
 			if err != nil {
-				return err
+				return whatNext(err)
 			}
 			body, err := p.Marshal()
 			if err != nil {
@@ -379,4 +377,15 @@ with a new id (and shows the first-run notice again).`,
 			return nil
 		},
 	}
+}
+
+// whatNext adds to an error reading the telemetry file what becomes of it.
+func whatNext(err error) error {
+	switch {
+	case errors.Is(err, telemetry.ErrUnreadable):
+		return fmt.Errorf("%w; the next counted run moves the file aside", err)
+	case errors.Is(err, lockedfile.ErrLockTimeout):
+		return fmt.Errorf("%w; try again", err)
+	}
+	return err
 }

@@ -126,8 +126,26 @@ func (s *Store) Load() (*payload.Payload, error) {
 // writes a changed count in place, and must never be seen half done.
 func (s *Store) Raw() ([]byte, error) {
 	idle := s.lockTimeout()
-	return lockedfile.ReadShared(s.Path(), MaxFileSize, idle, maxLockWait*idle)
+	data, err := lockedfile.ReadShared(s.Path(), MaxFileSize, idle, maxLockWait*idle)
+	if errors.Is(err, lockedfile.ErrLockTimeout) {
+		return nil, lockBusy{s.Path(), idle, err}
+	}
+	return data, err
 }
+
+// lockBusy says in plain words why the file was not read: its lock was
+// held, and the file did not change, for the whole wait.
+type lockBusy struct {
+	path string
+	idle time.Duration
+	err  error
+}
+
+func (b lockBusy) Error() string {
+	return fmt.Sprintf("%s is locked by another process that has not written to it for %v (a pace run stopped or stuck?)", b.path, b.idle)
+}
+
+func (b lockBusy) Unwrap() error { return b.err }
 
 // ErrUnreadable matches a telemetry file whose content pace cannot read;
 // the next counted run moves it aside and starts afresh.
