@@ -179,10 +179,7 @@ func lock(path string, wait func(locked <-chan error) error) (unlock func(), err
 // call and an open descriptor behind each time it gives up.
 func lockShared(path string, idle, most time.Duration) (unlock func(), err error) {
 	l, name := newLock(path)
-	p := newPatience(path, idle, most)
-	defer p.stop()
-	poll := time.NewTicker(2 * time.Millisecond)
-	defer poll.Stop()
+	var p *patience // made on the first wait: most reads wait for nothing
 	for {
 		ok, err := l.TryRLock()
 		switch {
@@ -191,9 +188,12 @@ func lockShared(path string, idle, most time.Duration) (unlock func(), err error
 			return nil, fmt.Errorf("lock: %w", describe(name, err))
 		case ok:
 			return held(l, name)
+		case p == nil:
+			p = newPatience(path, idle, most)
+			defer p.stop()
 		}
 		select {
-		case <-poll.C:
+		case <-time.After(2 * time.Millisecond):
 		case now := <-p.tick.C:
 			if p.over(now) {
 				l.Close()
