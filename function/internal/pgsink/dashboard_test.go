@@ -243,16 +243,7 @@ func TestDashboardAgainstTruth(t *testing.T) {
 	r := newRig(t)
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // a Monday
 	week := simweek.Simulate(simweek.Config{Seed: 20261125, Start: start, Days: 14, Installs: 30, NewInstalls: 8})
-	for _, u := range week.Uploads {
-		r.at(u.At)
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(u.Body())))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		r.h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("upload at %v answered %d: %s", u.At, w.Code, w.Body)
-		}
-	}
+	postAll(t, r, week)
 	c := r.conn(t)
 	panels, cmdQuery := readDashboard(t)
 	titles := map[string]bool{}
@@ -292,6 +283,9 @@ func TestDashboardAgainstTruth(t *testing.T) {
 		from, to := ceilDay(rg.from), ceilDay(rg.to)
 		for _, cmds := range [][]string{all, all[:2]} {
 			for _, p := range panels {
+				if slices.Contains(releasePanels, p.Title) {
+					continue // TestReleasePanelsAgainstTruth
+				}
 				exp := expected(p.Title, week.Truth, from, to, cmds)
 				if exp == nil {
 					t.Errorf("panel %q: no truth to compare it with", p.Title)
@@ -313,6 +307,22 @@ func TestDashboardAgainstTruth(t *testing.T) {
 		}
 	}
 	t.Logf("%d uploads, %d panel queries compared with the truth", len(week.Uploads), checked)
+}
+
+// postAll sends the week's uploads through the real handler, its clock
+// set to each upload's time.
+func postAll(t *testing.T, r *rig, week *simweek.Week) {
+	t.Helper()
+	for _, u := range week.Uploads {
+		r.at(u.At)
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(u.Body())))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		r.h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("upload at %v answered %d: %s", u.At, w.Code, w.Body)
+		}
+	}
 }
 
 func ceilDay(t time.Time) time.Time {

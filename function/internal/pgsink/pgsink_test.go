@@ -43,7 +43,7 @@ type rig struct {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	r := &rig{dsn: pgserver.NewDB(t)}
-	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16})
+	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: function.Commands()})
 	if err != nil {
 		t.Fatal(err)
 	}
