@@ -498,6 +498,9 @@ func (r *releaseTruth) want(title string, commands []string) (cols []string, row
 		minPoints, _ := strconv.ParseFloat(r.vars["min_points"], 64)
 		minFailing, _ := strconv.ParseUint(r.vars["min_failing"], 10, 64)
 		for _, c := range r.compare() {
+			if !chosen(c.path) {
+				continue
+			}
 			v := "not enough data"
 			diff := 100*float64(c.nf)/float64(c.nr) - 100*float64(c.pf)/float64(c.pr)
 			switch {

@@ -37,6 +37,7 @@ package simweek
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -107,6 +108,10 @@ type Config struct {
 	// Clean leaves out the releases' injected failures (RegressedCommand,
 	// NewCodeCommand): the newest version fails as often as the previous.
 	Clean bool
+	// OldDaemon simulates the daemon before it uploaded, on seeing the
+	// file's cli_version change, the counts it read before: the old
+	// version's runs since the last upload then count for the new one.
+	OldDaemon bool
 	// Busy adds that many always-on scripts running about 40 commands an
 	// hour, each with its own failure rate: a few installs making most of
 	// the runs.
@@ -244,6 +249,8 @@ type install struct {
 	version  string // at the start
 	clean    bool
 	fail     float64 // share of runs failing
+	// oldDaemon: no upload of the old version's counts first.
+	oldDaemon bool
 }
 
 // rare makes every fourth run of an install that runs, keeps one id (no
@@ -278,7 +285,7 @@ var timeZones = []float64{-8, -5, -3, 0, 1, 2, 5.5, 8, 9} // hours from UTC
 
 func newInstall(rng *rand.Rand, index int, isNew, busy bool, w *Week, cfg Config) *install {
 	weekStart, weekEnd, commands := w.Start, w.End, cfg.Commands
-	in := &install{index: index, rng: rng, end: weekEnd, commands: commands, clean: cfg.Clean}
+	in := &install{index: index, rng: rng, end: weekEnd, commands: commands, clean: cfg.Clean, oldDaemon: cfg.OldDaemon}
 	switch r := rng.Float64(); {
 	case r < 0.6:
 		in.os = "linux"
@@ -525,7 +532,15 @@ func (in *install) run(w *Week) {
 		retryAt     time.Time
 		failures    int
 	)
-	emit := func(at time.Time) {
+	// held is what the daemon read before the file's cli_version changed:
+	// it uploads that first (internal/daemon), so that the old version's
+	// runs since the last upload count for it.
+	var held *struct {
+		version string
+		counts  map[Key]uint64
+		n       int // of unsent
+	}
+	send := func(at time.Time, version string, counts map[Key]uint64, runs []event) {
 		p := payload.Payload{MetricPoints: map[string]map[int]payload.Point{}, CLIVersion: version, OperatingSystem: in.os, ID: id}
 		for k, n := range counts {
 			if p.MetricPoints[k.Path] == nil {
@@ -534,7 +549,19 @@ func (in *install) run(w *Week) {
 			p.MetricPoints[k.Path][k.ExitCode] = payload.Point{CumulativeCount: n}
 		}
 		w.Uploads = append(w.Uploads, Upload{At: at, Install: in.index, Payload: p})
-		w.Truth.upload(at, id, version, in.os, unsent, counts)
+		w.Truth.upload(at, id, version, in.os, runs, counts)
+	}
+	emit := func(at time.Time) {
+		if held != nil {
+			// Two requests of one attempt, a millisecond apart.
+			send(at, held.version, held.counts, unsent[:held.n])
+			unsent = unsent[held.n:]
+			held = nil
+			if at = at.Add(time.Millisecond); at.Nanosecond() == 0 {
+				at = at.Add(time.Millisecond)
+			}
+		}
+		send(at, version, counts, unsent)
 		unsent = unsent[:0]
 	}
 	if in.history {
@@ -587,6 +614,13 @@ func (in *install) run(w *Week) {
 			i++
 			switch e.kind {
 			case evRun:
+				if version != installed && held == nil && len(unsent) > 0 && !in.oldDaemon {
+					held = &struct {
+						version string
+						counts  map[Key]uint64
+						n       int
+					}{version, maps.Clone(counts), len(unsent)}
+				}
 				version = installed // the CLI writes its own version with each count
 				e.code, e.version = in.failure(e.path, installed), installed
 				counts[Key{e.path, e.code}]++
@@ -595,6 +629,7 @@ func (in *install) run(w *Week) {
 				installed = e.version
 				continue // the file changes at the next run
 			case evReset:
+				held = nil
 				clear(counts)
 				unsent = unsent[:0] // lost: never uploaded
 				id = newID(in.rng)

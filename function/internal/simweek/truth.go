@@ -192,3 +192,22 @@ func (t *Truth) Misattributed(from, to time.Time, v string) (other, all uint64) 
 	}
 	return other, all
 }
+
+// InstallsPerCommand counts, per command path, the installs (distinct ids)
+// that uploaded runs of it in [from, to).
+func (t *Truth) InstallsPerCommand(from, to time.Time) map[string]int {
+	ids := map[string]map[string]bool{}
+	for _, c := range t.Counted {
+		if within(c.At, from, to) {
+			if ids[c.Path] == nil {
+				ids[c.Path] = map[string]bool{}
+			}
+			ids[c.Path][c.ID] = true
+		}
+	}
+	out := map[string]int{}
+	for p, s := range ids {
+		out[p] = len(s)
+	}
+	return out
+}
