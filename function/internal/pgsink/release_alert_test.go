@@ -108,21 +108,31 @@ func TestReleaseAlertRule(t *testing.T) {
 	}
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	for _, clean := range []bool{false, true} {
-		w := simweek.Simulate(simweek.Config{Seed: 424242, Start: start, Days: fleetDays, Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: clean})
+		// Evaluated at the end of the period, over the rule's range.
+		var w *simweek.Week
+		var from, to time.Time
+		var want [][]cell
+		// A clean fleet can be a false positive (about 2 % are, see
+		// TestRegressionsPowerAndFalsePositives): take the first seed whose
+		// truth lists nothing, so that the rule is seen staying quiet.
+		for seed := uint64(424242); seed < 424252; seed++ {
+			w = simweek.Simulate(simweek.Config{Seed: seed, Start: start, Days: fleetDays, Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: clean})
+			to = w.End
+			from = to.Add(-time.Duration(query.RelativeTimeRange.From) * time.Second)
+			tr := &releaseTruth{tr: w.Truth, from: ceilDay(from), to: to, vars: vars}
+			if _, want = tr.want("Regressions on the newest version", nil); clean == (len(want) == 0) {
+				break
+			}
+		}
 		if _, err := c.Exec(context.Background(), `TRUNCATE install_state, install_counter, usage_daily, active_daily, command_daily`); err != nil {
 			t.Fatal(err)
 		}
 		writeFleet(t, r.sink, w, allow)
-		// Evaluated at the end of the period, over the rule's range.
-		to := w.End
-		from := to.Add(-time.Duration(query.RelativeTimeRange.From) * time.Second)
 		_, rows := table(t, c, grafanaSQL(query.Model.RawSQL, from, to, nil))
 		if len(rows) != 1 || len(rows[0]) != 1 {
 			t.Fatalf("the rule's query answered %v, want one number", rows)
 		}
 		fires := rows[0][0].num > threshold
-		tr := &releaseTruth{tr: w.Truth, from: ceilDay(from), to: to, vars: vars}
-		_, want := tr.want("Regressions on the newest version", nil)
 		if fires != (len(want) > 0) || fires == clean {
 			t.Errorf("clean %v: the rule fires %v (%v regressions); the truth lists %v", clean, fires, rows[0][0], rowsText(want))
 		}

@@ -121,23 +121,40 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	var clean, injected outcome
 	var busyShare []float64
 	writes := 0
-	for i := range 2 * fleetsPerCase {
-		isClean := i%2 == 0
-		busy := 0
-		if (i/2)%2 == 1 {
-			busy = fleetBusy
+	// Fleets are simulated, and their truth computed, one ahead of the
+	// one being written and queried, on the other core.
+	type fleet struct {
+		i        int
+		w        *simweek.Week
+		clean    bool
+		busy     int
+		want     [][]cell
+		wantCols []string
+	}
+	fleets := make(chan fleet, 2)
+	go func() {
+		defer close(fleets)
+		for i := range 2 * fleetsPerCase {
+			f := fleet{i: i, clean: i%2 == 0}
+			if (i/2)%2 == 1 {
+				f.busy = fleetBusy
+			}
+			f.w = simweek.Simulate(simweek.Config{Seed: 7000 + uint64(i), Start: start, Days: fleetDays,
+				Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: f.clean, Busy: f.busy})
+			tr := &releaseTruth{tr: f.w.Truth, from: f.w.Start, to: f.w.End, vars: vars}
+			f.wantCols, f.want = tr.want("Regressions on the newest version", nil)
+			fleets <- f
 		}
-		w := simweek.Simulate(simweek.Config{Seed: 7000 + uint64(i), Start: start, Days: fleetDays,
-			Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: isClean, Busy: busy})
+	}()
+	for f := range fleets {
+		i, w, isClean, busy := f.i, f.w, f.clean, f.busy
 		if _, err := c.Exec(context.Background(), `TRUNCATE install_state, install_counter, usage_daily, active_daily, command_daily`); err != nil {
 			t.Fatal(err)
 		}
 		writes += writeFleet(t, r.sink, w, allow)
 		cols, got := table(t, c, withVars(grafanaSQL(sql, w.Start, w.End, nil), vars))
-		tr := &releaseTruth{tr: w.Truth, from: w.Start, to: w.End, vars: vars}
-		wantCols, want := tr.want("Regressions on the newest version", nil)
-		if !slices.Equal(cols, wantCols) || !sameRows(got, want, 1e-6) {
-			t.Fatalf("fleet %d: regressions\n got  %v\n want %v", i, got, want)
+		if !slices.Equal(cols, f.wantCols) || !sameRows(got, f.want, 1e-6) {
+			t.Fatalf("fleet %d: regressions\n got  %v\n want %v", i, got, f.want)
 		}
 		if busy > 0 {
 			busyShare = append(busyShare, shareOfTop(w, busy))

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pace-cli/pace/function"
+	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
 )
 
@@ -732,4 +733,79 @@ func TestReleasePanelsAgainstTruth(t *testing.T) {
 		t.Error("no rarely used commands")
 	}
 	t.Logf("%d uploads, %d release-panel queries compared with the truth", len(week.Uploads), checked)
+}
+
+// command_daily holds, per day, command, version and install key (never
+// the id), whether one of the runs that upload carried failed; a resent
+// upload changes nothing, a later one on the same day only sets failed,
+// and retention drops old days.
+func TestCommandDaily(t *testing.T) {
+	r := newRig(t)
+	day := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	r.at(day)
+	r.post(t, body(id1, "v1.25.0", "linux", map[string]map[int]uint64{"pace list tables": {0: 3}, "pace get data-policy": {0: 1}}))
+	r.post(t, body(id1, "v1.25.0", "linux", map[string]map[int]uint64{"pace list tables": {0: 3}, "pace get data-policy": {0: 1}}))
+	r.at(day.Add(time.Hour))
+	r.post(t, body(id1, "v1.25.0", "linux", map[string]map[int]uint64{"pace list tables": {0: 3, 1: 1}, "pace get data-policy": {0: 1}}))
+	r.at(day.Add(2 * time.Hour))
+	r.post(t, body(id1, "v1.26.0", "linux", map[string]map[int]uint64{"pace list tables": {0: 4, 1: 1}, "pace get data-policy": {0: 1}}))
+	c := r.conn(t)
+	rows, err := c.Query(context.Background(), `SELECT day, path, cli_version, install_key, failed FROM command_daily ORDER BY 2, 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var d time.Time
+		var p, v string
+		var k []byte
+		var f bool
+		if err := rows.Scan(&d, &p, &v, &k, &f); err != nil {
+			t.Fatal(err)
+		}
+		if string(k) != string(r.sink.InstallKey(id1)) || strings.Contains(string(k), id1) {
+			t.Fatalf("install_key %x is not the keyed hash of the id", k)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %v", d.Format(time.DateOnly), p, v, f))
+	}
+	want := []string{"2026-03-02 pace get data-policy v1.25.0 false", "2026-03-02 pace list tables v1.25.0 true", "2026-03-02 pace list tables v1.26.0 false"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("command_daily\n got  %q\n want %q", got, want)
+	}
+	if err := r.sink.Prune(context.Background(), day.AddDate(0, 0, 401)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := c.QueryRow(context.Background(), `SELECT count(*) FROM command_daily`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after the retention: %d rows (%v), want 0", n, err)
+	}
+}
+
+// The receiver's allow-list is what command_path holds: written at Open,
+// and a later Open with another list replaces it.
+func TestCommandPathIsTheAllowList(t *testing.T) {
+	r := newRig(t)
+	c := r.conn(t)
+	read := func() []string {
+		rows, err := c.Query(context.Background(), `SELECT path FROM command_path ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got, want := read(), function.Commands(); !slices.Equal(got, want) {
+		t.Fatalf("command_path %q, want the allow-list %q", got, want)
+	}
+	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, Commands: []string{"pace", "pace list tables"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := read(); !slices.Equal(got, []string{"pace", "pace list tables"}) {
+		t.Fatalf("after an Open with two commands, command_path %q", got)
+	}
 }
