@@ -258,6 +258,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	r := &receiver{sink: cfg.Sink, now: cfg.Now, known: known, source: cfg.Source}
 	r.health, _ = cfg.Sink.(sink.Health)
+	if hw, ok := cfg.Sink.(sink.HealthWriter); ok && r.health == nil {
+		r.health = newMemHealth(hw)
+	}
 	if cfg.SourceRate > 0 {
 		r.limit = newLimiter(cfg.SourceRate, max(cfg.SourceBurst, 1))
 	}

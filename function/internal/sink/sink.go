@@ -116,3 +116,18 @@ const (
 type Health interface {
 	Count(ctx context.Context, at time.Time, outcome, reason string)
 }
+
+// HealthCount is one cumulative count of an outcome, since the receiver
+// instance started.
+type HealthCount struct {
+	Outcome, Reason string
+	Uploads         uint64
+}
+
+// HealthWriter is implemented by stateless stores (Graphite, Prometheus):
+// the receiver counts outcomes in memory and now and then hands this
+// instance's cumulative counts to WriteHealth, as series labelled with
+// the instance (receiver) and never an install id or address.
+type HealthWriter interface {
+	WriteHealth(ctx context.Context, at time.Time, receiver string, counts []HealthCount) error
+}
