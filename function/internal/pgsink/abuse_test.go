@@ -28,7 +28,9 @@ import (
 const abuser = "203.0.113.66"
 
 // fleetAddr gives each simulated machine its own address.
-func fleetAddr(install int) string { return fmt.Sprintf("10.%d.%d.%d", 1+install/65536, install/256%256, install%256) }
+func fleetAddr(install int) string {
+	return fmt.Sprintf("10.%d.%d.%d", 1+install/65536, install/256%256, install%256)
+}
 
 func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 	const (
@@ -109,7 +111,9 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 		if !larger {
 			return // a resend or an older upload: nothing
 		}
-		slices.SortFunc(keys, func(a, b simweek.Key) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.ExitCode, b.ExitCode)) })
+		slices.SortFunc(keys, func(a, b simweek.Key) int {
+			return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.ExitCode, b.ExitCode))
+		})
 		for _, k := range keys {
 			inc := c[k] - st.counts[k]
 			if c[k] < st.counts[k] {
