@@ -91,6 +91,10 @@ type Config struct {
 	// rate sets none.
 	SourceRate  float64
 	SourceBurst int
+	// HealthSeries makes a stateless store (Graphite, Prometheus) get the
+	// receiver's health counter series (health.go); ConfigFromEnv sets it.
+	// PostgreSQL keeps its receiver_health table whatever this says.
+	HealthSeries bool
 }
 
 // ConfigFromEnv reads the configuration the deployed function gets from
@@ -114,7 +118,7 @@ type Config struct {
 //
 // TELEMETRY_ID_TAG=off is refused: see errIDTagOff.
 func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config, error) {
-	cfg := Config{Logger: NewLogger(stderr), Timeout: DefaultTimeout, Source: DefaultSource, SourceRate: DefaultSourceRate, SourceBurst: DefaultSourceBurst}
+	cfg := Config{Logger: NewLogger(stderr), Timeout: DefaultTimeout, Source: DefaultSource, SourceRate: DefaultSourceRate, SourceBurst: DefaultSourceBurst, HealthSeries: true}
 	if v := getenv("TELEMETRY_SOURCE"); v != "" {
 		src, err := parseSource(v)
 		if err != nil {
@@ -258,7 +262,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	r := &receiver{sink: cfg.Sink, now: cfg.Now, known: known, source: cfg.Source}
 	r.health, _ = cfg.Sink.(sink.Health)
-	if hw, ok := cfg.Sink.(sink.HealthWriter); ok && r.health == nil {
+	if hw, ok := cfg.Sink.(sink.HealthWriter); ok && r.health == nil && cfg.HealthSeries {
 		r.health = newMemHealth(hw)
 	}
 	if cfg.SourceRate > 0 {
