@@ -74,7 +74,7 @@ func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 		t.Fatalf("daemon log:\n%s", log)
 	}
 	at, err := time.Parse(time.RFC3339, m[1])
-	midnight := time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)
+	midnight := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	if err != nil || at.Before(midnight.Add(-time.Second)) || at.After(midnight.Add(11*time.Minute)) {
 		t.Fatalf("the daemon retries at %s, want the next UTC day (%s) plus at most 10 minutes of jitter", m[1], midnight)
 	}

@@ -224,7 +224,7 @@ func TestFaultSoak(t *testing.T) {
 		installs = append(installs, in)
 	}
 
-	// The runs: each install runs pace every 50-300 ms until stopped.
+	// The runs: each install runs pace every 100-400 ms until stopped.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	commands := [][]string{{"version"}, {"telemetry", "status"}, {"lsit"}, {"version", "--help"}}
@@ -237,7 +237,7 @@ func TestFaultSoak(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				case <-time.After(time.Duration(50+rng.IntN(250)) * time.Millisecond):
+				case <-time.After(time.Duration(100+rng.IntN(300)) * time.Millisecond):
 				}
 				runPace(in, commands[rng.IntN(len(commands))]...)
 			}
