@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 )
 
 const abuser = "203.0.113.66"
+
+// healthPanel is the PostgreSQL dashboard's panel of receiver_health.
+const healthPanel = "Receiver health"
 
 // fleetAddr gives each simulated machine its own address.
 func fleetAddr(install int) string {
@@ -63,6 +67,8 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 	}
 	known := map[string]*state{}
 	newToday := map[time.Time]int{}
+	health := map[string]float64{} // the health panel's truth: "day|outcome" -> uploads
+	note := func(at time.Time, outcome string) { health[dayKey(at.Truncate(24*time.Hour))+"|"+outcome]++ }
 	abuse := 0
 	send := func(t *testing.T, at time.Time, id string, c map[simweek.Key]uint64, wantCode int) {
 		t.Helper()
@@ -92,8 +98,10 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 			t.Fatalf("abusive upload %d (%s): answered %d %s; the model says %d", abuse, id, w.Code, w.Body, code)
 		}
 		if code != http.StatusOK {
+			note(at, "rate_limited (new_installs)")
 			return
 		}
+		note(at, "accepted")
 		model.Seen = append(model.Seen, simweek.Seen{At: at, ID: id, Version: "v1.25.0", OS: "linux"})
 		if !st.day.Equal(day) {
 			st.day, st.counted = day, 0
@@ -114,16 +122,21 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 		slices.SortFunc(keys, func(a, b simweek.Key) int {
 			return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.ExitCode, b.ExitCode))
 		})
+		cut := false
 		for _, k := range keys {
 			inc := c[k] - st.counts[k]
 			if c[k] < st.counts[k] {
 				inc = c[k]
 			}
 			take := min(inc, B-st.counted)
+			cut = cut || take < inc
 			st.counted += take
 			if take > 0 {
 				model.Counted = append(model.Counted, simweek.Counted{At: at, ID: id, Version: "v1.25.0", OS: "linux", Path: k.Path, ExitCode: k.ExitCode, Runs: take})
 			}
+		}
+		if cut {
+			note(at, "clamped (daily_runs)")
 		}
 		if smaller {
 			st.counts = map[simweek.Key]uint64{}
@@ -174,6 +187,7 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 		if w := r.send(string(u.Body()), fleetAddr(u.Install)); w.Code != http.StatusOK {
 			t.Fatalf("fleet upload at %v answered %d: %s", u.At, w.Code, w.Body)
 		}
+		note(u.At, "accepted")
 	}
 	if next != len(attacks) {
 		t.Fatal("the attacks did not all run")
@@ -211,6 +225,14 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 				continue
 			}
 			exp := expected(p.Title, both, rg[0], rg[1], commands)
+			if p.Title == healthPanel {
+				exp = map[string]float64{}
+				for k, v := range health {
+					if d, _ := strconv.ParseInt(k[:strings.Index(k, "|")], 10, 64); d >= rg[0].Unix() && d < rg[1].Unix() {
+						exp[k] = v
+					}
+				}
+			}
 			if exp == nil {
 				continue // a panel of another issue, proved by its own test
 			}
@@ -228,7 +250,7 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 			checked++
 		}
 	}
-	if checked < 30 {
+	if checked < 39 {
 		t.Fatalf("only %d panel queries compared", checked)
 	}
 	week2 := [2]time.Time{start, week.End}

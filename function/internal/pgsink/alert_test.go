@@ -172,6 +172,6 @@ func TestReceiverHealthAlert(t *testing.T) {
 	if f, _ := fires(t, c, sql, over, overH.Add(2*time.Hour+time.Minute)); f && perHour[overH.Add(time.Hour)] > 0 {
 		t.Errorf("still firing an hour later")
 	}
-	t.Logf("clean fleet: quiet at all %d evaluations of a week (%d judged); %d of %d refused: quiet; %d of %d refused (%.2f %%): fires",
+	t.Logf("clean fleet: quiet at all %d evaluations of 5 days (%d judged); %d of %d refused: quiet; %d of %d refused (%.2f %%): fires",
 		int(week.End.Sub(start)/(15*time.Minute)), judged, kUnder, perHour[under]+kUnder, kOver, perHour[overH]+kOver, v)
 }
