@@ -10,7 +10,9 @@
 // 503 with Retry-After, so the client keeps its data and retries. A
 // store that refuses the data itself (such as out-of-order samples) gets
 // 422, so the client does not send the same data
-// again; its next upload carries the counts, which are cumulative.
+// again; its next upload carries the counts, which are cumulative. Too
+// many uploads from one source address (TELEMETRY_SOURCE says where it is
+// read) get 429 with Retry-After: the client keeps its data and waits.
 package function
 
 import (

@@ -34,7 +34,7 @@ func pgWant(t *testing.T, ins ...*install) map[string]uint64 {
 
 func status(t *testing.T, in *install, endpoint string) string {
 	cmd := exec.Command(bin.daemon, "status", "--config-path", in.dir, "--endpoint", endpoint)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + in.dir}
 	out, _ := cmd.CombinedOutput()
 	return string(out)
 }

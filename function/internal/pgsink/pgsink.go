@@ -23,6 +23,10 @@
 // indistinguishable from a late older upload: it adds nothing until some
 // counter passes its stored value. PACE's reset gives the install a new
 // id, so this only happens to a telemetry.yaml restored from a backup.
+//
+// What one install may add in a day, and how many new installs one source
+// address may bring, is bounded (bounds.go); the receiver's own figures go
+// to receiver_health.
 package pgsink
 
 import (
