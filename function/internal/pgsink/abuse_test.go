@@ -274,12 +274,20 @@ func trimV(s string) string {
 	return s
 }
 
-// TestNATRollout: 200 real installs behind one address upload on their
-// first day; the address's bound is 150 here, so 50 are answered 429 and
-// retry when told to: all are counted, the 50 a day late, and their runs
-// exactly.
+// TestNATRollout: 200 installs behind one address upload on their first
+// day. With the default bound (250) all are taken; with a bound of 150, 50
+// are answered 429 and retry when told to: all are counted, the 50 a day
+// late, and their runs exactly.
 func TestNATRollout(t *testing.T) {
 	const installs, bound = 200, 150
+	// With the default bound, all 200 on the day.
+	def := newRig(t)
+	def.at(time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC))
+	for i := range installs {
+		if w := def.send(body(fmt.Sprintf("0a7e0000-0000-4000-8000-%012d", i), "v1.25.0", "linux", counts("pace version", 0, 1)), "198.51.100.200"); w.Code != 200 {
+			t.Fatalf("default bound: install %d answered %d", i, w.Code)
+		}
+	}
 	r := newRig(t, func(c *pgsink.Config) { c.NewInstallsPerSource = bound })
 	day := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	id := func(i int) string { return fmt.Sprintf("0a7e0000-0000-4000-8000-%012d", i) }
