@@ -92,8 +92,14 @@ func (s *Sink) sourceKey(ctx context.Context, day time.Time, source string) ([]b
 		if _, err := cryptorand.Read(fresh); err != nil {
 			return nil, err
 		}
-		if err := s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO source_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING salt)
-			SELECT salt FROM ins UNION ALL SELECT salt FROM source_salt WHERE day = $1 LIMIT 1`, day, fresh).Scan(&salt); err != nil {
+		err := s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO source_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING salt)
+			SELECT salt FROM ins UNION ALL SELECT salt FROM source_salt WHERE day = $1 LIMIT 1`, day, fresh).Scan(&salt)
+		if err == pgx.ErrNoRows {
+			// Another instance's salt committed while this statement
+			// waited on it, after its snapshot: read it now.
+			err = s.pool.QueryRow(ctx, `SELECT salt FROM source_salt WHERE day = $1`, day).Scan(&salt)
+		}
+		if err != nil {
 			return nil, err
 		}
 		s.saltMu.Lock()

@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 // send posts b as coming from the address src and returns the answer.
@@ -221,5 +223,44 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestTwoInstancesOneDaySalt: two receiver instances on one database take
+// the first uploads of a day at once, from one address: one salt, every
+// upload taken, and the address's new installs counted across both.
+func TestTwoInstancesOneDaySalt(t *testing.T) {
+	r := newRig(t)
+	other, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	at := time.Date(2026, 11, 2, 0, 0, 1, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		s := r.sink
+		if i%2 == 1 {
+			s = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Write(context.Background(), &sink.Upload{ID: fmt.Sprintf("5b0e7c52-1f6a-4c1e-9d7e-%012d", i), CLIVersion: "v1.25.0", OS: "linux",
+				Received: at, Source: "203.0.113.50", Counters: []sink.Counter{{Path: "pace version", Words: []string{"version"}, Count: 1}}})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var salts, news int
+	r.conn(t).QueryRow(context.Background(), `SELECT (SELECT count(*) FROM source_salt), (SELECT sum(new_installs) FROM source_day)`).Scan(&salts, &news)
+	if salts != 1 || news != 40 {
+		t.Fatalf("%d salts and %d new installs counted, want 1 and 40", salts, news)
 	}
 }
