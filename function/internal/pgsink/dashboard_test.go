@@ -292,6 +292,9 @@ func TestDashboardAgainstTruth(t *testing.T) {
 		from, to := ceilDay(rg.from), ceilDay(rg.to)
 		for _, cmds := range [][]string{all, all[:2]} {
 			for _, p := range panels {
+				if p.Title == healthPanel {
+					continue // the receiver's own figures: TestAbusiveSourceMovesNoFigureBeyondTheBounds
+				}
 				exp := expected(p.Title, week.Truth, from, to, cmds)
 				if exp == nil {
 					t.Errorf("panel %q: no truth to compare it with", p.Title)

@@ -23,6 +23,10 @@
 // indistinguishable from a late older upload: it adds nothing until some
 // counter passes its stored value. PACE's reset gives the install a new
 // id, so this only happens to a telemetry.yaml restored from a backup.
+//
+// What one install may add in a day, and how many new installs one source
+// address may bring, is bounded (bounds.go); the receiver's own figures go
+// to receiver_health.
 package pgsink
 
 import (
@@ -64,6 +68,11 @@ type Config struct {
 	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
 	MaxConns      int32  // pool size; default pgxpool's
+	// Bounds (bounds.go): runs one install may add in a day, and new
+	// installs one source address may bring in a day; 0 takes the
+	// default, a negative value sets no bound (benchmarks of one address).
+	MaxDailyRuns         int
+	NewInstallsPerSource int
 }
 
 // ConfigFromEnv reads the sink's settings:
@@ -74,6 +83,8 @@ type Config struct {
 //	TELEMETRY_ID_KEY              the secret key install ids are hashed with (≥ 16 bytes)
 //	TELEMETRY_PG_RETENTION_DAYS   days aggregates are kept (default 400)
 //	TELEMETRY_PG_IDLE_DAYS        days an idle install's state is kept (default 90)
+//	TELEMETRY_PG_MAX_DAILY_RUNS   runs one install may add in a UTC day (default 5000)
+//	TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE  new installs one address may bring in a UTC day (default 250)
 func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
 	cfg := Config{DSN: spec, IDKey: []byte(getenv("TELEMETRY_ID_KEY"))}
 	if len(cfg.IDKey) == 0 {
@@ -94,11 +105,13 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 	for _, s := range []struct {
 		name string
 		to   *int
-	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays}} {
+		what string
+	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays, "days"}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays, "days"},
+		{"TELEMETRY_PG_MAX_DAILY_RUNS", &cfg.MaxDailyRuns, "runs"}, {"TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE", &cfg.NewInstallsPerSource, "installs"}} {
 		if v := getenv(s.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				return Config{}, fmt.Errorf("%s %q: want a positive number of days", s.name, v)
+				return Config{}, fmt.Errorf("%s %q: want a positive number of %s", s.name, v, s.what)
 			}
 			*s.to = n
 		}
@@ -135,6 +148,12 @@ type Sink struct {
 
 	pruneMu   sync.Mutex
 	prunedDay time.Time
+
+	maxDaily     int // < 0: no bound
+	newPerSource int // < 0: no bound
+	saltMu       sync.Mutex
+	saltDay      time.Time
+	salt         []byte
 }
 
 // Open connects, migrates the schema, and returns the sink.
@@ -153,7 +172,13 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	s := &Sink{key: cfg.IDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
+	s := &Sink{key: cfg.IDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, maxDaily: cfg.MaxDailyRuns, newPerSource: cfg.NewInstallsPerSource}
+	if s.maxDaily == 0 {
+		s.maxDaily = DefaultMaxDailyRuns
+	}
+	if s.newPerSource == 0 {
+		s.newPerSource = DefaultNewInstallsPerSource
+	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetentionDays
 	}
@@ -197,9 +222,14 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	}
 	key := s.InstallKey(u.ID)
 	day := u.Received.UTC().Truncate(24 * time.Hour)
-	var err error
+	// The address's hash, before the transaction: its salt may take a
+	// query of its own.
+	src, err := s.sourceKey(ctx, day, u.Source)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	for attempt := 0; attempt < 4; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, key, day, u) })
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, key, src, day, u) })
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
 			break
@@ -212,12 +242,19 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	return nil
 }
 
-func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, u *sink.Upload) error {
+func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key, src []byte, day time.Time, u *sink.Upload) error {
 	// Lock the install's row (created if new) until commit.
-	if _, err := tx.Exec(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, $2, $3)
-		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)`,
-		key, u.Received, day); err != nil {
+	var isNew bool
+	if err := tx.QueryRow(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, $2, $3)
+		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
+		RETURNING xmax = 0`,
+		key, u.Received, day).Scan(&isNew); err != nil {
 		return err
+	}
+	if isNew {
+		if err := s.admitNew(ctx, tx, src, day, u.Received); err != nil {
+			return err
+		}
 	}
 	stored := map[[2]string]int64{}
 	rows, err := tx.Query(ctx, `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, key)
@@ -269,6 +306,11 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, 
 				ipaths, icodes, incs = append(ipaths, c.Path), append(icodes, int32(c.ExitCode)), append(incs, inc)
 			}
 		}
+		// Only what is left of the install's daily bound is counted.
+		if err := s.clamp(ctx, tx, b, key, day, u.Received, incs); err != nil {
+			return err
+		}
+		ipaths, icodes, incs = nonZero(ipaths, icodes, incs)
 		if reset {
 			b.Queue(`DELETE FROM install_counter WHERE install_key = $1`, key)
 		}
@@ -321,5 +363,26 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 	if err == nil {
 		_, err = s.pool.Exec(ctx, `DELETE FROM install_state WHERE last_day < $1`, idle)
 	}
+	if err == nil {
+		_, err = s.pool.Exec(ctx, `DELETE FROM receiver_health WHERE hour < $1`, keep)
+	}
+	// The bounds' state of past days, and the salt of its address hashes.
+	for _, q := range []string{`DELETE FROM install_day WHERE day < $1`, `DELETE FROM source_day WHERE day < $1`, `DELETE FROM source_salt WHERE day < $1`} {
+		if err == nil {
+			_, err = s.pool.Exec(ctx, q, today)
+		}
+	}
 	return err
+}
+
+// nonZero drops the increments a clamp cut to 0, in place.
+func nonZero(paths []string, codes []int32, incs []int64) ([]string, []int32, []int64) {
+	k := 0
+	for i := range incs {
+		if incs[i] > 0 {
+			paths[k], codes[k], incs[k] = paths[i], codes[i], incs[i]
+			k++
+		}
+	}
+	return paths[:k], codes[:k], incs[:k]
 }
