@@ -235,6 +235,7 @@ type outcome struct {
 	dropped int
 	version string
 	os      string
+	erasure bool // an erasure request (whose id is never logged)
 }
 
 type outcomeKey struct{}
@@ -249,6 +250,10 @@ func outcomeOf(r *http.Request) *outcome {
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isForget(r) {
+		h.forget(w, r)
+		return
+	}
 	out := outcomeOf(r)
 	fail := func(status int, msg string) {
 		out.err = msg

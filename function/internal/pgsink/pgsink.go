@@ -61,6 +61,7 @@ type Config struct {
 	DSN           string // postgres://user@host:port/db?…; a password in it is used but never shown
 	Password      string // overrides the DSN's and PGPASSWORD
 	IDKey         []byte // HMAC-SHA256 key for install ids; required
+	PreviousIDKey []byte // the key before a rotation, during the transition; state found under it moves to IDKey's
 	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
 	MaxConns      int32  // pool size; default pgxpool's
@@ -72,6 +73,7 @@ type Config struct {
 //	TELEMETRY_PG_PASSWORD_FILE    a file holding the password (a mounted secret), or
 //	TELEMETRY_PG_PASSWORD         the password; else PGPASSWORD, else the DSN's
 //	TELEMETRY_ID_KEY              the secret key install ids are hashed with (≥ 16 bytes)
+//	TELEMETRY_ID_KEY_PREVIOUS     the key before a rotation, kept during the transition
 //	TELEMETRY_PG_RETENTION_DAYS   days aggregates are kept (default 400)
 //	TELEMETRY_PG_IDLE_DAYS        days an idle install's state is kept (default 90)
 func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
@@ -79,6 +81,10 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 	if len(cfg.IDKey) == 0 {
 		return Config{}, errors.New("TELEMETRY_ID_KEY is not set: the PostgreSQL sink stores installs under HMAC-SHA256(key, id), never the id; " +
 			"set it to a random secret of at least 16 bytes (e.g. `openssl rand -hex 32`, from Secret Manager) and keep it: changing it makes every install new")
+	}
+	cfg.PreviousIDKey = []byte(getenv("TELEMETRY_ID_KEY_PREVIOUS"))
+	if len(cfg.PreviousIDKey) > 0 && string(cfg.PreviousIDKey) == string(cfg.IDKey) {
+		return Config{}, errors.New("TELEMETRY_ID_KEY_PREVIOUS is the same as TELEMETRY_ID_KEY: to rotate, set TELEMETRY_ID_KEY to a new secret and TELEMETRY_ID_KEY_PREVIOUS to the old one; otherwise unset TELEMETRY_ID_KEY_PREVIOUS")
 	}
 	if f := getenv("TELEMETRY_PG_PASSWORD_FILE"); f != "" {
 		b, err := readFile(f)
@@ -135,12 +141,19 @@ type Sink struct {
 
 	pruneMu   sync.Mutex
 	prunedDay time.Time
+
+	prevKey []byte   // TELEMETRY_ID_KEY_PREVIOUS; nil outside a rotation
+	keyed   []string // tables with an install_key column, install_state last
+	state   []string // install_state's columns other than install_key
 }
 
 // Open connects, migrates the schema, and returns the sink.
 func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if len(cfg.IDKey) < MinIDKeyBytes {
 		return nil, fmt.Errorf("TELEMETRY_ID_KEY is %d bytes: want a random secret of at least %d", len(cfg.IDKey), MinIDKeyBytes)
+	}
+	if n := len(cfg.PreviousIDKey); n > 0 && n < MinIDKeyBytes {
+		return nil, fmt.Errorf("TELEMETRY_ID_KEY_PREVIOUS is %d bytes: it must be the previous TELEMETRY_ID_KEY, of at least %d", n, MinIDKeyBytes)
 	}
 	shown := Redact(cfg.DSN)
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
@@ -153,7 +166,7 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	s := &Sink{key: cfg.IDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
+	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
 	if s.retention <= 0 {
 		s.retention = DefaultRetentionDays
 	}
@@ -165,6 +178,10 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
 	}
 	if err := migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
+	}
+	if err := s.readKeyed(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
 	}
@@ -199,7 +216,14 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	day := u.Received.UTC().Truncate(24 * time.Hour)
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, key, day, u) })
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if s.prevKey != nil {
+				if err := s.adopt(ctx, tx, key, u.ID); err != nil {
+					return err
+				}
+			}
+			return s.apply(ctx, tx, key, day, u)
+		})
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
 			break

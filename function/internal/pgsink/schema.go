@@ -47,6 +47,14 @@ var migrations = []string{
 		ADD COLUMN cli_version text NOT NULL DEFAULT '',
 		ADD COLUMN os text NOT NULL DEFAULT '',
 		ADD COLUMN last_at timestamptz NOT NULL DEFAULT '-infinity';`,
+	// i22: the keys install ids were hashed with, each by a fingerprint
+	// (an HMAC of a constant, which does not reveal the key) and when a
+	// receiver first used it: state not written since the newest key's
+	// first use is still under an older key (docs/deploy.md, Key rotation).
+	`CREATE TABLE id_key (
+		fingerprint bytea PRIMARY KEY,
+		first_used  timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // migrationLock is the advisory lock key under which instances migrate,
