@@ -262,7 +262,7 @@ func SendForgets(ctx context.Context, cfg Config, force bool, backoff func(failu
 		default:
 			r.Stopped = "the receiver refused the request: " + pr.Err.Error()
 			res.Stopped++
-			res.Err = pr.Err
+			res.Err = errors.New(r.Stopped)
 		}
 		if err := logForget(cfg.Dir, at, Redact(target), pr, ans); err != nil {
 			res.LogErr = err
