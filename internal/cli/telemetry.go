@@ -348,8 +348,9 @@ func newTelemetryCleanCmd(e *env) *cobra.Command {
 		Use:   "clean",
 		Short: "Delete the local telemetry files; keep the setting",
 		Long: `Delete what telemetry keeps in the pace config folder: telemetry.yaml (the
-counts and the random id), files moved aside as unreadable, and the upload
-daemon's state and sent log. config.yaml, and so the telemetry mode, stays
+counts and the random id), files moved aside as unreadable, the upload
+daemon's state and sent log, and erasure requests of 'pace telemetry forget'
+not yet confirmed (which are then never sent). config.yaml, and so the telemetry mode, stays
 as it is. While telemetry is on or local, the next command starts a new file
 with a new id (and shows the first-run notice again).`,
 		Example: command.Examples("pace telemetry clean"),
