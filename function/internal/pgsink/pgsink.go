@@ -48,6 +48,8 @@ import (
 const (
 	DefaultRetentionDays = 400 // a year and a month of aggregates: year-over-year panels
 	DefaultIdleDays      = 90
+	DefaultActivityDays  = 35 // per-install activity: MAU's 30 days, and a margin
+	MinActivityDays      = 30 // the longest exact panel, monthly active installs, reads 30 days
 	MinIDKeyBytes        = 16
 )
 
@@ -64,6 +66,7 @@ type Config struct {
 	PreviousIDKey []byte // the key before a rotation, during the transition; state found under it moves to IDKey's
 	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
+	ActivityDays  int    // per-install activity kept (then rolled up); default DefaultActivityDays, at least MinActivityDays
 	MaxConns      int32  // pool size; default pgxpool's
 }
 
@@ -76,6 +79,7 @@ type Config struct {
 //	TELEMETRY_ID_KEY_PREVIOUS     the key before a rotation, kept during the transition
 //	TELEMETRY_PG_RETENTION_DAYS   days aggregates are kept (default 400)
 //	TELEMETRY_PG_IDLE_DAYS        days an idle install's state is kept (default 90)
+//	TELEMETRY_PG_ACTIVITY_DAYS    days per-install activity is kept, then only its rollups (default 35, at least 30)
 func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
 	cfg := Config{DSN: spec, IDKey: []byte(getenv("TELEMETRY_ID_KEY"))}
 	if len(cfg.IDKey) == 0 {
@@ -100,7 +104,7 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 	for _, s := range []struct {
 		name string
 		to   *int
-	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays}} {
+	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays}, {"TELEMETRY_PG_ACTIVITY_DAYS", &cfg.ActivityDays}} {
 		if v := getenv(s.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -109,7 +113,18 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 			*s.to = n
 		}
 	}
+	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+func checkActivityDays(n int) error {
+	if n != 0 && n < MinActivityDays {
+		return fmt.Errorf("TELEMETRY_PG_ACTIVITY_DAYS=%d is too short for the dashboard: monthly active installs read %d days of per-install activity; set at least %d (default %d)",
+			n, MinActivityDays, MinActivityDays, DefaultActivityDays)
+	}
+	return nil
 }
 
 // Redact returns dsn with any password replaced, for messages.
@@ -137,6 +152,7 @@ type Sink struct {
 	key       []byte
 	retention int
 	idle      int
+	activity  int
 	macs      sync.Pool
 
 	pruneMu   sync.Mutex
@@ -166,7 +182,13 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
+	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+		return nil, err
+	}
+	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, activity: cfg.ActivityDays}
+	if s.activity <= 0 {
+		s.activity = DefaultActivityDays
+	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetentionDays
 	}
@@ -331,19 +353,41 @@ func (s *Sink) maybePrune(ctx context.Context, day time.Time) {
 	}
 }
 
-// Prune deletes, as of today, aggregate and activity rows older than the
-// retention and the state of installs whose last upload is older than the
-// idle time. A pruned install that comes back is new to the sink: its
-// whole cumulative counts are counted again, on the day it returns.
+// Prune, as of today, first rolls up the complete days of activity not
+// yet rolled up (see rollup), then deletes per-install activity older than
+// the activity days, aggregates and rollups older than the retention, and
+// the state of installs whose last upload is older than the idle time. A
+// pruned install that comes back is new to the sink: its whole cumulative
+// counts are counted again, on the day it returns.
 func (s *Sink) Prune(ctx context.Context, today time.Time) error {
+	today = today.UTC().Truncate(24 * time.Hour)
 	keep := today.AddDate(0, 0, -s.retention)
 	idle := today.AddDate(0, 0, -s.idle)
-	_, err := s.pool.Exec(ctx, `DELETE FROM usage_daily WHERE day < $1`, keep)
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `DELETE FROM active_daily WHERE day < $1`, keep)
-	}
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `DELETE FROM install_state WHERE last_day < $1`, idle)
-	}
-	return err
+	activity := today.AddDate(0, 0, -s.activity)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One pruner at a time, so that no activity is deleted that a
+		// rollup running elsewhere still reads.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pruneLock)); err != nil {
+			return err
+		}
+		if err := rollup(ctx, tx, today); err != nil {
+			return fmt.Errorf("rollup: %w", err)
+		}
+		for _, q := range []struct {
+			sql    string
+			before time.Time
+		}{
+			{`DELETE FROM active_daily WHERE day < $1`, activity},
+			{`DELETE FROM usage_daily WHERE day < $1`, keep},
+			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
+			{`DELETE FROM installs_rollup WHERE day < $1`, keep},
+			{`DELETE FROM retention_rollup WHERE week < $1`, keep},
+			{`DELETE FROM install_state WHERE last_day < $1`, idle},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.before); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
