@@ -95,7 +95,7 @@ type Config struct {
 //	PROMETHEUS_PASSWORD its password or token
 //	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
 //	                    or postgres://USER@HOST:PORT/DB (see internal/pgsink's ConfigFromEnv
-//	                    for TELEMETRY_ID_KEY[_PREVIOUS], TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_IDLE_DAYS)
+//	                    for TELEMETRY_ID_KEY[_PREVIOUS], TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_ACTIVITY_DAYS, TELEMETRY_PG_IDLE_DAYS)
 //	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600), told to the Graphite HTTP API
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
 //
