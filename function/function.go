@@ -11,6 +11,10 @@
 // store that refuses the data itself (such as out-of-order samples) gets
 // 422, so the client does not send the same data
 // again; its next upload carries the counts, which are cumulative.
+//
+// POST <path>/forget with {"id":"<uuid>"} is an installation's erasure
+// request (forget.go): the store deletes what it keeps under the id, or
+// answers 501 when its write protocol cannot delete.
 package function
 
 import (

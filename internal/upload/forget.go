@@ -92,11 +92,11 @@ func AddForget(dir, id string, at time.Time) error {
 }
 
 // editForgets changes the requests under the file's lock, atomically;
-// with none left, the file goes.
+// with none left, the file goes (under the lock too, so that a request
+// added meanwhile is never removed with it).
 func editForgets(dir string, change func([]ForgetRequest) []ForgetRequest) error {
 	path := config.NewFolder(dir).Forget()
-	var empty bool
-	err := lockedfile.Edit(path, forgetIdle, forgetMost, forgetMax, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	return lockedfile.Edit(path, forgetIdle, forgetMost, forgetMax, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		var f forgetFile
 		switch {
 		case errors.Is(readErr, fs.ErrNotExist):
@@ -111,18 +111,14 @@ func editForgets(dir string, change func([]ForgetRequest) []ForgetRequest) error
 		}
 		f.Requests = change(f.Requests)
 		if len(f.Requests) == 0 {
-			empty = true
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
 			return nil, nil
 		}
 		out, err := json.MarshalIndent(f, "", "  ")
 		return append(out, '\n'), err
 	})
-	if err == nil && empty {
-		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			return rerr
-		}
-	}
-	return err
 }
 
 // forgetting tells whether id has an erasure request waiting.
