@@ -189,6 +189,9 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if s.activity <= 0 {
 		s.activity = DefaultActivityDays
 	}
+	if len(s.prevKey) == 0 {
+		s.prevKey = nil // no rotation: no second lookup per upload
+	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetentionDays
 	}
