@@ -130,6 +130,7 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 	if cfg.Sink, err = openSink(getenv, stdout, interval); err != nil {
 		return Config{}, err
 	}
+	logKeyRotation(cfg.Logger, cfg.Sink)
 	return cfg, nil
 }
 

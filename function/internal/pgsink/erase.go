@@ -144,6 +144,9 @@ func (s *Sink) adopt(ctx context.Context, tx pgx.Tx, key []byte, id string) erro
 	return err
 }
 
+// Rotating tells whether a previous key is set (a key rotation is on).
+func (s *Sink) Rotating() bool { return s.prevKey != nil }
+
 // OldKeyStates counts the installs whose state is still under a key older
 // than the current one: those that have not uploaded since a receiver
 // first used the current key. At 0 (or TELEMETRY_PG_IDLE_DAYS after the

@@ -216,6 +216,42 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// The receiver's start logs how many installs are left under the old key.
+func TestKeyRotationStatusLine(t *testing.T) {
+	r := newRig(t)
+	r.at(time.Now().UTC().Add(-time.Hour))
+	r.post(t, body(id1, "v1.25.0", "linux", counts{"pace version": {0: 1}}))
+	r.post(t, body(id2, "v1.25.0", "linux", counts{"pace version": {0: 1}}))
+	time.Sleep(10 * time.Millisecond)
+	start := func(env map[string]string) string {
+		t.Helper()
+		env["TELEMETRY_SINK"] = r.dsn
+		var log strings.Builder
+		cfg, err := function.ConfigFromEnv(func(k string) string { return env[k] }, io.Discard, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cfg.Sink.(*pgsink.Sink).Close)
+		return log.String()
+	}
+	newKey := "fedcba9876543210fedcba9876543210"
+	if got := start(map[string]string{"TELEMETRY_ID_KEY": string(testKey)}); strings.Contains(got, "key rotation") {
+		t.Fatalf("no rotation, yet: %s", got)
+	}
+	got := start(map[string]string{"TELEMETRY_ID_KEY": newKey, "TELEMETRY_ID_KEY_PREVIOUS": string(testKey)})
+	if !strings.Contains(got, `"installs_under_previous_key":2`) {
+		t.Fatalf("start during the rotation logged: %s", got)
+	}
+	r.openWith(t, []byte(newKey), testKey)
+	r.at(time.Now().UTC())
+	r.post(t, body(id1, "v1.25.0", "linux", counts{"pace version": {0: 2}}))
+	r.forget(t, id2)
+	got = start(map[string]string{"TELEMETRY_ID_KEY": newKey, "TELEMETRY_ID_KEY_PREVIOUS": string(testKey)})
+	if !strings.Contains(got, `"installs_under_previous_key":0`) || !strings.Contains(got, "no install is left") {
+		t.Fatalf("start at the end of the rotation logged: %s", got)
+	}
+}
+
 func TestPreviousKeyRefused(t *testing.T) {
 	env := map[string]string{"TELEMETRY_ID_KEY": string(testKey), "TELEMETRY_ID_KEY_PREVIOUS": string(testKey)}
 	_, err := pgsink.ConfigFromEnv("postgres://u@h/db", func(k string) string { return env[k] }, nil)
