@@ -17,8 +17,10 @@ import (
 // so that erasure and key rotation cover tables added after them; and it
 // records the key's fingerprint, for telling when a rotation is over.
 func (s *Sink) readKeyed(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, `SELECT table_name::text FROM information_schema.columns
-		WHERE table_schema = current_schema() AND column_name = 'install_key' ORDER BY table_name`)
+	rows, err := s.pool.Query(ctx, `SELECT c.table_name::text FROM information_schema.columns c
+		JOIN information_schema.tables t USING (table_schema, table_name)
+		WHERE c.table_schema = current_schema() AND c.column_name = 'install_key' AND t.table_type = 'BASE TABLE'
+		ORDER BY 1`)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,12 @@
 // indistinguishable from a late older upload: it adds nothing until some
 // counter passes its stored value. PACE's reset gives the install a new
 // id, so this only happens to a telemetry.yaml restored from a backup.
+//
+// Privacy (docs/privacy.md): Erase deletes an install's rows in every
+// table with an install_key column; TELEMETRY_ID_KEY_PREVIOUS lets the key
+// rotate, each install's rows moving on its first upload after it; and
+// per-install activity is kept TELEMETRY_PG_ACTIVITY_DAYS, after it is
+// rolled up into tables without install keys.
 package pgsink
 
 import (
