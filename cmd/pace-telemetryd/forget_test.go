@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -269,6 +270,12 @@ func TestForgetOnTSDBSink(t *testing.T) {
 	st := paceOut(t, dir, "telemetry", "status")
 	if !strings.Contains(st, "stopped: the receiver cannot erase from its store") || !strings.Contains(st, "whisper files") {
 		t.Fatalf("pace telemetry status:\n%s", st)
+	}
+	var js struct {
+		Erasure []string `json:"erasure_requests"`
+	}
+	if err := json.Unmarshal([]byte(paceOut(t, dir, "telemetry", "status", "-o", "json")), &js); err != nil || len(js.Erasure) != 1 || !strings.Contains(js.Erasure[0], "stopped: ") {
+		t.Fatalf("pace telemetry status -o json: %v %q", err, js.Erasure)
 	}
 	code, out := daemonCmd(t, []string{"PATH=" + os.Getenv("PATH")}, "status", "--config-path", dir, "--endpoint", r.url)
 	if code != 0 || !strings.Contains(out, "erasure:") || !strings.Contains(out, "Graphite") {
