@@ -13,6 +13,10 @@
 // again; its next upload carries the counts, which are cumulative. Too
 // many uploads from one source address (TELEMETRY_SOURCE says where it is
 // read) get 429 with Retry-After: the client keeps its data and waits.
+//
+// POST <path>/forget with {"id":"<uuid>"} is an installation's erasure
+// request (forget.go): the store deletes what it keeps under the id, or
+// answers 501 when its write protocol cannot delete.
 package function
 
 import (
@@ -110,7 +114,7 @@ type Config struct {
 //	PROMETHEUS_PASSWORD its password or token
 //	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
 //	                    or postgres://USER@HOST:PORT/DB (see internal/pgsink's ConfigFromEnv
-//	                    for TELEMETRY_ID_KEY, TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_IDLE_DAYS)
+//	                    for TELEMETRY_ID_KEY[_PREVIOUS], TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_ACTIVITY_DAYS, TELEMETRY_PG_IDLE_DAYS)
 //	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600), told to the Graphite HTTP API
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
 //	TELEMETRY_SOURCE    where the source address is read: xff-last (default; directly on a function URL),
@@ -168,6 +172,7 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 	if cfg.Sink, err = openSink(getenv, stdout, interval); err != nil {
 		return Config{}, err
 	}
+	logKeyRotation(cfg.Logger, cfg.Sink)
 	return cfg, nil
 }
 
@@ -319,6 +324,7 @@ type outcome struct {
 	dropped int
 	version string
 	os      string
+	erasure bool // an erasure request (whose id is never logged)
 }
 
 type outcomeKey struct{}
@@ -353,6 +359,12 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			limited("source_rate", wait)
 			return
 		}
+	}
+	// Erasure requests share the per-address bucket: each costs the store
+	// a transaction, so one address must not be able to send them unbounded.
+	if isForget(r) {
+		h.forget(w, r)
+		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

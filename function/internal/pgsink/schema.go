@@ -47,7 +47,7 @@ var migrations = []string{
 		ADD COLUMN cli_version text NOT NULL DEFAULT '',
 		ADD COLUMN os text NOT NULL DEFAULT '',
 		ADD COLUMN last_at timestamptz NOT NULL DEFAULT '-infinity';`,
-	// i21: bounds on what one install and one address may add in a day,
+	// 3: bounds on what one install and one address may add in a day,
 	// and the receiver's own health figures. install_day and source_day
 	// hold only the current day (pruned after it), under keyed hashes;
 	// source_salt is the day's random salt of the address hashes, dropped
@@ -80,6 +80,35 @@ var migrations = []string{
 		uploads bigint NOT NULL,
 		runs    bigint NOT NULL,
 		PRIMARY KEY (hour, outcome, reason, shard)
+	);`,
+	// 4: the keys install ids were hashed with, each by a fingerprint
+	// (an HMAC of a constant, which does not reveal the key) and when a
+	// receiver first used it: state not written since the newest key's
+	// first use is still under an older key (docs/deploy.md, Key rotation).
+	`CREATE TABLE id_key (
+		fingerprint bytea PRIMARY KEY,
+		first_used  timestamptz NOT NULL DEFAULT now()
+	);`,
+	// 5: rollups without install keys of what the panels need from
+	// active_daily, written before its rows past TELEMETRY_PG_ACTIVITY_DAYS
+	// are deleted, so that older days' panels stay exact.
+	`CREATE TABLE activity_rollup (
+		day date PRIMARY KEY,
+		dau integer NOT NULL,
+		wau integer NOT NULL,
+		mau integer NOT NULL
+	);
+	CREATE TABLE installs_rollup (
+		day         date NOT NULL,
+		cli_version text NOT NULL,
+		os          text NOT NULL,
+		installs    integer NOT NULL,
+		PRIMARY KEY (day, cli_version, os)
+	);
+	CREATE TABLE retention_rollup (
+		week     date PRIMARY KEY,
+		previous integer NOT NULL,
+		retained integer NOT NULL
 	);`,
 }
 

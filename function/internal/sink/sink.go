@@ -131,3 +131,21 @@ type HealthCount struct {
 type HealthWriter interface {
 	WriteHealth(ctx context.Context, at time.Time, receiver string, counts []HealthCount) error
 }
+
+// An Eraser is a Sink that can delete what it keeps of one installation,
+// for the installation's erasure request.
+//
+// Erase deletes, in one transaction, every row the store keeps under id
+// and returns how many it deleted, per table. An id the store never saw
+// gives the same tables, each with 0: the answer has one shape whatever
+// the id, and only the id's holder can ask (the id is the proof).
+type Eraser interface {
+	Erase(ctx context.Context, id string) (map[string]int64, error)
+}
+
+// A NonEraser is a Sink whose write protocol cannot delete (remote write,
+// Graphite's line protocol): CannotErase says so in one sentence, naming
+// the store's own admin API with which its operator can.
+type NonEraser interface {
+	CannotErase() string
+}
