@@ -237,13 +237,7 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 				continue // a panel of another issue, proved by its own test
 			}
 			got := query(t, c, grafanaSQL(p.Targets[0].RawSQL, rg[0], rg[1], commands))
-			if p.Title == "Installs per CLI version" {
-				norm := map[string]float64{}
-				for k, v := range got {
-					norm[trimV(k)] += v
-				}
-				got = norm
-			}
+			got = normVersions(p.Title, got)
 			if !same(got, exp) {
 				t.Errorf("%v–%v %q:\n got  %v\n want %v", rg[0], rg[1], p.Title, got, exp)
 			}
@@ -265,13 +259,6 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 	if h["rate_limited/new_installs"][0] != int64(2000-N+2000-N+1000-N) || h["clamped/daily_runs"][0] < int64(2*N) {
 		t.Errorf("receiver_health %v: want %d uploads rate limited and at least %d clamped", h, 2000-N+2000-N+1000-N, 2*N)
 	}
-}
-
-func trimV(s string) string {
-	if len(s) > 0 && s[0] == 'v' {
-		return s[1:]
-	}
-	return s
 }
 
 // TestNATRollout: 200 installs behind one address upload on their first
