@@ -10,7 +10,13 @@
 // 503 with Retry-After, so the client keeps its data and retries. A
 // store that refuses the data itself (such as out-of-order samples) gets
 // 422, so the client does not send the same data
-// again; its next upload carries the counts, which are cumulative.
+// again; its next upload carries the counts, which are cumulative. Too
+// many uploads from one source address (TELEMETRY_SOURCE says where it is
+// read) get 429 with Retry-After: the client keeps its data and waits.
+//
+// POST <path>/forget with {"id":"<uuid>"} is an installation's erasure
+// request (forget.go): the store deletes what it keeps under the id, or
+// answers 501 when its write protocol cannot delete.
 package function
 
 import (
@@ -21,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"os"
@@ -82,6 +89,18 @@ type Config struct {
 	Logger   *slog.Logger     // default: JSON on standard error
 	Timeout  time.Duration    // per request; default DefaultTimeout
 	Commands []string         // allow-list; nil: the embedded commands.txt
+	// Source says where a request's address is read (TELEMETRY_SOURCE);
+	// default SourcePeer, what a handler without a platform in front sees.
+	Source Source
+	// SourceRate and SourceBurst set the per-address token bucket of this
+	// instance (TELEMETRY_SOURCE_RATE, TELEMETRY_SOURCE_BURST); a zero
+	// rate sets none.
+	SourceRate  float64
+	SourceBurst int
+	// HealthSeries makes a stateless store (Graphite, Prometheus) get the
+	// receiver's health counter series (health.go); ConfigFromEnv sets it.
+	// PostgreSQL keeps its receiver_health table whatever this says.
+	HealthSeries bool
 }
 
 // ConfigFromEnv reads the configuration the deployed function gets from
@@ -95,13 +114,40 @@ type Config struct {
 //	PROMETHEUS_PASSWORD its password or token
 //	PROMETHEUS_BEARER_TOKEN  or a bearer token instead
 //	                    or postgres://USER@HOST:PORT/DB (see internal/pgsink's ConfigFromEnv
-//	                    for TELEMETRY_ID_KEY, TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_IDLE_DAYS)
+//	                    for TELEMETRY_ID_KEY[_PREVIOUS], TELEMETRY_PG_PASSWORD[_FILE], TELEMETRY_PG_RETENTION_DAYS, TELEMETRY_PG_ACTIVITY_DAYS, TELEMETRY_PG_IDLE_DAYS)
 //	TELEMETRY_INTERVAL  seconds between a client's uploads (default 3600), told to the Graphite HTTP API
 //	TELEMETRY_TIMEOUT   seconds a request may take (default 10)
+//	TELEMETRY_SOURCE    where the source address is read: xff-last (default; directly on a function URL),
+//	                    xff-second-to-last (behind Google's external load balancer) or peer (nothing in front)
+//	TELEMETRY_SOURCE_RATE   uploads per second one address may make on one instance (default 20; off for none)
+//	TELEMETRY_SOURCE_BURST  uploads at once (default 200)
 //
 // TELEMETRY_ID_TAG=off is refused: see errIDTagOff.
 func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config, error) {
-	cfg := Config{Logger: NewLogger(stderr), Timeout: DefaultTimeout}
+	cfg := Config{Logger: NewLogger(stderr), Timeout: DefaultTimeout, Source: DefaultSource, SourceRate: DefaultSourceRate, SourceBurst: DefaultSourceBurst, HealthSeries: true}
+	if v := getenv("TELEMETRY_SOURCE"); v != "" {
+		src, err := parseSource(v)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Source = src
+	}
+	if v := getenv("TELEMETRY_SOURCE_RATE"); v == "off" {
+		cfg.SourceRate = 0
+	} else if v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || math.IsInf(f, 0) {
+			return Config{}, fmt.Errorf("TELEMETRY_SOURCE_RATE %q: want a positive number of uploads per second, or off", v)
+		}
+		cfg.SourceRate = f
+	}
+	if v := getenv("TELEMETRY_SOURCE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return Config{}, fmt.Errorf("TELEMETRY_SOURCE_BURST %q: want a positive number of uploads", v)
+		}
+		cfg.SourceBurst = n
+	}
 	interval := DefaultInterval
 	if v := getenv("TELEMETRY_INTERVAL"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -126,6 +172,7 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 	if cfg.Sink, err = openSink(getenv, stdout, interval); err != nil {
 		return Config{}, err
 	}
+	logKeyRotation(cfg.Logger, cfg.Sink)
 	return cfg, nil
 }
 
@@ -218,14 +265,56 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		known[p] = strings.Fields(p)[1:]
 	}
-	r := &receiver{sink: cfg.Sink, now: cfg.Now, known: known}
+	if cfg.Source == "" {
+		cfg.Source = SourcePeer
+	}
+	r := &receiver{sink: cfg.Sink, now: cfg.Now, known: known, source: cfg.Source}
+	r.health, _ = cfg.Sink.(sink.Health)
+	if hw, ok := cfg.Sink.(sink.HealthWriter); ok && r.health == nil && cfg.HealthSeries {
+		r.health = newMemHealth(hw)
+	}
+	if cfg.SourceRate > 0 {
+		r.limit = newLimiter(cfg.SourceRate, max(cfg.SourceBurst, 1))
+	}
 	return logRequests(cfg.Logger, cfg.Now, recoverPanics(withTimeout(cfg.Timeout, r))), nil
 }
 
 type receiver struct {
-	sink  Sink
-	now   func() time.Time
-	known map[string][]string // allow-listed path -> its words after "pace"
+	sink   Sink
+	now    func() time.Time
+	known  map[string][]string // allow-listed path -> its words after "pace"
+	source Source
+	limit  *limiter    // nil: no per-address bucket
+	health sink.Health // nil: the sink keeps no health figures
+}
+
+// count reports an upload's outcome to the sink's health figures, if it
+// keeps them, even when the request's own time is up.
+func (h *receiver) count(r *http.Request, outcome, reason string) {
+	if h.health == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	defer cancel()
+	h.health.Count(ctx, h.now(), outcome, reason)
+}
+
+// refusal is the health figures' reason for a 4xx: a fixed word per
+// status, never the message, which may quote the input.
+func refusal(status int) string {
+	switch status {
+	case http.StatusMethodNotAllowed:
+		return "method"
+	case http.StatusUnsupportedMediaType:
+		return "content_type"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusRequestTimeout:
+		return "timeout"
+	case http.StatusUnprocessableEntity:
+		return "store_refused"
+	}
+	return "invalid"
 }
 
 // outcome is what the logging middleware reports about a request; the
@@ -236,6 +325,7 @@ type outcome struct {
 	dropped int
 	version string
 	os      string
+	erasure bool // an erasure request (whose id is never logged)
 }
 
 type outcomeKey struct{}
@@ -254,6 +344,28 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		out.err = msg
 		writeError(w, status, msg)
+		if status < 500 {
+			h.count(r, sink.Refused, refusal(status))
+		}
+	}
+	limited := func(reason string, wait time.Duration) {
+		out.err = "rate limited: " + reason
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, "too many uploads from this address ("+reason+"); retry after "+retryAfter(wait)+" s")
+		h.count(r, sink.RateLimited, reason)
+	}
+	src := h.source.address(r)
+	if h.limit != nil {
+		if ok, wait := h.limit.allow(src, h.now()); !ok {
+			limited("source_rate", wait)
+			return
+		}
+	}
+	// Erasure requests share the per-address bucket: each costs the store
+	// a transaction, so one address must not be able to send them unbounded.
+	if isForget(r) {
+		h.forget(w, r)
+		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -297,7 +409,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.version, out.os = p.CLIVersion, p.OperatingSystem
-	u, dropped := toUpload(p, h.known, h.now())
+	u, dropped := toUpload(p, h.known, h.now(), src)
 	out.series, out.dropped = len(u.Counters), dropped
 	if len(u.Counters) > 0 {
 		err = h.sink.Write(r.Context(), u)
@@ -305,6 +417,11 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, sink.ErrInvalid) {
 			panic(err) // a bug: validation let something through
+		}
+		var le *sink.LimitedError
+		if errors.As(err, &le) {
+			limited(le.Reason, le.RetryAfter)
+			return
 		}
 		if sink.IsRefused(err) {
 			// Sending the same data again would be refused again. The
@@ -320,6 +437,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.err = "sink: " + scrubID(err.Error(), p.ID)
 		return
 	}
+	h.count(r, sink.Accepted, "")
 	w.Header().Set(DroppedHeader, strconv.Itoa(dropped))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

@@ -69,6 +69,9 @@ func logRequests(log *slog.Logger, now func() time.Time, next http.Handler) http
 		if out.version != "" {
 			attrs = append(attrs, slog.String("cli_version", out.version), slog.String("operating_system", out.os))
 		}
+		if out.erasure {
+			attrs = append(attrs, slog.Bool("erasure", true))
+		}
 		if out.err != "" {
 			attrs = append(attrs, slog.String("error", out.err))
 		}

@@ -12,7 +12,7 @@ import (
 // takes: the counters of allow-listed command paths, sorted by path and
 // exit code so that output is stable. Counters of other paths are counted
 // in dropped and left out, so that no one can create new series.
-func toUpload(p *payload.Payload, known map[string][]string, now time.Time) (u *sink.Upload, dropped int) {
+func toUpload(p *payload.Payload, known map[string][]string, now time.Time, source string) (u *sink.Upload, dropped int) {
 	paths := make([]string, 0, len(p.MetricPoints))
 	n := 0
 	for path, codes := range p.MetricPoints {
@@ -24,7 +24,7 @@ func toUpload(p *payload.Payload, known map[string][]string, now time.Time) (u *
 		n += len(codes)
 	}
 	slices.Sort(paths)
-	u = &sink.Upload{ID: p.ID, CLIVersion: p.CLIVersion, OS: p.OperatingSystem, Received: now, Counters: make([]sink.Counter, 0, n)}
+	u = &sink.Upload{ID: p.ID, CLIVersion: p.CLIVersion, OS: p.OperatingSystem, Received: now, Source: source, Counters: make([]sink.Counter, 0, n)}
 	codes := make([]int, 0, 8)
 	for _, path := range paths {
 		codes = codes[:0]

@@ -38,7 +38,7 @@ victoria-metrics -httpListenAddr="127.0.0.1:$vmhttp" -graphiteListenAddr="127.0.
 	-storageDataPath="$tmp/vm" -loggerLevel=ERROR >"$tmp/vm.log" 2>&1 &
 pids+=($!)
 waitport "$vmhttp"
-PORT=$port TELEMETRY_SINK="carbon+tcp://127.0.0.1:$vmgraphite" "$tmp/local" >/dev/null 2>"$tmp/local.log" &
+PORT=$port TELEMETRY_SINK="carbon+tcp://127.0.0.1:$vmgraphite" TELEMETRY_SOURCE_RATE=off "$tmp/local" >/dev/null 2>"$tmp/local.log" &
 pids+=($!)
 waitport "$port"
 

@@ -19,6 +19,7 @@ import (
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
+	"github.com/pace-cli/pace/internal/upload"
 )
 
 func newTelemetryCmd(e *env) *cobra.Command {
@@ -29,6 +30,7 @@ func newTelemetryCmd(e *env) *cobra.Command {
 		newTelemetryModeCmd(e, "local", telemetry.Local, "Count commands, but never upload the counts"),
 		newTelemetryModeCmd(e, "disable", telemetry.Off, "Count nothing"),
 		newTelemetryResetCmd(e),
+		newTelemetryForgetCmd(e),
 		newTelemetryCleanCmd(e),
 	)
 	c.Long = `pace counts how often each command ran and with which exit code, in
@@ -83,6 +85,9 @@ type telemetryStatus struct {
 	ID        string   `json:"id" yaml:"id"`
 	Counters  int      `json:"counters" yaml:"counters"`
 	Uploader  uploader `json:"uploader" yaml:"uploader"`
+	// Erasure describes each `pace telemetry forget` request not yet
+	// confirmed by the receiver.
+	Erasure []string `json:"erasure_requests,omitempty" yaml:"erasure_requests,omitempty"`
 	// Problem is why nothing is counted in this folder or file now (a
 	// folder others can write, a link or a pipe in the way); "" when none.
 	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
@@ -119,6 +124,9 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 				r.ID, r.Counters = p.ID, p.Counters()
 			}
 			r.Uploader = e.uploaderStatus(st.dir)
+			if r.Erasure, err = upload.ForgetStatus(st.dir); err != nil {
+				r.Erasure = []string{"unknown: " + err.Error()}
+			}
 			if e.output.Structured() {
 				return e.print(r)
 			}
@@ -170,6 +178,7 @@ func (r telemetryStatus) text(out io.Writer) error {
 	if u.LastError != "" && u.LastAttempt != nil {
 		fmt.Fprintf(w, "last error:\t%s (%s)\n", u.LastError, u.LastAttempt.Local().Format(time.RFC3339))
 	}
+	forgetLines(w, r.Erasure)
 	return w.Flush()
 }
 
@@ -326,7 +335,7 @@ func cleanable(name string) bool {
 	if strings.HasSuffix(name, ".lock") {
 		return false
 	}
-	for _, base := range []string{config.TelemetryName, config.UploadStateName, config.SentLogName} {
+	for _, base := range []string{config.TelemetryName, config.UploadStateName, config.SentLogName, config.ForgetName} {
 		if name == base || strings.HasPrefix(name, base+".") {
 			return true
 		}
@@ -339,8 +348,9 @@ func newTelemetryCleanCmd(e *env) *cobra.Command {
 		Use:   "clean",
 		Short: "Delete the local telemetry files; keep the setting",
 		Long: `Delete what telemetry keeps in the pace config folder: telemetry.yaml (the
-counts and the random id), files moved aside as unreadable, and the upload
-daemon's state and sent log. config.yaml, and so the telemetry mode, stays
+counts and the random id), files moved aside as unreadable, the upload
+daemon's state and sent log, and erasure requests of 'pace telemetry forget'
+not yet confirmed (which are then never sent). config.yaml, and so the telemetry mode, stays
 as it is. While telemetry is on or local, the next command starts a new file
 with a new id (and shows the first-run notice again).`,
 		Example: command.Examples("pace telemetry clean"),

@@ -20,6 +20,7 @@ const (
 	SentLogName     = "telemetry-sent.log"    // every byte the daemon sent
 	DaemonLockName  = "telemetryd.lock"       // one daemon per folder
 	PoliciesName    = "data-policies"         // a folder of data policies
+	ForgetName      = "telemetry-forget.json" // erasure requests not yet confirmed by the receiver
 
 	// LockSuffix names the lock beside a shared file (config.yaml.lock,
 	// telemetry.yaml.lock); TempSuffix starts the random name of a file
@@ -43,6 +44,7 @@ func (f Folder) UploadState() string { return filepath.Join(f.dir, UploadStateNa
 func (f Folder) SentLog() string     { return filepath.Join(f.dir, SentLogName) }
 func (f Folder) DaemonLock() string  { return filepath.Join(f.dir, DaemonLockName) }
 func (f Folder) Policies() string    { return filepath.Join(f.dir, PoliciesName) }
+func (f Folder) Forget() string      { return filepath.Join(f.dir, ForgetName) }
 
 // UnsafeFolderError says why a config folder is not used: someone else
 // could plant or change files in it. Like ssh with ~/.ssh, pace then keeps

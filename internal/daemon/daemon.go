@@ -241,7 +241,7 @@ func Run(ctx context.Context, c Config) error {
 func Serve(ctx context.Context, c Config) error {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	w, err := watch.Start(watchCtx, c.Dir, telemetry.FileName, config.FileName)
+	w, err := watch.Start(watchCtx, c.Dir, telemetry.FileName, config.FileName, config.ForgetName)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.Dir, err)
 	}
@@ -263,6 +263,7 @@ func Serve(ctx context.Context, c Config) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	lastWhyNot := ""
+	var forgetHold time.Time
 	for {
 		settings = c.Resolve()
 		sched.Interval = settings.Interval.Min
@@ -272,8 +273,15 @@ func Serve(ctx context.Context, c Config) error {
 		}
 		lastWhyNot = whyNot
 		timer.Stop()
+		wake, armed := time.Time{}, false
 		if at, pending := sched.Due(&st); pending && ok {
-			timer.Reset(max(at.Sub(c.now()), 0))
+			wake, armed = at, true
+		}
+		if at, due := c.forgetDue(settings, forgetHold); due && (!armed || at.Before(wake)) {
+			wake, armed = at, true
+		}
+		if armed {
+			timer.Reset(max(wake.Sub(c.now()), 0))
 		}
 		select {
 		case <-ctx.Done():
@@ -298,7 +306,14 @@ func Serve(ctx context.Context, c Config) error {
 			c.logf(Error, "watch: %v", err)
 		case <-timer.C:
 			// Settings may have changed since the timer was armed.
-			if settings = c.Resolve(); func() bool { ok, _ := settings.Uploads(); return ok }() {
+			settings = c.Resolve()
+			now := c.now()
+			if at, due := c.forgetDue(settings, forgetHold); due && !at.After(now) {
+				c.forget(ctx, settings, sched, false)
+				forgetHold = now.Add(time.Second) // a request file that cannot be written does not spin the loop
+			}
+			at, pending := sched.Due(&st)
+			if ok, _ := settings.Uploads(); ok && pending && !at.After(now) {
 				c.attemptWith(ctx, settings, sched, &st, &old)
 			}
 		}
@@ -369,6 +384,60 @@ func (c *Config) attempt(ctx context.Context, s Settings, sched *Schedule, st *u
 		c.logf(Info, "uploaded to %s", upload.Redact(s.Endpoint))
 	}
 	return res
+}
+
+// forgetDue tells when an erasure request is to be sent next. Erasure is
+// the user's explicit request: it is sent whatever the telemetry mode and
+// the upload interval, to the endpoint the uploads go to.
+func (c *Config) forgetDue(s Settings, hold time.Time) (time.Time, bool) {
+	if s.Endpoint == "" {
+		return time.Time{}, false
+	}
+	at, ok := upload.ForgetDue(c.Dir)
+	return later(at, hold), ok
+}
+
+// forget sends the erasure requests that are due (all when force).
+func (c *Config) forget(ctx context.Context, s Settings, sched *Schedule, force bool) upload.ForgetResult {
+	res := upload.SendForgets(ctx, c.uploadConfig(s), force, sched.backoff)
+	if res.LogErr != nil {
+		c.logf(Error, "sent log: %v", res.LogErr)
+	}
+	for _, e := range res.Erased {
+		c.logf(Info, "the receiver %s confirmed an erasure request: %s", upload.Redact(s.Endpoint), e)
+	}
+	switch {
+	case res.Stopped > 0:
+		c.logf(Error, "erasure request not sent again: %v", res.Err)
+	case res.Retry > 0:
+		c.logf(Warning, "erasure request failed (%v); retrying at %s", res.Err, res.RetryAt.Format(time.RFC3339))
+	case res.Err != nil:
+		c.logf(Error, "erasure request: %v", res.Err)
+	}
+	return res
+}
+
+// FlushForgets sends every erasure request now, whatever its backoff, for
+// `pace-telemetryd flush`. It fails while a daemon runs for the same
+// folder (that daemon sends them).
+func FlushForgets(ctx context.Context, c Config) (upload.ForgetResult, error) {
+	unlock, err := Lock(c.Dir)
+	if err != nil {
+		return upload.ForgetResult{}, err
+	}
+	defer unlock()
+	s := c.Resolve()
+	if s.Endpoint == "" {
+		if rs, _ := upload.LoadForgets(c.Dir); len(rs) > 0 {
+			return upload.ForgetResult{}, errors.New("erasure requests are waiting, but no endpoint is set: use --endpoint, PACE_TELEMETRY_ENDPOINT or telemetry-endpoint in config.yaml")
+		}
+		return upload.ForgetResult{}, nil
+	}
+	res := c.forget(ctx, s, c.schedule(s.Interval), true)
+	if res.Retry > 0 || res.Stopped > 0 {
+		return res, res.Err
+	}
+	return res, nil
 }
 
 func (c *Config) uploadConfig(s Settings) upload.Config {

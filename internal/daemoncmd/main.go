@@ -215,6 +215,13 @@ func (o *options) flushCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout+time.Second)
 			defer cancel()
+			fr, err := daemon.FlushForgets(ctx, cfg)
+			for _, e := range fr.Erased {
+				fmt.Fprintf(o.Out, "Erasure confirmed by the receiver: %s.\n", e)
+			}
+			if err != nil {
+				return fmt.Errorf("erasure request: %w", err)
+			}
 			s, res, err := daemon.Flush(ctx, cfg)
 			if err != nil {
 				return err
@@ -356,6 +363,8 @@ type statusReport struct {
 	LastError    string        `json:"last_error" yaml:"last_error"`
 	Failures     int           `json:"failures" yaml:"failures"`
 	Pending      string        `json:"pending" yaml:"pending"`
+	// Erasure describes each erasure request not yet confirmed.
+	Erasure []string `json:"erasure_requests,omitempty" yaml:"erasure_requests,omitempty"`
 }
 
 // serviceReport is the OS service: State is running, stopped,
@@ -422,6 +431,9 @@ func (o *options) statusCmd() *cobra.Command {
 			r.LastUpload, r.LastAttempt = timeOrNil(up.LastSuccess), timeOrNil(up.LastAttempt)
 			r.LastError, r.Failures = up.LastError, up.Failures
 			r.Pending = pending(cfg.Dir, s.Endpoint, up)
+			if r.Erasure, err = upload.ForgetStatus(cfg.Dir); err != nil {
+				r.Erasure = []string{"unknown: " + upload.Sanitize(err.Error(), upload.MaxAnswer)}
+			}
 			if o.output.Structured() {
 				return o.output.Print(o.Out, r)
 			}
@@ -462,6 +474,9 @@ func (o *options) statusCmd() *cobra.Command {
 				fmt.Fprintf(w, "last error:\tnone\n")
 			}
 			fmt.Fprintf(w, "pending:\t%s\n", r.Pending)
+			for _, e := range r.Erasure {
+				fmt.Fprintf(w, "erasure:\t%s\n", e)
+			}
 			return w.Flush()
 		},
 	}

@@ -24,6 +24,7 @@ type Server struct {
 	Port int
 	dir  string
 	bin  string
+	opts string
 }
 
 // DSN connects as the superuser postgres to database db.
@@ -99,12 +100,45 @@ func start() (*Server, error) {
 	if out, err := s.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"); err != nil {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off", s.Port, dir)
-	if out, err := s.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	s.opts = fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off", s.Port, dir)
+	if err := s.Restart(); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// Start starts a server of the test's own, which it may crash and
+// restart; it is removed when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		if os.Getenv("CI") == "" && os.Getenv("PACE_TEST_STRICT") == "" && strings.Contains(err.Error(), "not installed") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Crash stops the server at once, as a power cut would: no checkpoint,
+// connections cut (pg_ctl stop -m immediate).
+func (s *Server) Crash() error {
+	if out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Restart starts the server (again) on its port; after a crash it
+// recovers from its write-ahead log first.
+func (s *Server) Restart() error {
+	if out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-o", s.opts, "-l", filepath.Join(s.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 func (s *Server) run(tool string, args ...string) ([]byte, error) {

@@ -19,12 +19,17 @@ const SentLogMax = 256 << 10
 // and the answer. Best effort: a log that cannot be written does not stop
 // uploads (the daemon's own log says why).
 func logSent(dir string, at time.Time, endpoint string, body []byte, res Result) error {
-	path := config.NewFolder(dir).SentLog()
 	answer := fmt.Sprintf("HTTP %d", res.Status)
 	if res.Status == 0 || res.Err != nil {
 		answer = fmt.Sprintf("%s (%v)", answer, res.Err)
 	}
 	entry := fmt.Sprintf("%s POST %s\n%s\n-> %s: %s\n\n", at.UTC().Format(time.RFC3339), endpoint, body, answer, res.Outcome)
+	return appendSentLog(dir, entry)
+}
+
+// appendSentLog appends one entry, trimming the log past SentLogMax.
+func appendSentLog(dir, entry string) error {
+	path := config.NewFolder(dir).SentLog()
 	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(entry)) > SentLogMax {
 		trimSentLog(path)
 	}

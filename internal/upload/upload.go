@@ -69,6 +69,8 @@ type Result struct {
 	Err        error         // why it was not delivered
 	LogErr     error         // the sent log could not be written
 	Parts      int           // requests the counts needed (more than one past payload.MaxSeries counters)
+
+	body []byte // the answer's first MaxAnswer+1 bytes
 }
 
 // Once uploads the counts if they differ from what was last delivered,
@@ -112,6 +114,12 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 	}
 	if cfg.Endpoint == "" {
 		return Result{Outcome: Nothing, Err: errors.New("no endpoint is set")}
+	}
+	if forgetting(cfg.Dir, p.ID) {
+		// `pace telemetry forget` asked to erase this id and has not yet
+		// given the file its new one: counts sent now would come back
+		// after the erasure.
+		return Result{Outcome: Nothing}
 	}
 	body, err := p.Marshal()
 	if err != nil {
@@ -251,6 +259,11 @@ func Redact(endpoint string) string {
 }
 
 func post(ctx context.Context, cfg Config, body []byte) Result {
+	return postTo(ctx, cfg, cfg.Endpoint, body)
+}
+
+// postTo posts body to target, a URL at the receiver.
+func postTo(ctx context.Context, cfg Config, target string, body []byte) Result {
 	client := DefaultClient()
 	if cfg.Client != nil {
 		c := *cfg.Client
@@ -260,19 +273,19 @@ func post(ctx context.Context, cfg Config, body []byte) Result {
 	// user did not choose (perhaps over plain http), and a 302 or 303 would
 	// turn the POST into a GET whose 200 proves nothing.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %s is not a usable URL", Redact(cfg.Endpoint))}
+		return Result{Outcome: Rejected, Err: fmt.Errorf("endpoint %s is not a usable URL", Redact(target))}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent(cfg.Version))
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %s", Redact(cfg.Endpoint), Sanitize(unwrapURLError(err).Error(), MaxAnswer))}
+		return Result{Outcome: Retry, Err: fmt.Errorf("upload to %s: %s", Redact(target), Sanitize(unwrapURLError(err).Error(), MaxAnswer))}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
-	res := Result{Status: resp.StatusCode}
+	res := Result{Status: resp.StatusCode, body: answer}
 	status := Sanitize(resp.Status, 80)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:

@@ -11,7 +11,8 @@
 // TELEMETRY_MAX_CONNECTIONS (default DefaultMaxConnections) connections are
 // served at once; the others wait in the kernel's accept queue. Together
 // they bound its memory, and let real uploads through while clients hold
-// connections open (docs/deploy.md).
+// connections open (docs/deploy.md). The source address of the bounds per
+// address is the TCP peer unless TELEMETRY_SOURCE says otherwise.
 package main
 
 import (
@@ -71,7 +72,15 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 		maxConns = n
 	}
-	cfg, err := function.ConfigFromEnv(getenv, stdout, stderr)
+	// Nothing in front of it appends X-Forwarded-For, so by default the
+	// source address is the peer's; behind a proxy, set TELEMETRY_SOURCE.
+	env := func(k string) string {
+		if v := getenv(k); v != "" || k != "TELEMETRY_SOURCE" {
+			return v
+		}
+		return string(function.SourcePeer)
+	}
+	cfg, err := function.ConfigFromEnv(env, stdout, stderr)
 	if err != nil {
 		return fail(err)
 	}

@@ -3,6 +3,7 @@ package graphite
 import (
 	"github.com/pace-cli/pace/function/payload"
 
+	"cmp"
 	"context"
 	"strings"
 	"time"
@@ -92,4 +93,25 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 		return nil
 	}
 	return s.W.Write(ctx, Convert(u, max(int(s.Interval/time.Second), 1)))
+}
+
+// HealthMetric is the series of the receiver's own health figures.
+const HealthMetric = "pace.receiver.uploads"
+
+// WriteHealth implements sink.HealthWriter: one series per outcome and
+// reason of this receiver instance, its cumulative count of uploads.
+// The stdout writer, for development and demos, carries only usage.
+func (s *Sink) WriteHealth(ctx context.Context, at time.Time, receiver string, counts []sink.HealthCount) error {
+	if _, ok := s.W.(*WriterSink); ok {
+		return nil
+	}
+	series := make([]Series, 0, len(counts))
+	for _, c := range counts {
+		series = append(series, Series{Name: HealthMetric, Tags: []Tag{{"outcome", c.Outcome}, {"reason", cmp.Or(c.Reason, "none")}, {"receiver", receiver}},
+			Value: c.Uploads, Time: at.Unix(), Interval: max(int(s.Interval/time.Second), 1)})
+	}
+	if err := validate(series); err != nil {
+		return err
+	}
+	return s.W.Write(ctx, series)
 }

@@ -180,6 +180,16 @@ func expected(title string, tr *simweek.Truth, from, to time.Time, commands []st
 				out[s.OS]++
 			}
 		}
+	case "Daily active installs per CLI version", "Daily active installs per operating system":
+		days(func(d, next time.Time) {
+			for _, s := range tr.IDs(d, next) {
+				if strings.HasSuffix(title, "version") {
+					out[dayKey(d)+"|"+version(s)]++
+				} else {
+					out[dayKey(d)+"|"+s.OS]++
+				}
+			}
+		})
 	case "Invocations per exit code":
 		days(func(d, next time.Time) {
 			per := tr.RunsBy(d, next, func(c *simweek.Counted) string {
@@ -283,6 +293,9 @@ func TestDashboardAgainstTruth(t *testing.T) {
 		from, to := ceilDay(rg.from), ceilDay(rg.to)
 		for _, cmds := range [][]string{all, all[:2]} {
 			for _, p := range panels {
+				if p.Title == healthPanel {
+					continue // the receiver's own figures: TestAbusiveSourceMovesNoFigureBeyondTheBounds
+				}
 				if slices.Contains(releasePanels, p.Title) {
 					continue // TestReleasePanelsAgainstTruth
 				}
@@ -292,13 +305,7 @@ func TestDashboardAgainstTruth(t *testing.T) {
 					continue
 				}
 				got := query(t, c, grafanaSQL(p.Targets[0].RawSQL, rg.from, rg.to, cmds))
-				if p.Title == "Installs per CLI version" {
-					norm := map[string]float64{}
-					for k, v := range got {
-						norm[strings.TrimPrefix(k, "v")] += v
-					}
-					got = norm
-				}
+				got = normVersions(p.Title, got)
 				if !same(got, exp) {
 					t.Errorf("%s, %d commands, %q:\n got  %v\n want %v", rg.name, len(cmds), p.Title, got, exp)
 				}
@@ -323,6 +330,23 @@ func postAll(t *testing.T, r *rig, week *simweek.Week) {
 			t.Fatalf("upload at %v answered %d: %s", u.At, w.Code, w.Body)
 		}
 	}
+}
+
+// normVersions compares versions with or without their "v".
+func normVersions(title string, got map[string]float64) map[string]float64 {
+	if title != "Installs per CLI version" && title != "Daily active installs per CLI version" {
+		return got
+	}
+	norm := map[string]float64{}
+	for k, v := range got {
+		day, ver, ok := strings.Cut(k, "|")
+		if ok {
+			norm[day+"|"+strings.TrimPrefix(ver, "v")] += v
+		} else {
+			norm[strings.TrimPrefix(k, "v")] += v
+		}
+	}
+	return norm
 }
 
 func ceilDay(t time.Time) time.Time {

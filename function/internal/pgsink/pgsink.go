@@ -23,6 +23,16 @@
 // indistinguishable from a late older upload: it adds nothing until some
 // counter passes its stored value. PACE's reset gives the install a new
 // id, so this only happens to a telemetry.yaml restored from a backup.
+//
+// What one install may add in a day, and how many new installs one source
+// address may bring, is bounded (bounds.go); the receiver's own figures go
+// to receiver_health.
+//
+// Privacy (docs/privacy.md): Erase deletes an install's rows in every
+// table with an install_key column; TELEMETRY_ID_KEY_PREVIOUS lets the key
+// rotate, each install's rows moving on its first upload after it; and
+// per-install activity is kept TELEMETRY_PG_ACTIVITY_DAYS, after it is
+// rolled up into tables without install keys.
 package pgsink
 
 import (
@@ -48,6 +58,8 @@ import (
 const (
 	DefaultRetentionDays = 400 // a year and a month of aggregates: year-over-year panels
 	DefaultIdleDays      = 90
+	DefaultActivityDays  = 35 // per-install activity: MAU's 30 days, and a margin
+	MinActivityDays      = 30 // the longest exact panel, monthly active installs, reads 30 days
 	MinIDKeyBytes        = 16
 )
 
@@ -61,12 +73,19 @@ type Config struct {
 	DSN           string // postgres://user@host:port/db?…; a password in it is used but never shown
 	Password      string // overrides the DSN's and PGPASSWORD
 	IDKey         []byte // HMAC-SHA256 key for install ids; required
+	PreviousIDKey []byte // the key before a rotation, during the transition; state found under it moves to IDKey's
 	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
+	ActivityDays  int    // per-install activity kept (then rolled up); default DefaultActivityDays, at least MinActivityDays
 	MaxConns      int32  // pool size; default pgxpool's
 	// Commands is the receiver's allow-list, written into command_path at
 	// Open for the "Unused commands" panel; nil leaves the table as it is.
 	Commands []string
+	// Bounds (bounds.go): runs one install may add in a day, and new
+	// installs one source address may bring in a day; 0 takes the
+	// default, a negative value sets no bound (benchmarks of one address).
+	MaxDailyRuns         int
+	NewInstallsPerSource int
 }
 
 // ConfigFromEnv reads the sink's settings:
@@ -75,13 +94,21 @@ type Config struct {
 //	TELEMETRY_PG_PASSWORD_FILE    a file holding the password (a mounted secret), or
 //	TELEMETRY_PG_PASSWORD         the password; else PGPASSWORD, else the DSN's
 //	TELEMETRY_ID_KEY              the secret key install ids are hashed with (≥ 16 bytes)
+//	TELEMETRY_ID_KEY_PREVIOUS     the key before a rotation, kept during the transition
 //	TELEMETRY_PG_RETENTION_DAYS   days aggregates are kept (default 400)
 //	TELEMETRY_PG_IDLE_DAYS        days an idle install's state is kept (default 90)
+//	TELEMETRY_PG_MAX_DAILY_RUNS   runs one install may add in a UTC day (default 5000)
+//	TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE  new installs one address may bring in a UTC day (default 250)
+//	TELEMETRY_PG_ACTIVITY_DAYS    days per-install activity is kept, then only its rollups (default 35, at least 30)
 func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
 	cfg := Config{DSN: spec, IDKey: []byte(getenv("TELEMETRY_ID_KEY"))}
 	if len(cfg.IDKey) == 0 {
 		return Config{}, errors.New("TELEMETRY_ID_KEY is not set: the PostgreSQL sink stores installs under HMAC-SHA256(key, id), never the id; " +
 			"set it to a random secret of at least 16 bytes (e.g. `openssl rand -hex 32`, from Secret Manager) and keep it: changing it makes every install new")
+	}
+	cfg.PreviousIDKey = []byte(getenv("TELEMETRY_ID_KEY_PREVIOUS"))
+	if len(cfg.PreviousIDKey) > 0 && string(cfg.PreviousIDKey) == string(cfg.IDKey) {
+		return Config{}, errors.New("TELEMETRY_ID_KEY_PREVIOUS is the same as TELEMETRY_ID_KEY: to rotate, set TELEMETRY_ID_KEY to a new secret and TELEMETRY_ID_KEY_PREVIOUS to the old one; otherwise unset TELEMETRY_ID_KEY_PREVIOUS")
 	}
 	if f := getenv("TELEMETRY_PG_PASSWORD_FILE"); f != "" {
 		b, err := readFile(f)
@@ -97,16 +124,30 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 	for _, s := range []struct {
 		name string
 		to   *int
-	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays}} {
+		what string
+	}{{"TELEMETRY_PG_RETENTION_DAYS", &cfg.RetentionDays, "days"}, {"TELEMETRY_PG_IDLE_DAYS", &cfg.IdleDays, "days"},
+		{"TELEMETRY_PG_MAX_DAILY_RUNS", &cfg.MaxDailyRuns, "runs"}, {"TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE", &cfg.NewInstallsPerSource, "installs"},
+		{"TELEMETRY_PG_ACTIVITY_DAYS", &cfg.ActivityDays, "days"}} {
 		if v := getenv(s.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				return Config{}, fmt.Errorf("%s %q: want a positive number of days", s.name, v)
+				return Config{}, fmt.Errorf("%s %q: want a positive number of %s", s.name, v, s.what)
 			}
 			*s.to = n
 		}
 	}
+	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+func checkActivityDays(n int) error {
+	if n != 0 && n < MinActivityDays {
+		return fmt.Errorf("TELEMETRY_PG_ACTIVITY_DAYS=%d is too short for the dashboard: monthly active installs read %d days of per-install activity; set at least %d (default %d)",
+			n, MinActivityDays, MinActivityDays, DefaultActivityDays)
+	}
+	return nil
 }
 
 // Redact returns dsn with any password replaced, for messages.
@@ -134,16 +175,29 @@ type Sink struct {
 	key       []byte
 	retention int
 	idle      int
+	activity  int
 	macs      sync.Pool
 
 	pruneMu   sync.Mutex
 	prunedDay time.Time
+
+	maxDaily     int // < 0: no bound
+	newPerSource int // < 0: no bound
+	saltMu       sync.Mutex
+	saltDay      time.Time
+	salt         []byte
+	prevKey      []byte   // TELEMETRY_ID_KEY_PREVIOUS; nil outside a rotation
+	keyed        []string // tables with an install_key column, install_state last
+	state        []string // install_state's columns other than install_key
 }
 
 // Open connects, migrates the schema, and returns the sink.
 func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if len(cfg.IDKey) < MinIDKeyBytes {
 		return nil, fmt.Errorf("TELEMETRY_ID_KEY is %d bytes: want a random secret of at least %d", len(cfg.IDKey), MinIDKeyBytes)
+	}
+	if n := len(cfg.PreviousIDKey); n > 0 && n < MinIDKeyBytes {
+		return nil, fmt.Errorf("TELEMETRY_ID_KEY_PREVIOUS is %d bytes: it must be the previous TELEMETRY_ID_KEY, of at least %d", n, MinIDKeyBytes)
 	}
 	shown := Redact(cfg.DSN)
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
@@ -156,7 +210,23 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	s := &Sink{key: cfg.IDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays}
+	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+		return nil, err
+	}
+	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, activity: cfg.ActivityDays,
+		maxDaily: cfg.MaxDailyRuns, newPerSource: cfg.NewInstallsPerSource}
+	if s.activity <= 0 {
+		s.activity = DefaultActivityDays
+	}
+	if s.maxDaily == 0 {
+		s.maxDaily = DefaultMaxDailyRuns
+	}
+	if s.newPerSource == 0 {
+		s.newPerSource = DefaultNewInstallsPerSource
+	}
+	if len(s.prevKey) == 0 {
+		s.prevKey = nil // no rotation: no second lookup per upload
+	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetentionDays
 	}
@@ -168,6 +238,10 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
 	}
 	if err := migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
+	}
+	if err := s.readKeyed(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
 	}
@@ -222,9 +296,21 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	}
 	key := s.InstallKey(u.ID)
 	day := u.Received.UTC().Truncate(24 * time.Hour)
-	var err error
+	// The address's hash, before the transaction: its salt may take a
+	// query of its own.
+	src, err := s.sourceKey(ctx, day, u.Source)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	for attempt := 0; attempt < 4; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, key, day, u) })
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if s.prevKey != nil {
+				if err := s.adopt(ctx, tx, key, u.ID); err != nil {
+					return err
+				}
+			}
+			return s.apply(ctx, tx, key, src, day, u)
+		})
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
 			break
@@ -237,12 +323,19 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	return nil
 }
 
-func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, u *sink.Upload) error {
+func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key, src []byte, day time.Time, u *sink.Upload) error {
 	// Lock the install's row (created if new) until commit.
-	if _, err := tx.Exec(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, $2, $3)
-		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)`,
-		key, u.Received, day); err != nil {
+	var isNew bool
+	if err := tx.QueryRow(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, $2, $3)
+		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
+		RETURNING xmax = 0`,
+		key, u.Received, day).Scan(&isNew); err != nil {
 		return err
+	}
+	if isNew {
+		if err := s.admitNew(ctx, tx, src, day, u.Received); err != nil {
+			return err
+		}
 	}
 	stored := map[[2]string]int64{}
 	rows, err := tx.Query(ctx, `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, key)
@@ -294,6 +387,11 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key []byte, day time.Time, 
 				ipaths, icodes, incs = append(ipaths, c.Path), append(icodes, int32(c.ExitCode)), append(incs, inc)
 			}
 		}
+		// Only what is left of the install's daily bound is counted.
+		if err := s.clamp(ctx, tx, b, key, day, u.Received, incs); err != nil {
+			return err
+		}
+		ipaths, icodes, incs = nonZero(ipaths, icodes, incs)
 		if reset {
 			b.Queue(`DELETE FROM install_counter WHERE install_key = $1`, key)
 		}
@@ -354,22 +452,60 @@ func (s *Sink) maybePrune(ctx context.Context, day time.Time) {
 	}
 }
 
-// Prune deletes, as of today, aggregate and activity rows older than the
-// retention and the state of installs whose last upload is older than the
-// idle time. A pruned install that comes back is new to the sink: its
-// whole cumulative counts are counted again, on the day it returns.
+// Prune, as of today, first rolls up the complete days of activity not
+// yet rolled up (see rollup), then deletes per-install activity older than
+// the activity days, aggregates and rollups older than the retention, and
+// the state of installs whose last upload is older than the idle time. A
+// pruned install that comes back is new to the sink: its whole cumulative
+// counts are counted again, on the day it returns.
 func (s *Sink) Prune(ctx context.Context, today time.Time) error {
+	today = today.UTC().Truncate(24 * time.Hour)
 	keep := today.AddDate(0, 0, -s.retention)
 	idle := today.AddDate(0, 0, -s.idle)
-	_, err := s.pool.Exec(ctx, `DELETE FROM usage_daily WHERE day < $1`, keep)
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `DELETE FROM active_daily WHERE day < $1`, keep)
+	activity := today.AddDate(0, 0, -s.activity)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One pruner at a time, so that no activity is deleted that a
+		// rollup running elsewhere still reads.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pruneLock)); err != nil {
+			return err
+		}
+		if err := rollup(ctx, tx, today); err != nil {
+			return fmt.Errorf("rollup: %w", err)
+		}
+		for _, q := range []struct {
+			sql    string
+			before time.Time
+		}{
+			{`DELETE FROM active_daily WHERE day < $1`, activity},
+			{`DELETE FROM command_daily WHERE day < $1`, activity},
+			{`DELETE FROM usage_daily WHERE day < $1`, keep},
+			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
+			{`DELETE FROM installs_rollup WHERE day < $1`, keep},
+			{`DELETE FROM retention_rollup WHERE week < $1`, keep},
+			{`DELETE FROM install_state WHERE last_day < $1`, idle},
+			{`DELETE FROM receiver_health WHERE hour < $1`, keep},
+			// The bounds' state of past days, and the salt of its
+			// address hashes.
+			{`DELETE FROM install_day WHERE day < $1`, today},
+			{`DELETE FROM source_day WHERE day < $1`, today},
+			{`DELETE FROM source_salt WHERE day < $1`, today},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.before); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// nonZero drops the increments a clamp cut to 0, in place.
+func nonZero(paths []string, codes []int32, incs []int64) ([]string, []int32, []int64) {
+	k := 0
+	for i := range incs {
+		if incs[i] > 0 {
+			paths[k], codes[k], incs[k] = paths[i], codes[i], incs[i]
+			k++
+		}
 	}
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `DELETE FROM command_daily WHERE day < $1`, keep)
-	}
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `DELETE FROM install_state WHERE last_day < $1`, idle)
-	}
-	return err
+	return paths[:k], codes[:k], incs[:k]
 }

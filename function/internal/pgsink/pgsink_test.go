@@ -40,10 +40,14 @@ type rig struct {
 	now  atomic.Int64 // unix nanoseconds of the receiver's clock
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB, opts ...func(*pgsink.Config)) *rig {
 	t.Helper()
 	r := &rig{dsn: pgserver.NewDB(t)}
-	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: function.Commands()})
+	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: function.Commands()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := pgsink.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

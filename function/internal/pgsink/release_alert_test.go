@@ -1,7 +1,6 @@
 package pgsink_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -100,7 +99,7 @@ func TestReleaseAlertRule(t *testing.T) {
 		t.Fatalf("the rule's query is not the panel's at the variables' defaults:\n got  %s\n want %s", query.Model.RawSQL, want)
 	}
 
-	r := newRig(t)
+	r := newRig(t, noBounds)
 	c := r.conn(t)
 	allow := map[string]bool{}
 	for _, p := range function.Commands() {
@@ -124,9 +123,7 @@ func TestReleaseAlertRule(t *testing.T) {
 				break
 			}
 		}
-		if _, err := c.Exec(context.Background(), `TRUNCATE install_state, install_counter, usage_daily, active_daily, command_daily`); err != nil {
-			t.Fatal(err)
-		}
+		emptyTables(t, c)
 		writeFleet(t, r.sink, w, allow)
 		_, rows := table(t, c, grafanaSQL(query.Model.RawSQL, from, to, nil))
 		if len(rows) != 1 || len(rows[0]) != 1 {

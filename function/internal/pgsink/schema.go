@@ -47,7 +47,70 @@ var migrations = []string{
 		ADD COLUMN cli_version text NOT NULL DEFAULT '',
 		ADD COLUMN os text NOT NULL DEFAULT '',
 		ADD COLUMN last_at timestamptz NOT NULL DEFAULT '-infinity';`,
-	// Release health: which installs ran each command on each version
+	// 3: bounds on what one install and one address may add in a day,
+	// and the receiver's own health figures. install_day and source_day
+	// hold only the current day (pruned after it), under keyed hashes;
+	// source_salt is the day's random salt of the address hashes, dropped
+	// with them so that no hash can be linked to an address afterwards.
+	// receiver_health is per UTC hour, so an alert can read an hour; its
+	// rows are spread over shards so that concurrent uploads do not queue
+	// on one row.
+	`CREATE TABLE install_day (
+		day         date NOT NULL,
+		install_key bytea NOT NULL REFERENCES install_state ON DELETE CASCADE,
+		counted     bigint NOT NULL,
+		PRIMARY KEY (day, install_key)
+	);
+	CREATE INDEX install_day_install_key ON install_day (install_key);
+	CREATE TABLE source_salt (
+		day  date PRIMARY KEY,
+		salt bytea NOT NULL
+	);
+	CREATE TABLE source_day (
+		day          date NOT NULL,
+		source_key   bytea NOT NULL,
+		new_installs integer NOT NULL,
+		PRIMARY KEY (day, source_key)
+	);
+	CREATE TABLE receiver_health (
+		hour    timestamptz NOT NULL,
+		outcome text NOT NULL,
+		reason  text NOT NULL,
+		shard   smallint NOT NULL,
+		uploads bigint NOT NULL,
+		runs    bigint NOT NULL,
+		PRIMARY KEY (hour, outcome, reason, shard)
+	);`,
+	// 4: the keys install ids were hashed with, each by a fingerprint
+	// (an HMAC of a constant, which does not reveal the key) and when a
+	// receiver first used it: state not written since the newest key's
+	// first use is still under an older key (docs/deploy.md, Key rotation).
+	`CREATE TABLE id_key (
+		fingerprint bytea PRIMARY KEY,
+		first_used  timestamptz NOT NULL DEFAULT now()
+	);`,
+	// 5: rollups without install keys of what the panels need from
+	// active_daily, written before its rows past TELEMETRY_PG_ACTIVITY_DAYS
+	// are deleted, so that older days' panels stay exact.
+	`CREATE TABLE activity_rollup (
+		day date PRIMARY KEY,
+		dau integer NOT NULL,
+		wau integer NOT NULL,
+		mau integer NOT NULL
+	);
+	CREATE TABLE installs_rollup (
+		day         date NOT NULL,
+		cli_version text NOT NULL,
+		os          text NOT NULL,
+		installs    integer NOT NULL,
+		PRIMARY KEY (day, cli_version, os)
+	);
+	CREATE TABLE retention_rollup (
+		week     date PRIMARY KEY,
+		previous integer NOT NULL,
+		retained integer NOT NULL
+	);`,
+	// 6: release health: which installs ran each command on each version
 	// that day, and whether one of those runs failed (keyed by the HMAC of
 	// the id, as active_daily: no counts, no time of day), for "Installs
 	// per command" and the install-level test of "Regressions on the
@@ -63,6 +126,7 @@ var migrations = []string{
 		failed      boolean NOT NULL,
 		PRIMARY KEY (day, path, cli_version, install_key)
 	);
+	CREATE INDEX command_daily_install_key ON command_daily (install_key);
 	CREATE TABLE command_path (path text PRIMARY KEY);
 	CREATE INDEX active_daily_version ON active_daily (cli_version, day);
 	CREATE INDEX usage_daily_version ON usage_daily (cli_version, day);

@@ -2,6 +2,7 @@ package promwrite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -175,4 +176,18 @@ var retryable4xx = map[int]bool{
 // proxy or a verbose API may echo what it was sent.
 func (s *Sink) redact(reply []byte) []byte {
 	return outbound.Redact(reply, s.Auth.User, s.Auth.Password, s.Auth.BearerToken)
+}
+
+// HealthMetric is the series of the receiver's own health figures.
+const HealthMetric = "pace_receiver_uploads_total"
+
+// WriteHealth implements sink.HealthWriter: one series per outcome and
+// reason of this receiver instance, its cumulative count of uploads.
+func (s *Sink) WriteHealth(ctx context.Context, at time.Time, receiver string, counts []sink.HealthCount) error {
+	series := make([]Series, 0, len(counts))
+	for _, c := range counts {
+		series = append(series, Series{Labels: []Label{{NameLabel, HealthMetric}, {"outcome", c.Outcome}, {"reason", cmp.Or(c.Reason, "none")}, {"receiver", receiver}},
+			Value: float64(c.Uploads), Timestamp: at.UnixMilli()})
+	}
+	return s.send(ctx, series)
 }

@@ -20,6 +20,10 @@ type Upload struct {
 	CLIVersion string    // as validated by the receiver
 	OS         string    // Go's GOOS, as validated by the receiver
 	Received   time.Time // the receiver's clock when the upload arrived
+	// Source is the address the upload came from, as TELEMETRY_SOURCE
+	// says where to read it. It is personal data: a Sink may use it to
+	// bound what one address can do, never store or log it raw.
+	Source string
 	// Counters are sorted by Path, then ExitCode; each (Path, ExitCode)
 	// appears once.
 	Counters []Counter
@@ -81,4 +85,67 @@ var ErrInvalid = errors.New("sink: invalid data")
 // Invalidf returns an error wrapping ErrInvalid.
 func Invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// LimitedError is a sink's answer that this source sent more than it may
+// for now (new installs per address and day): the receiver answers 429
+// with Retry-After, and the client, keeping its data, tries again then.
+type LimitedError struct {
+	Reason     string        // a fixed word for the receiver's health figures, e.g. "new_installs"
+	RetryAfter time.Duration // when trying again can succeed
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("sink: over the limit (%s); retry in %v", e.Reason, e.RetryAfter)
+}
+
+// Health outcomes: what became of one upload, for the receiver's own
+// figures (receiver_health in PostgreSQL, a counter series elsewhere).
+const (
+	Accepted    = "accepted"     // taken by the store
+	Refused     = "refused"      // a 4xx: the upload is wrong; the reason says how
+	Clamped     = "clamped"      // taken, but runs over the daily bound not counted
+	RateLimited = "rate_limited" // a 429: too much from one source; retried later
+)
+
+// Health is implemented by sinks that keep the receiver's health figures:
+// the receiver reports each upload's outcome to it. Reasons are fixed
+// words, never input; the figures hold no install id and no address.
+// Count must not fail the request: a sink logs or drops what it cannot
+// record.
+type Health interface {
+	Count(ctx context.Context, at time.Time, outcome, reason string)
+}
+
+// HealthCount is one cumulative count of an outcome, since the receiver
+// instance started.
+type HealthCount struct {
+	Outcome, Reason string
+	Uploads         uint64
+}
+
+// HealthWriter is implemented by stateless stores (Graphite, Prometheus):
+// the receiver counts outcomes in memory and now and then hands this
+// instance's cumulative counts to WriteHealth, as series labelled with
+// the instance (receiver) and never an install id or address.
+type HealthWriter interface {
+	WriteHealth(ctx context.Context, at time.Time, receiver string, counts []HealthCount) error
+}
+
+// An Eraser is a Sink that can delete what it keeps of one installation,
+// for the installation's erasure request.
+//
+// Erase deletes, in one transaction, every row the store keeps under id
+// and returns how many it deleted, per table. An id the store never saw
+// gives the same tables, each with 0: the answer has one shape whatever
+// the id, and only the id's holder can ask (the id is the proof).
+type Eraser interface {
+	Erase(ctx context.Context, id string) (map[string]int64, error)
+}
+
+// A NonEraser is a Sink whose write protocol cannot delete (remote write,
+// Graphite's line protocol): CannotErase says so in one sentence, naming
+// the store's own admin API with which its operator can.
+type NonEraser interface {
+	CannotErase() string
 }

@@ -1,0 +1,159 @@
+package pgsink
+
+// Bounds on what one install and one source address can add in a day: the
+// receiver cannot authenticate uploads, and the dashboards sum client
+// counts, so without them one address could claim any figure.
+//
+//   - Runs: on one UTC day an install's increments count up to
+//     MaxDailyRuns, over all its counters together, allotted to its
+//     counters in the upload's order (by path, then exit code). Its first
+//     upload, carrying its history, counts within the same bound. What is
+//     over is not counted, ever: the install's stored counts still move to
+//     the upload's, so nothing of it is counted later either. Each clamp
+//     adds to receiver_health (outcome "clamped", runs over the bound).
+//   - New installs: at most NewInstallsPerSource install keys the sink has
+//     not seen may arrive from one source address in a UTC day. The next
+//     one is answered 429 with Retry-After until the next day (plus a
+//     little jitter), and stored nothing: its daemon keeps its counts and
+//     tries again then.
+//
+// The state behind both holds only the current day and is dropped after
+// it: install_day under the install's keyed hash, source_day under
+// HMAC(day's salt, address), where the salt is random per day (in
+// source_salt) and deleted with the rows, so an address cannot be found
+// from a hash once the day is over, even with TELEMETRY_ID_KEY.
+
+import (
+	"context"
+	"crypto/hmac"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+)
+
+// Defaults of the bounds.
+const (
+	// DefaultMaxDailyRuns: a developer runs a CLI tens to a few hundred
+	// times on a busy day; 5,000 a day is one run every 17 s around the
+	// clock, which only a busy CI runner reaches. A real install over it
+	// loses the excess of that day (counted in receiver_health), so a
+	// fleet of such runners should raise it.
+	DefaultMaxDailyRuns = 5000
+	// DefaultNewInstallsPerSource: a company rolling PACE out to 200
+	// developers in one day behind one NAT address, with a quarter more
+	// for second machines and resets. Beyond it uploads are delayed to the
+	// next day, not lost.
+	DefaultNewInstallsPerSource = 250
+	// RetryJitter spreads the retries of installs refused until midnight.
+	RetryJitter = 10 * time.Minute
+)
+
+// healthShards spread receiver_health's rows of one hour and outcome.
+const healthShards = 16
+
+// admitNew counts a new install key against its source's bound for day;
+// over it, it returns a *sink.LimitedError and the caller's transaction
+// rolls back (the count with it).
+func (s *Sink) admitNew(ctx context.Context, tx pgx.Tx, src []byte, day, received time.Time) error {
+	if s.newPerSource < 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `INSERT INTO source_day AS d (day, source_key, new_installs) VALUES ($1, $2, 1)
+		ON CONFLICT (day, source_key) DO UPDATE SET new_installs = d.new_installs + 1 RETURNING new_installs`, day, src).Scan(&n); err != nil {
+		return err
+	}
+	if n > s.newPerSource {
+		wait := day.AddDate(0, 0, 1).Sub(received) + rand.N(RetryJitter)
+		return &sink.LimitedError{Reason: "new_installs", RetryAfter: wait}
+	}
+	return nil
+}
+
+// sourceKey is HMAC-SHA256 of the address under the day's salt (and the
+// sink's key), the salt made by whichever instance needs it first.
+func (s *Sink) sourceKey(ctx context.Context, day time.Time, source string) ([]byte, error) {
+	if s.newPerSource < 0 {
+		return nil, nil
+	}
+	s.saltMu.Lock()
+	salt := s.salt
+	if !s.saltDay.Equal(day) {
+		salt = nil
+	}
+	s.saltMu.Unlock()
+	if salt == nil {
+		fresh := make([]byte, 32)
+		if _, err := cryptorand.Read(fresh); err != nil {
+			return nil, err
+		}
+		err := s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO source_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING salt)
+			SELECT salt FROM ins UNION ALL SELECT salt FROM source_salt WHERE day = $1 LIMIT 1`, day, fresh).Scan(&salt)
+		if err == pgx.ErrNoRows {
+			// Another instance's salt committed while this statement
+			// waited on it, after its snapshot: read it now.
+			err = s.pool.QueryRow(ctx, `SELECT salt FROM source_salt WHERE day = $1`, day).Scan(&salt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.saltMu.Lock()
+		s.salt, s.saltDay = salt, day
+		s.saltMu.Unlock()
+	}
+	m := hmac.New(sha256.New, append(append([]byte{}, s.key...), salt...))
+	m.Write([]byte(source))
+	return m.Sum(nil), nil
+}
+
+// clamp cuts the day's increments of one install (in upload order) to
+// what is left of its daily bound, notes what it counted, and records a
+// clamp. It runs under the install's row lock, so concurrent uploads of
+// the install see each other's counts.
+func (s *Sink) clamp(ctx context.Context, tx pgx.Tx, b *pgx.Batch, key []byte, day time.Time, at time.Time, incs []int64) error {
+	if s.maxDaily < 0 {
+		return nil
+	}
+	var counted int64
+	if err := tx.QueryRow(ctx, `SELECT counted FROM install_day WHERE day = $1 AND install_key = $2`, day, key).Scan(&counted); err != nil && err != pgx.ErrNoRows {
+		return err
+	}
+	left := max(int64(s.maxDaily)-counted, 0)
+	var took, over int64
+	for i, n := range incs {
+		t := min(n, left)
+		left -= t
+		took += t
+		over += n - t
+		incs[i] = t
+	}
+	if took > 0 {
+		b.Queue(`INSERT INTO install_day AS d (day, install_key, counted) VALUES ($1, $2, $3)
+			ON CONFLICT (day, install_key) DO UPDATE SET counted = d.counted + excluded.counted`, day, key, took)
+	}
+	if over > 0 {
+		queueHealth(b, at, sink.Clamped, "daily_runs", over)
+	}
+	return nil
+}
+
+// queueHealth adds one upload (and runs) to the hour's row of an outcome,
+// on a random shard.
+func queueHealth(b *pgx.Batch, at time.Time, outcome, reason string, runs int64) {
+	b.Queue(`INSERT INTO receiver_health AS h (hour, outcome, reason, shard, uploads, runs) VALUES ($1, $2, $3, $4, 1, $5)
+		ON CONFLICT (hour, outcome, reason, shard) DO UPDATE SET uploads = h.uploads + 1, runs = h.runs + excluded.runs`,
+		at.UTC().Truncate(time.Hour), outcome, reason, rand.N(healthShards), runs)
+}
+
+// Count records an upload's outcome in receiver_health (sink.Health). A
+// failure is dropped: the figures must never cost an upload.
+func (s *Sink) Count(ctx context.Context, at time.Time, outcome, reason string) {
+	b := &pgx.Batch{}
+	queueHealth(b, at, outcome, reason, 0)
+	_ = s.pool.SendBatch(ctx, b).Close()
+}
