@@ -53,7 +53,9 @@ func TestLogonUploader(t *testing.T) {
 	}
 	pid := func() (string, int) {
 		t.Helper()
-		var s struct{ Service struct{ State, Detail string } }
+		var s struct {
+			Service struct{ State, Detail string }
+		}
 		if err := json.Unmarshal([]byte(ctl("status", "-o", "json")), &s); err != nil {
 			t.Fatal(err)
 		}

@@ -240,7 +240,7 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 		return out
 	}
 	type status struct {
-		Service struct{ State, Manager, Detail string }
+		Service   struct{ State, Manager, Detail string }
 		Installed string
 	}
 	state := func() status {
