@@ -11,8 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,6 +269,15 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 		}
 	})
 
+	// A Run value holds at most 260 characters: a longer command is
+	// refused, saying what to shorten, and nothing is written.
+	if out, err := d("install", "--endpoint", "https://t.example/"+strings.Repeat("x", 200)); err == nil || !strings.Contains(out, "more than the 260 a Run value holds") {
+		t.Fatalf("install of a long command: %v\n%s", err, out)
+	}
+	if q, err := wineCmd("reg", "query", runKey, "/v", "pace-telemetryd").CombinedOutput(); err == nil {
+		t.Fatalf("a refused install wrote the Run value:\n%s", q)
+	}
+
 	// A long debounce: after its first upload at start, the uploader sends
 	// nothing more until it is stopped.
 	out := must("install", "--endpoint", r.url, "--debounce=1h", "--telemetry-upload-interval-seconds=0")
@@ -329,6 +340,19 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 		t.Fatalf("status after stop: %+v", s)
 	}
 
+	// A crash (kill -9 of its process): nothing restarts a Run value's
+	// program before the next logon; status says stopped, start runs it.
+	must("start")
+	procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder)
+	if len(procs) != 1 {
+		t.Fatalf("after start, processes: %v", procs)
+	}
+	crashed, _ := strconv.Atoi(strings.TrimPrefix(filepath.Dir(procs[0]), "/proc/"))
+	if err := syscall.Kill(crashed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyWithin(t, 30*time.Second, "status to say stopped after a crash", func() bool { return state().Service.State == "stopped" })
+
 	// start, restart: a new process each time.
 	must("start")
 	second := pid(state())
@@ -352,17 +376,40 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
 		t.Fatalf("processes left: %v", procs)
 	}
+
+	// One step for the user: pace.exe telemetry enable --upload runs the
+	// pace-telemetryd.exe beside it, which installs and starts the uploader.
+	f, err := os.CreateTemp(dir, "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enable := wineCmd(filepath.Join(dir, "pace.exe"), "telemetry", "enable", "--upload", "--endpoint", r.url)
+	enable.Stdout, enable.Stderr = f, f
+	err = enable.Run()
+	f.Close()
+	said, _ := os.ReadFile(f.Name())
+	if err != nil || !strings.Contains(string(said), `runs as you, from each login on (a value in your Run key, HKCU\Software\Microsoft\Windows\CurrentVersion\Run), and is running now.`) ||
+		!strings.Contains(string(said), "To undo: 'pace-telemetryd uninstall'") {
+		t.Fatalf("pace.exe telemetry enable --upload: %v\n%s", err, said)
+	}
+	if s := state(); s.Service.State != "running" {
+		t.Fatalf("status after enable --upload: %+v", s)
+	}
+	must("uninstall")
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left: %v", procs)
+	}
 }
 
-// processes lists the command lines that hold s (wine shows a Windows
-// program's own command line in /proc).
+// processes lists the /proc/<pid>/cmdline files that hold s (wine shows
+// a Windows program's own command line there).
 func processes(s string) []string {
 	var found []string
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, c := range cmdlines {
 		b, err := os.ReadFile(c)
-		if err == nil && strings.Contains(string(b), s) {
-			found = append(found, strings.ReplaceAll(string(b), "\x00", " "))
+		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+			found = append(found, c)
 		}
 	}
 	return found

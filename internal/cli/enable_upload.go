@@ -123,7 +123,11 @@ func runDaemon(prog string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
+	// The uploader that start spawns must not hold our pipes open (under
+	// wine it inherits them): once pace-telemetryd exited, its output is
+	// all there.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return nil, fmt.Errorf("pace-telemetryd %s: %s", args[0], firstLine(errOut.String(), err.Error()))
 	}
 	return out.Bytes(), nil
