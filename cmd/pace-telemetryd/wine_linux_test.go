@@ -4,13 +4,17 @@ package main
 
 import (
 	"bytes"
+	"debug/pe"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,10 +169,11 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 		testenv.CheckNotice(t, string(out), cols, noticeDir+`\telemetry.yaml`)
 	}
 
-	// No per-user services on Windows: said, with what to do.
-	out, err := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "install").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "machine-wide") || !strings.Contains(string(out), "install --system") {
-		t.Fatalf("install without --system: %v\n%s", err, out)
+	// No machine-wide service on Windows: it would run as LocalSystem on
+	// a folder the user can write. Said, with what to do instead.
+	out, err := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "install", "--system").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "refused on Windows") || !strings.Contains(string(out), "'pace-telemetryd install'") {
+		t.Fatalf("install --system: %v\n%s", err, out)
 	}
 
 	r := startReceiver(t)
@@ -199,5 +204,252 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	testenv.EventuallyWithin(t, 60*time.Second, "run to upload a new count", func() bool { return equal(r.counts(t), want(t, folder)) })
 	if got := r.counts(t)["version 0"]; got != procs*runs+1 {
 		t.Fatalf("receiver has version=%d, want %d\n%s", got, procs*runs+1, log.String())
+	}
+	run.Process.Kill()
+	run.Wait()
+
+	wineUploader(t, wineCmd, dir, prefix, folder, winFolder, r)
+	wineHardLink(t, wineCmd, dir)
+}
+
+// wineUploader is the per-user uploader's life under wine: install writes
+// the user's Run value naming a windowless copy of the program; a logon
+// (plain wineboot runs the Run values) starts it, and it uploads; a second
+// copy is refused; stop makes its last upload; uninstall leaves nothing.
+func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, folder, winFolder string, r *receiver) {
+	exe := filepath.Join(dir, "pace-telemetryd.exe")
+	// Output into a file, not a pipe: under wine a process that start
+	// spawns inherits start's Unix descriptors, and would hold a pipe open
+	// (on Windows it gets only the handles it is given).
+	d := func(args ...string) (string, error) {
+		f, err := os.CreateTemp(dir, "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := wineCmd(append([]string{exe}, args...)...)
+		cmd.Stdout, cmd.Stderr = f, f
+		err = cmd.Run()
+		out, _ := os.ReadFile(f.Name())
+		return string(out), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := d(args...)
+		if err != nil {
+			t.Fatalf("pace-telemetryd %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	type status struct {
+		Service   struct{ State, Manager, Detail string }
+		Installed string
+	}
+	state := func() status {
+		t.Helper()
+		var s status
+		if err := json.Unmarshal([]byte(must("status", "-o", "json")), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	pid := func(s status) string {
+		_, p, _ := strings.Cut(s.Service.Detail, "pid ")
+		p, _, _ = strings.Cut(p, ":")
+		return p
+	}
+	runKey := `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(prefix, "drive_c", "users", "*", "AppData", "Local", "pace-telemetryd", "*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
+		}
+	})
+
+	// A Run value holds at most 260 characters: a longer command is
+	// refused, saying what to shorten, and nothing is written.
+	if out, err := d("install", "--endpoint", "https://t.example/"+strings.Repeat("x", 200)); err == nil || !strings.Contains(out, "more than the 260 a Run value holds") {
+		t.Fatalf("install of a long command: %v\n%s", err, out)
+	}
+	if q, err := wineCmd("reg", "query", runKey, "/v", "pace-telemetryd").CombinedOutput(); err == nil {
+		t.Fatalf("a refused install wrote the Run value:\n%s", q)
+	}
+
+	// A long debounce: after its first upload at start, the uploader sends
+	// nothing more until it is stopped.
+	out := must("install", "--endpoint", r.url, "--debounce=1h", "--telemetry-upload-interval-seconds=0")
+	if !strings.Contains(out, "install: done (windows-logon)") || !strings.Contains(out, `AppData\Local\pace-telemetryd\pace-telemetryd.exe run --config-path`) {
+		t.Fatalf("install said:\n%s", out)
+	}
+	q, err := wineCmd("reg", "query", runKey, "/v", "pace-telemetryd").CombinedOutput()
+	if err != nil || !strings.Contains(string(q), `AppData\Local\pace-telemetryd\pace-telemetryd.exe run --config-path "`+winFolder+`"`) {
+		t.Fatalf("the Run value: %v\n%s", err, q)
+	}
+	// The copy is the user's own and windowless (GUI subsystem): no
+	// console window at logon.
+	copies, _ := filepath.Glob(filepath.Join(prefix, "drive_c", "users", "*", "AppData", "Local", "pace-telemetryd", "pace-telemetryd.exe"))
+	if len(copies) != 1 {
+		t.Fatalf("the program copy: %v", copies)
+	}
+	if f, err := pe.Open(copies[0]); err != nil || f.OptionalHeader.(*pe.OptionalHeader64).Subsystem != pe.IMAGE_SUBSYSTEM_WINDOWS_GUI {
+		t.Fatalf("the copy is not windowless: %v", err)
+	}
+	if s := state(); s.Service.State != "stopped" || s.Service.Manager != "windows-logon" || !strings.HasPrefix(s.Installed, "run --config-path") {
+		t.Fatalf("status after install: %+v", s)
+	}
+
+	// A logon: the Run value starts the uploader, which delivers the
+	// counts of every pace.exe run so far.
+	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
+		t.Fatalf("pace.exe version: %v\n%s", err, b)
+	}
+	// Not into a pipe: what the Run value starts inherits wineboot's
+	// output, and would hold the pipe open (a real logon has none).
+	if err := wineCmd("wineboot").Run(); err != nil {
+		t.Fatalf("wineboot (a logon): %v", err)
+	}
+	testenv.EventuallyWithin(t, 60*time.Second, "the uploader started at logon to deliver", func() bool { return equal(r.counts(t), want(t, folder)) })
+	s := state()
+	first := pid(s)
+	if s.Service.State != "running" || first == "" {
+		t.Fatalf("status after logon: %+v", s)
+	}
+	// Never a second copy: start says it runs, a run by hand exits 3.
+	if out, err := d("start"); err == nil || !strings.Contains(out, "already running (pid "+first+")") {
+		t.Fatalf("start while running: %v\n%s", err, out)
+	}
+	if out, err := d("run", "--config-path", winFolder); exitCode(err) != 3 || !strings.Contains(out, "already running") {
+		t.Fatalf("a second run: %v\n%s", err, out)
+	}
+
+	// stop: its last upload arrives before stop returns.
+	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
+		t.Fatalf("pace.exe version: %v\n%s", err, b)
+	}
+	if equal(r.counts(t), want(t, folder)) {
+		t.Fatal("the new count was uploaded before the debounce")
+	}
+	must("stop")
+	if got, w := r.counts(t), want(t, folder); !equal(got, w) {
+		t.Fatalf("after stop the receiver has %v, want %v", got, w)
+	}
+	if s := state(); s.Service.State != "stopped" {
+		t.Fatalf("status after stop: %+v", s)
+	}
+
+	// A crash (kill -9 of its process): nothing restarts a Run value's
+	// program before the next logon; status says stopped, start runs it.
+	must("start")
+	procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder)
+	if len(procs) != 1 {
+		t.Fatalf("after start, processes: %v", procs)
+	}
+	crashed, _ := strconv.Atoi(strings.TrimPrefix(filepath.Dir(procs[0]), "/proc/"))
+	if err := syscall.Kill(crashed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyWithin(t, 30*time.Second, "status to say stopped after a crash", func() bool { return state().Service.State == "stopped" })
+
+	// start, restart: a new process each time.
+	must("start")
+	second := pid(state())
+	must("restart")
+	s = state()
+	if s.Service.State != "running" || pid(s) == "" || pid(s) == second || second == first {
+		t.Fatalf("pids across start (%s) and restart: %+v", second, s)
+	}
+
+	// uninstall: stopped, the value and the copy gone, no process left.
+	must("uninstall")
+	if q, err := wineCmd("reg", "query", runKey, "/v", "pace-telemetryd").CombinedOutput(); err == nil {
+		t.Fatalf("the Run value is still there:\n%s", q)
+	}
+	if s := state(); s.Service.State != "not installed" {
+		t.Fatalf("status after uninstall: %+v", s)
+	}
+	if _, err := os.Stat(copies[0]); err == nil {
+		t.Error("the program copy is still there")
+	}
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left: %v", procs)
+	}
+
+	// One step for the user: pace.exe telemetry enable --upload runs the
+	// pace-telemetryd.exe beside it, which installs and starts the uploader.
+	f, err := os.CreateTemp(dir, "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enable := wineCmd(filepath.Join(dir, "pace.exe"), "telemetry", "enable", "--upload", "--endpoint", r.url)
+	enable.Stdout, enable.Stderr = f, f
+	err = enable.Run()
+	f.Close()
+	said, _ := os.ReadFile(f.Name())
+	if err != nil || !strings.Contains(string(said), `runs as you, from each login on (a value in your Run key, HKCU\Software\Microsoft\Windows\CurrentVersion\Run), and is running now.`) ||
+		!strings.Contains(string(said), "To undo: 'pace-telemetryd uninstall'") {
+		t.Fatalf("pace.exe telemetry enable --upload: %v\n%s", err, said)
+	}
+	if s := state(); s.Service.State != "running" {
+		t.Fatalf("status after enable --upload: %+v", s)
+	}
+	must("uninstall")
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left: %v", procs)
+	}
+}
+
+// processes lists the /proc/<pid>/cmdline files that hold s (wine shows
+// a Windows program's own command line there).
+func processes(s string) []string {
+	var found []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+			found = append(found, c)
+		}
+	}
+	return found
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err == nil {
+		return 0
+	}
+	return -1
+}
+
+// wineHardLink: a telemetry.yaml with a second name (a hard link to a
+// file elsewhere) is neither counted into nor uploaded from, and the other
+// file is unchanged. A junction cannot be planted under wine 8 (mklink /J
+// says "Failed to open"; FSCTL_SET_REPARSE_POINT, "Request not
+// supported"): internal/config's Windows test plants one on Windows.
+func wineHardLink(t *testing.T, wineCmd func(...string) *exec.Cmd, dir string) {
+	linked := filepath.Join(dir, "linked config")
+	os.Mkdir(linked, 0o700)
+	victim := filepath.Join(dir, "victim.yaml")
+	os.WriteFile(victim, []byte("precious: true\n"), 0o600)
+	if err := os.Link(victim, filepath.Join(linked, "telemetry.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	winLinked := "Z:" + strings.ReplaceAll(linked, "/", `\`)
+	cmd := wineCmd(filepath.Join(dir, "pace.exe"), "version")
+	cmd.Env = append(slices.Clone(cmd.Env), "PACE_CONFIG_PATH="+winLinked, "PACE_TELEMETRY_DEBUG=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "has more than one hard link") {
+		t.Fatalf("pace.exe version over a hard-linked telemetry.yaml: %v\n%s", err, out)
+	}
+	out, err = wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "flush", "--config-path", winLinked, "--endpoint", "http://127.0.0.1:9/").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "has more than one hard link") {
+		t.Fatalf("flush over a hard-linked telemetry.yaml: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious: true\n" {
+		t.Fatalf("the linked file changed: %q", b)
 	}
 }

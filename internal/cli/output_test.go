@@ -88,6 +88,8 @@ func TestStatusJSON(t *testing.T) {
 			LastError   string     `json:"last_error"`
 			Failures    int        `json:"failures"`
 			StateError  string     `json:"state_error"`
+			Uploads     bool       `json:"uploads"`
+			UploadsOff  string     `json:"uploads_off_reason"`
 		} `json:"uploader"`
 	}
 	var st status
@@ -101,7 +103,8 @@ func TestStatusJSON(t *testing.T) {
 	}
 	u := st.Uploader
 	if u.Program != "" || u.Service != "not installed" || u.LastUpload == nil || !u.LastUpload.Equal(at) ||
-		!u.LastAttempt.Equal(at.Add(time.Minute)) || u.LastError != "receiver answered 503" || u.Failures != 2 {
+		!u.LastAttempt.Equal(at.Add(time.Minute)) || u.LastError != "receiver answered 503" || u.Failures != 2 ||
+		u.Uploads || u.UploadsOff != "pace-telemetryd is not installed" {
 		t.Fatalf("uploader without pace-telemetryd on PATH: %+v", u)
 	}
 
@@ -119,11 +122,13 @@ func TestStatusJSON(t *testing.T) {
 	s.env["HOME"] = t.TempDir()
 	st = status{}
 	decodeStrict(t, s.pace("telemetry", "status", "-o", "json").stdout, &st)
-	if st.Uploader.Program != daemon || st.Uploader.Service == "unknown" && !strings.Contains(st.Uploader.Detail, "pace-telemetryd") {
+	if st.Uploader.Program != daemon || st.Uploader.Service == "unknown" && !strings.Contains(st.Uploader.Detail, "pace-telemetryd") ||
+		st.Uploader.Uploads || st.Uploader.UploadsOff == "" {
 		t.Fatalf("uploader: %+v", st.Uploader)
 	}
 	text := s.pace("telemetry", "status").stdout
-	for _, want := range []string{"uploader:     " + daemon, "service:      " + st.Uploader.Service, "last upload:  " + at.Local().Format(time.RFC3339)} {
+	for _, want := range []string{"uploader:     " + daemon, "service:      " + st.Uploader.Service, "last upload:  " + at.Local().Format(time.RFC3339),
+		"uploads:      none: the counts are kept, but nothing will upload them (" + st.Uploader.UploadsOff + "); 'pace telemetry enable --upload' sets up the uploader"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("status text lacks %q:\n%s", want, text)
 		}

@@ -26,7 +26,7 @@ func newTelemetryCmd(e *env) *cobra.Command {
 	c := group("telemetry", "See and control the usage counts pace keeps",
 		newTelemetryStatusCmd(e),
 		newTelemetryShowCmd(e),
-		newTelemetryModeCmd(e, "enable", telemetry.On, "Count commands; the daemon, if you run it, uploads the counts"),
+		withUpload(e, newTelemetryModeCmd(e, "enable", telemetry.On, "Count commands; the daemon, if you run it, uploads the counts")),
 		newTelemetryModeCmd(e, "local", telemetry.Local, "Count commands, but never upload the counts"),
 		newTelemetryModeCmd(e, "disable", telemetry.Off, "Count nothing"),
 		newTelemetryResetCmd(e),
@@ -179,6 +179,7 @@ func (r telemetryStatus) text(out io.Writer) error {
 		fmt.Fprintf(w, "last error:\t%s (%s)\n", u.LastError, u.LastAttempt.Local().Format(time.RFC3339))
 	}
 	forgetLines(w, r.Erasure)
+	r.uploadsLine(w)
 	return w.Flush()
 }
 

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -31,6 +35,11 @@ type uploader struct {
 	Failures    int        `json:"failures" yaml:"failures"`
 	// StateError says why the daemon's state file could not be read.
 	StateError string `json:"state_error,omitempty" yaml:"state_error,omitempty"`
+	// Uploads tells whether anything will upload the counts: the uploader
+	// runs and its settings let it (telemetry on, an endpoint, an
+	// interval other than -1); UploadsOff says why not.
+	Uploads    bool   `json:"uploads" yaml:"uploads"`
+	UploadsOff string `json:"uploads_off_reason,omitempty" yaml:"uploads_off_reason,omitempty"`
 }
 
 // askTimeout bounds how long status waits for pace-telemetryd.
@@ -57,8 +66,10 @@ func (e *env) uploaderStatus(dir string) uploader {
 	u.Program = e.findDaemon()
 	if u.Program == "" {
 		u.Service, u.Detail = "not installed", "pace-telemetryd is neither next to pace nor on PATH"
+		u.UploadsOff = "pace-telemetryd is not installed"
 		return u
 	}
+	u.UploadsOff = "pace-telemetryd did not answer"
 	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, u.Program, "status", "-o", "json", "--config-path", dir)
@@ -74,6 +85,8 @@ func (e *env) uploaderStatus(dir string) uploader {
 			Manager string `json:"manager"`
 			Detail  string `json:"detail"`
 		} `json:"service"`
+		Uploads    bool   `json:"uploads"`
+		UploadsOff string `json:"uploads_off_reason"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &reply); err != nil || reply.Service.State == "" {
 		u.Detail = "pace-telemetryd status gave no service state (an older pace-telemetryd?)"
@@ -83,7 +96,27 @@ func (e *env) uploaderStatus(dir string) uploader {
 	if u.Detail == "" {
 		u.Detail = reply.Service.Manager
 	}
+	var why []string
+	switch {
+	case u.Service == "not installed":
+		why = append(why, "the uploader is not installed as a service")
+	case u.Service != "running" && !strings.HasPrefix(u.Service, "restarting"):
+		why = append(why, "the uploader is "+u.Service+": 'pace-telemetryd start' starts it")
+	}
+	if !reply.Uploads {
+		why = append(why, reply.UploadsOff)
+	}
+	u.Uploads, u.UploadsOff = len(why) == 0, strings.Join(why, "; ")
 	return u
+}
+
+// uploadsLine says, when counts are kept for upload but nothing will
+// upload them, why and what to do.
+func (r telemetryStatus) uploadsLine(w io.Writer) {
+	if r.Mode != telemetry.On || r.Uploader.Uploads {
+		return
+	}
+	fmt.Fprintf(w, "uploads:	none: the counts are kept, but nothing will upload them (%s); 'pace telemetry enable --upload' sets up the uploader\n", r.Uploader.UploadsOff)
 }
 
 // findDaemon looks for pace-telemetryd beside the running pace (packages

@@ -62,16 +62,25 @@ var ErrUnsafeFolder = errors.New("config folder not safe to use")
 
 func (e *UnsafeFolderError) Is(target error) bool { return target == ErrUnsafeFolder }
 
-// CheckFolder tells whether dir may hold pace's files: on Unix it must be
-// a folder owned by the user running pace and writable by nobody else. A
-// folder that does not exist yet is fine (pace creates it private).
+// CheckFolder tells whether dir may hold pace's files: it must be a
+// folder itself, not a symbolic link, junction or mount point to one (a
+// link swapped in later could send pace's writes elsewhere: CWE-1386),
+// and on Unix owned by the user running pace and writable by nobody else.
+// A folder that does not exist yet is fine (pace creates it private).
 func CheckFolder(dir string) error {
-	fi, err := os.Stat(dir)
+	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if what := linkKind(fi); what != "" {
+		fix := "point PACE_CONFIG_PATH at a folder that is not a link"
+		if target, err := filepath.EvalSymlinks(dir); err == nil {
+			fix = fmt.Sprintf("point PACE_CONFIG_PATH at the folder itself (%s)", target)
+		}
+		return &UnsafeFolderError{Dir: dir, Why: "it is " + what, Fix: fix}
 	}
 	if !fi.IsDir() {
 		return &UnsafeFolderError{Dir: dir, Why: "it is not a folder", Fix: "point PACE_CONFIG_PATH at a folder"}

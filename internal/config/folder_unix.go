@@ -30,3 +30,11 @@ func checkOwner(dir string, fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// linkKind names what fi is when it is a symbolic link, else "".
+func linkKind(fi fs.FileInfo) string {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return "a symbolic link"
+	}
+	return ""
+}

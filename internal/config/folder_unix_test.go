@@ -60,3 +60,28 @@ func TestCheckFolder(t *testing.T) {
 		}
 	}
 }
+
+// A config folder that is a symbolic link to a folder is refused, with
+// the folder it points at named as the fix.
+func TestCheckFolderRefusesALink(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	os.Mkdir(real, 0o700)
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckFolder(link)
+	if !errors.Is(err, ErrUnsafeFolder) || !strings.Contains(err.Error(), "it is a symbolic link") || !strings.Contains(err.Error(), "("+real+")") {
+		t.Fatalf("CheckFolder(link) = %v", err)
+	}
+	if err := Set(link, KeyTelemetryMode, "off"); !errors.Is(err, ErrUnsafeFolder) {
+		t.Errorf("Set through a linked folder: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(real, FileName)); err == nil {
+		t.Error("settings were written through the link")
+	}
+	if err := CheckFolder(real); err != nil {
+		t.Errorf("the folder itself: %v", err)
+	}
+}

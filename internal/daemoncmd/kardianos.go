@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 )
@@ -93,7 +94,26 @@ func (l library) act(f func(service.Service) error) error {
 }
 
 func (l library) Start() error { return l.act(service.Service.Start) }
-func (l library) Stop() error  { return l.act(service.Service.Stop) }
+
+// Stop waits for the process to end, after its last upload: launchctl
+// unload returns once it has sent SIGTERM.
+func (l library) Stop() error {
+	return l.act(func(s service.Service) error {
+		if err := s.Stop(); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(stopTimeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if st, err := s.Status(); err != nil || st != service.StatusRunning {
+				return nil
+			}
+		}
+		return fmt.Errorf("it did not stop within %v", stopTimeout)
+	})
+}
+
+// stopTimeout bounds the wait for a stopped daemon's last upload (its own
+// flush is bounded by 5 s).
+const stopTimeout = 30 * time.Second
 
 func (l library) Restart() error {
 	return l.act(func(s service.Service) error {

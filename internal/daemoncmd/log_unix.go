@@ -26,3 +26,8 @@ func journalStream() bool {
 
 // eventLog is for Windows.
 func eventLog() func(daemon.Priority, string, ...any) { return nil }
+
+// backgroundStreams: a Windows concern (logon_windows.go).
+func backgroundStreams(io IO) IO { return io }
+
+var quoteArg = shellQuote

@@ -65,7 +65,7 @@ func versionInfo() command.VersionInfo {
 
 // Main runs pace-telemetryd with args and returns its exit code.
 func Main(args []string, streams IO, getenv config.Getenv) int {
-	o := &options{IO: streams, getenv: getenv}
+	o := &options{IO: backgroundStreams(streams), getenv: getenv}
 	prefix := "pace-telemetryd: "
 	if journalStream() {
 		prefix = fmt.Sprintf("<%d>", daemon.Error) + prefix // the journal's priority
@@ -196,7 +196,7 @@ func (o *options) runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = runService(func() (func(), error) { return daemon.Lock(cfg.Dir) },
+			err = runService(cfg.Dir, func() (func(), error) { return daemon.Lock(cfg.Dir) },
 				func(ctx context.Context) error { return daemon.Serve(ctx, cfg) }, logf)
 			return err
 		},
@@ -258,6 +258,11 @@ func (o *options) controlCmd(action string) *cobra.Command {
 		Short:   short,
 		Example: command.Examples(example),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if o.system && action == "install" {
+				if err := refuseSystemInstall(); err != nil {
+					return fmt.Errorf("install --system: %w", err)
+				}
+			}
 			if o.system {
 				if err := needAdmin(); err != nil {
 					return fmt.Errorf("%s --system: %w", action, err)
@@ -285,8 +290,12 @@ func (o *options) controlCmd(action string) *cobra.Command {
 			if o.system {
 				when, flag = "boot", " --system"
 			}
+			exe := spec.Exe
+			if p, ok := m.(interface{ Program() string }); ok {
+				exe = p.Program() // a copy of spec.Exe
+			}
 			fmt.Fprintf(o.Out, "install: done (%s%s): %s %s\nIt starts at %s; to start it now: pace-telemetryd start%s\n",
-				m.Platform(), as, spec.Exe, redactArgs(spec.Args), when, flag)
+				m.Platform(), as, exe, redactArgs(spec.Args), when, flag)
 			return nil
 		},
 	}

@@ -93,15 +93,19 @@ func control(m manager, action string, spec Spec) error {
 	return fmt.Errorf("unknown action %q", action)
 }
 
-// quoteArgs shows arguments as a shell would need them, for messages.
+// quoteArgs shows arguments as a shell would need them, for messages: a
+// Unix shell's quoting, or on Windows a command line's.
 func quoteArgs(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\"'\\$%") {
-			q[i] = fmt.Sprintf("%q", a)
-		} else {
-			q[i] = a
-		}
+		q[i] = quoteArg(a)
 	}
 	return strings.Join(q, " ")
+}
+
+func shellQuote(a string) string {
+	if a == "" || strings.ContainsAny(a, " \t\"'\\$%") {
+		return fmt.Sprintf("%q", a)
+	}
+	return a
 }

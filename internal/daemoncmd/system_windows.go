@@ -10,15 +10,26 @@ import (
 	"golang.org/x/sys/windows/svc/mgr"
 )
 
-// Windows has no services a user installs for themself: every service is
-// machine-wide and needs an administrator. So the per-user default is
-// refused with what to do instead.
+// Windows has no services a user installs for themself (every service is
+// machine-wide and needs an administrator), so the per-user uploader
+// starts at logon from the user's Run key (logon_windows.go). --system
+// drives a service an older version installed, to stop and remove it.
 func newManager(system bool) manager {
 	if !system {
-		return noUserServices{}
+		return logon{}
 	}
 	return library{system: true, options: windowsOptions, installed: windowsInstalled}
 }
+
+// refuseSystemInstall: a machine-wide service runs as LocalSystem (any
+// other account would need its password kept by the service manager), and
+// a LocalSystem process working in a folder its user can write is the
+// junction redirection hole (CWE-1386). There is no machine-wide folder to
+// give it instead: the counts are each user's, in their own config folder.
+// So the per-user uploader, which needs no administrator, is the answer.
+func refuseSystemInstall() error { return errSystemInstall }
+
+var errSystemInstall = errors.New("refused on Windows: a machine-wide service would run as LocalSystem on a folder its user can write, which lets that user redirect its writes to any file with a junction; install the uploader for each user instead, without administrator rights: 'pace-telemetryd install' (it starts at logon; 'pace-telemetryd start' starts it now)")
 
 func windowsOptions(cfg *service.Config, spec Spec) error {
 	cfg.UserName = "" // LocalSystem; another account would need its password
@@ -48,19 +59,4 @@ func windowsInstalled(bool) ([]string, error) {
 		return nil, errors.New("the service's command line cannot be read")
 	}
 	return words[1:], nil
-}
-
-var errNoUserServices = errors.New("Windows services are machine-wide: from an administrator prompt, run 'pace-telemetryd install --system' (and start, stop, status with --system); or " + noManager)
-
-type noUserServices struct{}
-
-func (noUserServices) Platform() string             { return "windows-service" }
-func (noUserServices) Install(Spec) error           { return errNoUserServices }
-func (noUserServices) Uninstall() error             { return errNoUserServices }
-func (noUserServices) Start() error                 { return errNoUserServices }
-func (noUserServices) Stop() error                  { return errNoUserServices }
-func (noUserServices) Restart() error               { return errNoUserServices }
-func (noUserServices) Installed() ([]string, error) { return nil, errNoUserServices }
-func (noUserServices) Status() (Status, error) {
-	return Status{State: NotInstalled, Detail: "no per-user services on Windows; see --system"}, nil
 }

@@ -214,9 +214,15 @@ func newLock(path string) (*flock.Flock, string) {
 // its release.
 func held(l *flock.Flock, name string) (unlock func(), err error) {
 	release := func() { l.Unlock(); l.Close() }
-	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
-		release()
-		return nil, fmt.Errorf("lock: %w", notRegular(name, fi.Mode()))
+	if fi, err := os.Lstat(name); err == nil {
+		bad := singleName(name, pathLinks(name, fi))
+		if !fi.Mode().IsRegular() {
+			bad = notRegular(name, fi.Mode())
+		}
+		if bad != nil {
+			release()
+			return nil, fmt.Errorf("lock: %w", bad)
+		}
 	}
 	return release, nil
 }

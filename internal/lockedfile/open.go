@@ -23,6 +23,12 @@ const (
 // it write elsewhere, and a pipe would block it forever.
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrLinked means a file has more than one name (hard link). pace never
+// reads or writes such a file in its config folder: the other name may be
+// a file elsewhere that someone wants changed through pace (the hard-link
+// variant of link redirection, CWE-1386).
+var ErrLinked = errors.New("has more than one hard link")
+
 // OpenFile opens path as os.OpenFile does, but without following a
 // symbolic link at its last element and without blocking on a named pipe
 // or a device, and refuses anything but a regular file (see ErrNotRegular).
@@ -41,6 +47,9 @@ func openRegular(path string, flag int, perm fs.FileMode) (*os.File, fs.FileInfo
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = notRegular(path, fi.Mode())
+	}
+	if err == nil {
+		err = singleName(path, fileLinks(f, fi))
 	}
 	if err != nil {
 		f.Close()
@@ -79,13 +88,29 @@ func notRegular(path string, m fs.FileMode) error {
 	return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: it is %s; remove it", ErrNotRegular, what)}
 }
 
+// singleName refuses a file with n > 1 names, saying how to give it
+// one without losing what it holds.
+func singleName(path string, n uint32) error {
+	if n <= 1 {
+		return nil
+	}
+	return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: it has %d names (hard links), so writing it could change a file elsewhere; make it a file of its own: copy it to a new name, then rename the copy over it", ErrLinked, n)}
+}
+
 // CheckFiles reports the first of paths that holds something other than a
-// regular file (a link, a pipe, a folder): what OpenFile would refuse. A
-// missing path is fine.
+// regular file of one name (a link, a pipe, a folder, a hard-linked
+// file): what OpenFile would refuse. A missing path is fine.
 func CheckFiles(paths ...string) error {
 	for _, p := range paths {
-		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if !fi.Mode().IsRegular() {
 			return notRegular(p, fi.Mode())
+		}
+		if err := singleName(p, pathLinks(p, fi)); err != nil {
+			return err
 		}
 	}
 	return nil
