@@ -213,6 +213,12 @@ func want(title string, truth *simweek.Truth, from, to time.Time, sc scenario, l
 		for v, n := range truth.InstallsByOS(from, to) {
 			out[key("operating_system", v)] = float64(n)
 		}
+	case "Installs per command":
+		for path, n := range truth.InstallsPerCommand(from, to) {
+			if chosen(path) {
+				out[key("command", label(path))] = float64(n)
+			}
+		}
 	case "Invocations per exit code":
 		for k, n := range truth.Runs(from, to) {
 			if chosen(k.Path) && n > 0 {

@@ -189,6 +189,7 @@ func openSink(getenv func(string) string, stdout io.Writer, interval time.Durati
 		if err != nil {
 			return nil, err
 		}
+		pc.Commands = Commands() // for the "Unused commands" panel
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return opened(pgsink.Open(ctx, pc))

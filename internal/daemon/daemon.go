@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/internal/build"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/lockedfile"
@@ -101,6 +102,8 @@ type Config struct {
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
 	Jitter       func() float64
+
+	observe func(*payload.Payload) // tests: each read of the counts after a change
 }
 
 // Settings are the effective settings at one moment, and where they came
@@ -246,6 +249,12 @@ func Serve(ctx context.Context, c Config) error {
 	if err != nil {
 		c.logf(Warning, "starting afresh: %v", err)
 	}
+	// The counts as last read after a change. When the file next shows
+	// another cli_version (the CLI was upgraded and ran), those are sent
+	// first, as they were: the runs made on the old version since the last
+	// upload then count for it, not for the new one.
+	held := c.read()
+	var old *payload.Payload
 	settings := c.Resolve()
 	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
 	sched := c.schedule(settings.Interval)
@@ -281,12 +290,18 @@ func Serve(ctx context.Context, c Config) error {
 			// us to wait (Retry-After).
 			if ok && sched.Pending() && !sched.Asked(c.now()) {
 				flushCtx, cancel := context.WithTimeout(context.Background(), c.flushTimeout())
-				c.attempt(flushCtx, settings, sched, &st)
+				c.attemptWith(flushCtx, settings, sched, &st, &old)
 				cancel()
 			}
 			return nil
 		case <-w.C:
 			sched.Changed(c.now())
+			if p := c.read(); p != nil {
+				if held != nil && old == nil && p.CLIVersion != held.CLIVersion && p.ID == held.ID {
+					old = held
+				}
+				held = p
+			}
 		case err := <-w.Errors:
 			c.logf(Error, "watch: %v", err)
 		case <-timer.C:
@@ -299,10 +314,44 @@ func Serve(ctx context.Context, c Config) error {
 			}
 			at, pending := sched.Due(&st)
 			if ok, _ := settings.Uploads(); ok && pending && !at.After(now) {
-				c.attempt(ctx, settings, sched, &st)
+				c.attemptWith(ctx, settings, sched, &st, &old)
 			}
 		}
 	}
+}
+
+// read returns the counts as the file holds them now, or nil if it cannot
+// be read (the upload will say why).
+func (c *Config) read() *payload.Payload {
+	p, err := (&telemetry.Store{Dir: c.Dir}).Load()
+	if err != nil {
+		return nil
+	}
+	if c.observe != nil {
+		c.observe(p)
+	}
+	return p
+}
+
+// attemptWith sends *old, the counts held before a version change, if
+// any, then the file; *old is dropped once the receiver has answered it.
+func (c *Config) attemptWith(ctx context.Context, s Settings, sched *Schedule, st *upload.State, old **payload.Payload) upload.Result {
+	if *old != nil {
+		res := upload.Counts(ctx, c.uploadConfig(s), st, *old)
+		if res.Outcome == upload.Retry {
+			sched.Done(c.now(), st, res)
+			if err := st.Save(c.Dir); err != nil {
+				c.logf(Error, "save state: %v", err)
+			}
+			c.logf(Warning, "upload of the counts of %s failed (%v); retrying at %s", (*old).CLIVersion, res.Err, st.RetryAt.Format(time.RFC3339))
+			return res
+		}
+		if res.Outcome == upload.Delivered {
+			c.logf(Info, "uploaded the counts of %s, before those of the new version", (*old).CLIVersion)
+		}
+		*old = nil
+	}
+	return c.attempt(ctx, s, sched, st)
 }
 
 func (c *Config) flushTimeout() time.Duration {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,5 +228,63 @@ func TestHugeRetryAfterIsNoLoop(t *testing.T) {
 	st, _ := upload.LoadState(c.Dir)
 	if wait := time.Until(st.RetryAt); wait < 23*time.Hour || wait > 24*time.Hour {
 		t.Fatalf("next try in %v, want the 24 h cap", wait)
+	}
+}
+
+// versionSink keeps every upload's cli_version and count of pace version.
+type versionSink struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *versionSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p payload.Payload
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &p); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	s.mu.Lock()
+	s.got = append(s.got, fmt.Sprintf("%s:%d", p.CLIVersion, p.MetricPoints["pace version"][0].CumulativeCount))
+	s.mu.Unlock()
+	io.WriteString(w, "OK")
+}
+
+// When the file's cli_version changes (the CLI was upgraded, and its first
+// run wrote the new version), the daemon first uploads the counts it read
+// before, with the old version, then the file: the old version's runs
+// since the last upload count for it, not for the new one.
+func TestUploadsOldVersionsCountsFirst(t *testing.T) {
+	s := &versionSink{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, store := testConfig(t, srv.URL)
+	c.Interval = &Interval{Min: time.Hour} // nothing but the first upload until the daemon stops
+	var mu sync.Mutex
+	var read []string
+	c.observe = func(p *payload.Payload) {
+		mu.Lock()
+		read = append(read, fmt.Sprintf("%s:%d", p.CLIVersion, p.MetricPoints["pace version"][0].CumulativeCount))
+		mu.Unlock()
+	}
+	seen := func(want string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return len(read) > 0 && read[len(read)-1] == want }
+	}
+	store.Record("pace version", 0)
+	stop := start(t, c)
+	eventually(t, "the upload at start", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.got) == 1 })
+	store.Record("pace version", 0)
+	store.Record("pace version", 0)
+	eventually(t, "the daemon reading the old version's counts", seen("v1.16.0:3"))
+	upgraded := &telemetry.Store{Dir: c.Dir, Version: "v1.17.0"}
+	upgraded.Record("pace version", 0)
+	eventually(t, "the daemon reading the new version's", seen("v1.17.0:4"))
+	if err := stop(); err != nil { // the last try at shutdown sends what is pending
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if want := []string{"v1.16.0:1", "v1.16.0:3", "v1.17.0:4"}; !slices.Equal(s.got, want) {
+		t.Fatalf("uploads %v, want %v", s.got, want)
 	}
 }

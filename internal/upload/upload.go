@@ -101,6 +101,20 @@ func Once(ctx context.Context, cfg Config, state *State) Result {
 		state.Failures++
 		return Result{Outcome: Retry, Err: fmt.Errorf("read the counts: %w", err)}
 	}
+	return Counts(ctx, cfg, state, p)
+}
+
+// Counts is Once for counts read before: the daemon sends with it the
+// counts it held when the file's cli_version changed, so that the runs of
+// the old version count for it.
+func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) Result {
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	if cfg.Endpoint == "" {
+		return Result{Outcome: Nothing, Err: errors.New("no endpoint is set")}
+	}
 	if forgetting(cfg.Dir, p.ID) {
 		// `pace telemetry forget` asked to erase this id and has not yet
 		// given the file its new one: counts sent now would come back

@@ -253,16 +253,7 @@ func TestDashboardAgainstTruth(t *testing.T) {
 	r := newRig(t)
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // a Monday
 	week := simweek.Simulate(simweek.Config{Seed: 20261125, Start: start, Days: 14, Installs: 30, NewInstalls: 8})
-	for _, u := range week.Uploads {
-		r.at(u.At)
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(u.Body())))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		r.h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("upload at %v answered %d: %s", u.At, w.Code, w.Body)
-		}
-	}
+	postAll(t, r, week)
 	c := r.conn(t)
 	panels, cmdQuery := readDashboard(t)
 	titles := map[string]bool{}
@@ -305,6 +296,9 @@ func TestDashboardAgainstTruth(t *testing.T) {
 				if p.Title == healthPanel {
 					continue // the receiver's own figures: TestAbusiveSourceMovesNoFigureBeyondTheBounds
 				}
+				if slices.Contains(releasePanels, p.Title) {
+					continue // TestReleasePanelsAgainstTruth
+				}
 				exp := expected(p.Title, week.Truth, from, to, cmds)
 				if exp == nil {
 					t.Errorf("panel %q: no truth to compare it with", p.Title)
@@ -320,6 +314,22 @@ func TestDashboardAgainstTruth(t *testing.T) {
 		}
 	}
 	t.Logf("%d uploads, %d panel queries compared with the truth", len(week.Uploads), checked)
+}
+
+// postAll sends the week's uploads through the real handler, its clock
+// set to each upload's time.
+func postAll(t *testing.T, r *rig, week *simweek.Week) {
+	t.Helper()
+	for _, u := range week.Uploads {
+		r.at(u.At)
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(u.Body())))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		r.h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("upload at %v answered %d: %s", u.At, w.Code, w.Body)
+		}
+	}
 }
 
 // normVersions compares versions with or without their "v".

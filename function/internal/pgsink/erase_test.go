@@ -62,12 +62,12 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 	runs := r.runs(t)
 
 	code, known := r.forget(t, id1)
-	want := map[string]int64{"active_daily": 2, "install_counter": 3, "install_day": 2, "install_state": 1}
+	want := map[string]int64{"active_daily": 2, "command_daily": 3, "install_counter": 3, "install_day": 2, "install_state": 1}
 	if code != 200 || !reflect.DeepEqual(known["erased"], want) || len(known) != 1 {
 		t.Fatalf("known id: %d %v, want 200 %v", code, known, want)
 	}
 	key := r.sink.InstallKey(id1)
-	for _, tbl := range []string{"install_state", "install_counter", "active_daily", "install_day"} {
+	for _, tbl := range []string{"install_state", "install_counter", "active_daily", "install_day", "command_daily"} {
 		if n := r.count(t, `SELECT count(*) FROM `+tbl+` WHERE install_key = $1`, key); n != 0 {
 			t.Fatalf("%d rows left in %s", n, tbl)
 		}
@@ -82,7 +82,7 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 
 	// An id never seen, and the erased one again: the same status and
 	// shape, every table named, each with 0.
-	zero := map[string]int64{"active_daily": 0, "install_counter": 0, "install_day": 0, "install_state": 0}
+	zero := map[string]int64{"active_daily": 0, "command_daily": 0, "install_counter": 0, "install_day": 0, "install_state": 0}
 	for _, id := range []string{idUnknown, id1} {
 		code, ans := r.forget(t, id)
 		if code != 200 || !reflect.DeepEqual(ans["erased"], zero) || len(ans) != 1 {

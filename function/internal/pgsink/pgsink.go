@@ -78,6 +78,9 @@ type Config struct {
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
 	ActivityDays  int    // per-install activity kept (then rolled up); default DefaultActivityDays, at least MinActivityDays
 	MaxConns      int32  // pool size; default pgxpool's
+	// Commands is the receiver's allow-list, written into command_path at
+	// Open for the "Unused commands" panel; nil leaves the table as it is.
+	Commands []string
 	// Bounds (bounds.go): runs one install may add in a day, and new
 	// installs one source address may bring in a day; 0 takes the
 	// default, a negative value sets no bound (benchmarks of one address).
@@ -242,7 +245,29 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("PostgreSQL %s: %v", shown, err)
 	}
+	if err := writeCommands(ctx, s.pool, cfg.Commands); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("PostgreSQL %s: writing the allow-list: %v", shown, err)
+	}
 	return s, nil
+}
+
+// writeCommands makes command_path hold exactly the allow-list: during a
+// deploy, the receiver that started last wins.
+func writeCommands(ctx context.Context, pool *pgxpool.Pool, paths []string) error {
+	if paths == nil {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM command_path WHERE path <> ALL($1::text[])`, paths); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO command_path SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, paths)
+		return err
+	})
 }
 
 // Close closes the pool.
@@ -380,8 +405,30 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key, src []byte, day time.T
 			SELECT $1, p, c, $2, $3, r FROM unnest($4::text[], $5::int[], $6::bigint[]) AS t(p, c, r)
 			ON CONFLICT (day, path, exit_code, cli_version, os) DO UPDATE SET runs = d.runs + excluded.runs`,
 			day, u.CLIVersion, u.OS, ipaths, icodes, incs)
+		queueCommands(b, day, key, u.CLIVersion, ipaths, icodes)
 	}
 	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueCommands records which commands the install ran on its version
+// that day (those with an increment), and whether a run of one failed.
+// paths are sorted, so each command's codes are adjacent.
+func queueCommands(b *pgx.Batch, day time.Time, key []byte, version string, paths []string, codes []int32) {
+	var cpaths []string
+	var failed []bool
+	for i, p := range paths {
+		if n := len(cpaths); n == 0 || cpaths[n-1] != p {
+			cpaths, failed = append(cpaths, p), append(failed, false)
+		}
+		failed[len(failed)-1] = failed[len(failed)-1] || codes[i] != 0
+	}
+	if len(cpaths) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
+		SELECT $1, p, $2, $3, f FROM unnest($4::text[], $5::bool[]) AS t(p, f)
+		ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = c.failed OR excluded.failed`,
+		day, version, key, cpaths, failed)
 }
 
 // maybePrune drops, once a day per instance, aggregates past the retention
@@ -430,6 +477,7 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 			before time.Time
 		}{
 			{`DELETE FROM active_daily WHERE day < $1`, activity},
+			{`DELETE FROM command_daily WHERE day < $1`, activity},
 			{`DELETE FROM usage_daily WHERE day < $1`, keep},
 			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
 			{`DELETE FROM installs_rollup WHERE day < $1`, keep},

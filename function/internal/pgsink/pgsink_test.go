@@ -43,7 +43,7 @@ type rig struct {
 func newRig(t testing.TB, opts ...func(*pgsink.Config)) *rig {
 	t.Helper()
 	r := &rig{dsn: pgserver.NewDB(t)}
-	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16}
+	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: function.Commands()}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -22,12 +22,22 @@
 //   - upgrades (a new cli_version carrying the old counts), resets (a new
 //     id and no counts), failing runs with several exit codes, and runs of
 //     a command path the receiver does not know, which no figure counts;
-//   - installs with history before the week, uploaded before it starts.
+//   - installs with history before the week, uploaded before it starts;
+//   - two releases inside the period, which installs move to at their own
+//     pace: the first adds a new failing exit code to one command
+//     (NewCodeCommand), the second, the newest, raises another command's
+//     failure rate (RegressedCommand), unless Config.Clean; a developer
+//     build and a pre-release on a few installs; an old version whose
+//     string order is not its semantic-version order;
+//   - a command only two installs run (RareCommand), and allow-listed
+//     commands nobody runs (UnusedCommand is one);
+//   - optionally (Config.Busy) scripts that make most of the runs.
 package simweek
 
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -56,9 +66,35 @@ var DefaultCommands = []string{
 	"pace list processing-platforms", "pace telemetry status", "pace",
 }
 
-// Versions are the cli_versions of the fleet, oldest first: installs start
-// on one of the first two, and upgrades go to the last.
-var Versions = []string{"v1.23.1", "v1.24.0", "v1.25.0"}
+// Versions are the cli_versions of the fleet, oldest first (semantic
+// order; "v1.9.3" sorts after the others as a string): installs start on
+// one of the first three; the last two are released inside the period.
+var Versions = []string{"v1.9.3", "v1.23.1", "v1.24.0", "v1.25.0", "v1.26.0"}
+
+// DevVersion and PreRelease run on a few installs each, and are never the
+// newest version.
+const (
+	DevVersion = "v0.0.0-dev"
+	PreRelease = "v1.27.0-rc.1"
+)
+
+// The release-health cases.
+const (
+	// RegressedCommand fails RegressionPoints percentage points more
+	// often on the newest version, unless Config.Clean.
+	RegressedCommand = "pace get data-policy"
+	RegressionPoints = 40
+	// NewCodeCommand exits with NewExitCode, which it never did before,
+	// in NewCodePercent % of its runs from the first release in the
+	// period on, unless Config.Clean.
+	NewCodeCommand = "pace apply data-policy"
+	NewExitCode    = 4
+	NewCodePercent = 10
+	// RareCommand is run by exactly two installs.
+	RareCommand = "pace delete data-policy"
+	// UnusedCommand is allow-listed and never run.
+	UnusedCommand = "pace completion zsh"
+)
 
 // Config sets the size and shape of a simulation. Zero fields take their
 // defaults.
@@ -69,6 +105,23 @@ type Config struct {
 	Installs    int       // present before the week starts; default 40
 	NewInstalls int       // appearing during the week; default Installs/4
 	Commands    []string  // allow-listed paths the runs use; default DefaultCommands
+	// Clean leaves out the releases' injected failures (RegressedCommand,
+	// NewCodeCommand): the newest version fails as often as the previous.
+	Clean bool
+	// OldDaemon simulates the daemon before it uploaded, on seeing the
+	// file's cli_version change, the counts it read before: the old
+	// version's runs since the last upload then count for the new one.
+	OldDaemon bool
+	// Busy adds that many always-on scripts running about 40 commands an
+	// hour, each with its own failure rate: a few installs making most of
+	// the runs.
+	Busy int
+}
+
+// Release is a version released inside the period.
+type Release struct {
+	Version string
+	At      time.Time
 }
 
 // Upload is one upload the fleet sends: the body, and when the receiver
@@ -95,6 +148,7 @@ type Week struct {
 	Start, End time.Time // [Start, End) holds the simulated days
 	Uploads    []Upload  // every upload, sorted by At; some before Start (history)
 	Truth      *Truth
+	Releases   []Release // the last two Versions, released inside the period
 	// Cases counts the installs of each case, to show the fleet's shape.
 	Cases map[string]int
 }
@@ -130,10 +184,24 @@ func Simulate(cfg Config) *Week {
 	}
 	start := cfg.Start.UTC().Truncate(24 * time.Hour)
 	w := &Week{Start: start, End: start.AddDate(0, 0, cfg.Days), Truth: &Truth{}, Cases: map[string]int{}}
+	period := w.End.Sub(w.Start)
+	w.Releases = []Release{
+		{Versions[len(Versions)-2], w.Start.Add(period / 7).Add(10 * time.Hour)},
+		{Versions[len(Versions)-1], w.Start.Add(period * 3 / 7).Add(14 * time.Hour)},
+	}
 	n := cfg.Installs + cfg.NewInstalls
-	for i := range n {
+	installs := make([]*install, 0, n+cfg.Busy)
+	for i := range n + cfg.Busy {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
-		in := newInstall(rng, i, i >= cfg.Installs, w.Start, w.End, cfg.Commands)
+		in := newInstall(rng, i, i >= cfg.Installs && i < n, i >= n, w, cfg)
+		installs = append(installs, in)
+	}
+	rare := 0
+	for _, in := range installs {
+		if rare < 2 && in.rare() {
+			in.cases = append(in.cases, "runs "+RareCommand)
+			rare++
+		}
 		for _, c := range in.cases {
 			w.Cases[c]++
 		}
@@ -155,7 +223,7 @@ type event struct {
 	kind    int // evRun, evUpgrade, evReset
 	path    string
 	code    int
-	version string // evUpgrade: the new version
+	version string // evUpgrade: the new version; evRun: the version it ran on
 }
 
 const (
@@ -178,12 +246,46 @@ type install struct {
 	end      time.Time
 	history  bool // has counts from before the week, uploaded once before start
 	commands []string
+	version  string // at the start
+	clean    bool
+	fail     float64 // share of runs failing
+	// oldDaemon: no upload of the old version's counts first.
+	oldDaemon bool
+}
+
+// rare makes every fourth run of an install that runs, keeps one id (no
+// reset) and is on several times, a run of RareCommand, and reports
+// whether it did.
+func (in *install) rare() bool {
+	runs := 0
+	for _, e := range in.events {
+		if e.kind == evReset {
+			return false
+		}
+		if e.kind == evRun {
+			runs++
+		}
+	}
+	if runs < 12 {
+		return false
+	}
+	k := 0
+	for i := range in.events {
+		if e := &in.events[i]; e.kind == evRun && e.path != UnknownPath {
+			if k%4 == 3 {
+				e.path = RareCommand
+			}
+			k++
+		}
+	}
+	return true
 }
 
 var timeZones = []float64{-8, -5, -3, 0, 1, 2, 5.5, 8, 9} // hours from UTC
 
-func newInstall(rng *rand.Rand, index int, isNew bool, weekStart, weekEnd time.Time, commands []string) *install {
-	in := &install{index: index, rng: rng, end: weekEnd, commands: commands}
+func newInstall(rng *rand.Rand, index int, isNew, busy bool, w *Week, cfg Config) *install {
+	weekStart, weekEnd, commands := w.Start, w.End, cfg.Commands
+	in := &install{index: index, rng: rng, end: weekEnd, commands: commands, clean: cfg.Clean, oldDaemon: cfg.OldDaemon}
 	switch r := rng.Float64(); {
 	case r < 0.6:
 		in.os = "linux"
@@ -205,10 +307,30 @@ func newInstall(rng *rand.Rand, index int, isNew bool, weekStart, weekEnd time.T
 	for i := range weights {
 		weights[i] = rng.Float64() * 1 / float64(i+1)
 	}
-	failProne := 0.05 + rng.Float64()*0.25
+	in.fail = 0.05 + rng.Float64()*0.25
+	// The version it starts on: mostly one of the older releases, a few a
+	// developer build or a pre-release, which never upgrade.
+	upgrades := true
+	switch r := rng.Float64(); {
+	case r < 0.04:
+		in.version, upgrades = DevVersion, false
+		in.cases = append(in.cases, "developer build")
+	case r < 0.08:
+		in.version, upgrades = PreRelease, false
+		in.cases = append(in.cases, "pre-release")
+	case r < 0.15:
+		in.version = Versions[0]
+	default:
+		in.version = Versions[1+rng.IntN(2)]
+	}
 
 	var rate float64 // runs per hour while on
 	switch r := rng.Float64(); {
+	case busy:
+		in.cases = append(in.cases, "busy script")
+		in.on = []span{{in.created, weekEnd}}
+		rate = 40
+		in.fail = 0.05 + rng.Float64()*0.5
 	case r < 0.2:
 		in.cases = append(in.cases, "always on")
 		in.on = []span{{in.created, weekEnd}}
@@ -246,21 +368,29 @@ func newInstall(rng *rand.Rand, index int, isNew bool, weekStart, weekEnd time.T
 			if !t.Before(s.to) {
 				break
 			}
-			e := event{at: t, kind: evRun, path: pick(rng, commands, weights), code: 0}
+			// The exit code is drawn when the run is played, as it
+			// depends on the version then installed.
+			e := event{at: t, kind: evRun, path: pick(rng, commands, weights)}
 			if rng.Float64() < 0.01 {
 				e.path = UnknownPath
-			}
-			if rng.Float64() < failProne {
-				e.code = pickCode(rng)
 			}
 			in.events = append(in.events, e)
 		}
 	}
-	// Upgrades and resets happen while the machine is on.
-	if len(in.on) > 0 && rng.Float64() < 0.3 {
-		in.cases = append(in.cases, "upgrade")
-		in.events = append(in.events, event{at: in.randomOnTime(), kind: evUpgrade, version: Versions[len(Versions)-1]})
+	// Upgrades happen while the machine is on, some time after a release
+	// (a laptop that is off gets it when next on); most installs take
+	// each release.
+	if upgrades {
+		for _, r := range w.Releases {
+			if rng.Float64() < 0.75 {
+				if at, ok := in.onTimeAfter(r.At.Add(time.Duration(rng.ExpFloat64() * float64(18*time.Hour)))); ok {
+					in.cases = append(in.cases, "upgrade")
+					in.events = append(in.events, event{at: at, kind: evUpgrade, version: r.Version})
+				}
+			}
+		}
 	}
+	// Resets happen while the machine is on.
 	if len(in.on) > 0 && rng.Float64() < 0.08 {
 		in.cases = append(in.cases, "telemetry reset")
 		in.events = append(in.events, event{at: in.randomOnTime(), kind: evReset})
@@ -304,6 +434,38 @@ func merge(spans []span) []span {
 		out = append(out, s)
 	}
 	return out
+}
+
+// onTimeAfter returns t if the machine is on then, else the start of its
+// next on-time, if any.
+func (in *install) onTimeAfter(t time.Time) (time.Time, bool) {
+	if on, next := isOn(in.on, t); !on {
+		if next.IsZero() {
+			return time.Time{}, false
+		}
+		t = next.Add(time.Minute)
+	}
+	return t, true
+}
+
+// failure returns the exit code of a run of path on version: 0 or a
+// failing code, with the releases' injected failures.
+func (in *install) failure(path, version string) int {
+	newest := version == Versions[len(Versions)-1]
+	if !in.clean && path == RegressedCommand && newest && in.rng.Float64() < RegressionPoints/100.0 {
+		return 1
+	}
+	if !in.clean && path == NewCodeCommand && (newest || version == Versions[len(Versions)-2]) && in.rng.Float64() < NewCodePercent/100.0 {
+		return NewExitCode
+	}
+	if in.rng.Float64() < in.fail {
+		code := pickCode(in.rng)
+		if path == NewCodeCommand && code == NewExitCode {
+			code = 1 // never before the release
+		}
+		return code
+	}
+	return 0
 }
 
 func (in *install) randomOnTime() time.Time {
@@ -361,7 +523,7 @@ func (in *install) run(w *Week) {
 	counts := map[Key]uint64{}
 	var unsent []event // runs not yet uploaded
 	id := newID(in.rng)
-	version := Versions[in.rng.IntN(len(Versions)-1)]
+	version := in.version
 	installed := version
 	var (
 		pending     bool
@@ -370,7 +532,15 @@ func (in *install) run(w *Week) {
 		retryAt     time.Time
 		failures    int
 	)
-	emit := func(at time.Time) {
+	// held is what the daemon read before the file's cli_version changed:
+	// it uploads that first (internal/daemon), so that the old version's
+	// runs since the last upload count for it.
+	var held *struct {
+		version string
+		counts  map[Key]uint64
+		n       int // of unsent
+	}
+	send := func(at time.Time, version string, counts map[Key]uint64, runs []event) {
 		p := payload.Payload{MetricPoints: map[string]map[int]payload.Point{}, CLIVersion: version, OperatingSystem: in.os, ID: id}
 		for k, n := range counts {
 			if p.MetricPoints[k.Path] == nil {
@@ -379,7 +549,19 @@ func (in *install) run(w *Week) {
 			p.MetricPoints[k.Path][k.ExitCode] = payload.Point{CumulativeCount: n}
 		}
 		w.Uploads = append(w.Uploads, Upload{At: at, Install: in.index, Payload: p})
-		w.Truth.upload(at, id, version, in.os, unsent, counts)
+		w.Truth.upload(at, id, version, in.os, runs, counts)
+	}
+	emit := func(at time.Time) {
+		if held != nil {
+			// Two requests of one attempt, a millisecond apart.
+			send(at, held.version, held.counts, unsent[:held.n])
+			unsent = unsent[held.n:]
+			held = nil
+			if at = at.Add(time.Millisecond); at.Nanosecond() == 0 {
+				at = at.Add(time.Millisecond)
+			}
+		}
+		send(at, version, counts, unsent)
 		unsent = unsent[:0]
 	}
 	if in.history {
@@ -389,9 +571,12 @@ func (in *install) run(w *Week) {
 			k := Key{in.commands[in.rng.IntN(len(in.commands))], 0}
 			if in.rng.Float64() < 0.15 {
 				k.ExitCode = pickCode(in.rng)
+				if k.Path == NewCodeCommand && k.ExitCode == NewExitCode {
+					k.ExitCode = 1 // never before the release
+				}
 			}
 			counts[k]++
-			unsent = append(unsent, event{kind: evRun, path: k.Path, code: k.ExitCode})
+			unsent = append(unsent, event{kind: evRun, path: k.Path, code: k.ExitCode, version: version})
 		}
 		at := msTime(w.Start.Add(-time.Duration(12+in.rng.IntN(36))*time.Hour), in.rng)
 		emit(at)
@@ -429,13 +614,22 @@ func (in *install) run(w *Week) {
 			i++
 			switch e.kind {
 			case evRun:
+				if version != installed && held == nil && len(unsent) > 0 && !in.oldDaemon {
+					held = &struct {
+						version string
+						counts  map[Key]uint64
+						n       int
+					}{version, maps.Clone(counts), len(unsent)}
+				}
 				version = installed // the CLI writes its own version with each count
+				e.code, e.version = in.failure(e.path, installed), installed
 				counts[Key{e.path, e.code}]++
 				unsent = append(unsent, e)
 			case evUpgrade:
 				installed = e.version
 				continue // the file changes at the next run
 			case evReset:
+				held = nil
 				clear(counts)
 				unsent = unsent[:0] // lost: never uploaded
 				id = newID(in.rng)

@@ -2,6 +2,7 @@ package simweek
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestEveryCase(t *testing.T) {
 			empty++
 		}
 	}
-	if len(versions) != len(Versions) || unknown == 0 || empty == 0 {
+	if len(versions) != len(Versions)+2 || !versions[DevVersion] || !versions[PreRelease] || unknown == 0 || empty == 0 {
 		t.Errorf("versions %v, %d uploads with an unknown path, %d empty uploads", versions, unknown, empty)
 	}
 }
@@ -90,6 +91,10 @@ func TestUploadsFollowTheDaemon(t *testing.T) {
 		}
 		if i > 0 && u.At.Before(w.Uploads[i-1].At) {
 			t.Fatalf("uploads not sorted at %d", i)
+		}
+		if i > 0 && w.Uploads[i-1].Install == u.Install && u.At.Sub(w.Uploads[i-1].At) <= 2*time.Millisecond &&
+			w.Uploads[i-1].Payload.CLIVersion != u.Payload.CLIVersion {
+			continue // the old version's counts, then the new: one attempt
 		}
 		if prev, ok := last[u.Install]; ok && u.At.Sub(prev) < Interval {
 			t.Fatalf("install %d uploaded %v after its previous upload, under the interval", u.Install, u.At.Sub(prev))
@@ -162,5 +167,85 @@ func TestOfflineRunsCountWhenUploaded(t *testing.T) {
 	}
 	if w.Truth.Installs(w.Start, w.End) < 40 || w.Truth.Installs(w.Start, w.End) > 40+10+10 {
 		t.Fatalf("%d installs in the week", w.Truth.Installs(w.Start, w.End))
+	}
+}
+
+// The release-health cases: two releases inside the period, the newest
+// raising RegressedCommand's failure rate, the first adding NewExitCode to
+// NewCodeCommand, RareCommand run by exactly two installs, UnusedCommand
+// by none; and none of the injected failures in a clean fleet.
+func TestReleaseCases(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		w := Simulate(Config{Seed: 11, Start: testStart, Days: 10, Installs: 80, Clean: clean})
+		if len(w.Releases) != 2 || !w.Releases[0].At.After(w.Start) || !w.Releases[1].At.Before(w.End) {
+			t.Fatalf("releases %v, want two inside [%v, %v)", w.Releases, w.Start, w.End)
+		}
+		rate := map[string][2]uint64{} // version -> failing, all runs of RegressedCommand
+		rare := map[string]bool{}
+		newCode := map[string]uint64{}
+		for _, c := range w.Truth.Counted {
+			switch c.Path {
+			case RegressedCommand:
+				n := rate[c.Version]
+				if c.ExitCode != 0 {
+					n[0] += c.Runs
+				}
+				n[1] += c.Runs
+				rate[c.Version] = n
+			case RareCommand:
+				rare[c.ID] = true
+			case UnusedCommand:
+				t.Errorf("a run of %s", UnusedCommand)
+			case NewCodeCommand:
+				if c.ExitCode == NewExitCode {
+					newCode[c.Version] += c.Runs
+				}
+			}
+		}
+		if len(rare) != 2 {
+			t.Errorf("%d installs ran %s, want 2", len(rare), RareCommand)
+		}
+		newest, prev := Versions[len(Versions)-1], Versions[len(Versions)-2]
+		r := func(v string) float64 { return float64(rate[v][0]) / float64(rate[v][1]) }
+		if rate[newest][1] < 50 || rate[prev][1] < 50 {
+			t.Fatalf("runs of %s per version %v: too few to compare", RegressedCommand, rate)
+		}
+		// Old runs uploaded after an upgrade dilute the difference a little.
+		if d := 100 * (r(newest) - r(prev)); clean && math.Abs(d) > 15 || !clean && d < RegressionPoints/2 {
+			t.Errorf("clean %v: %s fails %.1f points more on %s than on %s", clean, RegressedCommand, d, newest, prev)
+		}
+		for v, n := range newCode {
+			if v != newest && v != prev && n > 0 {
+				t.Errorf("exit code %d of %s on %s, released before it", NewExitCode, NewCodeCommand, v)
+			}
+		}
+		if clean != (newCode[newest]+newCode[prev] == 0) {
+			t.Errorf("clean %v: exit code %d of %s per version %v", clean, NewExitCode, NewCodeCommand, newCode)
+		}
+	}
+}
+
+// Counts carry no version: runs made before an upgrade and uploaded after
+// it count for the new version, unless the daemon, seeing the file's
+// cli_version change, uploads the counts it read before first. This
+// measures the error with the daemon before that change and with it, on
+// the fleet of the release-health test (docs/deploy.md quotes both).
+func TestVersionAttributionError(t *testing.T) {
+	newest := Versions[len(Versions)-1]
+	var errs [2]uint64
+	for i, old := range []bool{true, false} {
+		w := Simulate(Config{Seed: 20261203, Start: testStart, Days: 14, Installs: 40, NewInstalls: 8, OldDaemon: old})
+		other, all := w.Truth.Misattributed(w.Start, w.End, "")
+		otherN, allN := w.Truth.Misattributed(w.Start, w.End, newest)
+		upgrades := w.Cases["upgrade"]
+		t.Logf("old daemon %v: %d of %d runs (%.2f %%) uploaded with a version they did not run on, after %d upgrades (%.1f runs each); %d of the %d runs counted for %s (%.2f %%)",
+			old, other, all, 100*float64(other)/float64(all), upgrades, float64(other)/float64(upgrades), otherN, allN, newest, 100*float64(otherN)/float64(allN))
+		if upgrades == 0 {
+			t.Fatal("no upgrade to measure")
+		}
+		errs[i] = other
+	}
+	if errs[0] == 0 || errs[1] != 0 {
+		t.Errorf("runs attributed to another version: %d with the old daemon (want some), %d with this one (want none: it reads every change)", errs[0], errs[1])
 	}
 }

@@ -16,6 +16,10 @@ type Counted struct {
 	Path     string
 	ExitCode int
 	Runs     uint64
+	// OtherVersion is how many of Runs ran on another version than the
+	// upload's: runs made before an upgrade and uploaded after it, which
+	// every store attributes to the new version.
+	OtherVersion uint64
 }
 
 // Seen is an upload that carried at least one counter of an allow-listed
@@ -45,14 +49,19 @@ type Key struct {
 // upload records the runs an upload at `at` carries for the first time,
 // and whether it carries any counter of an allow-listed path.
 func (t *Truth) upload(at time.Time, id, version, os string, runs []event, counts map[Key]uint64) {
-	per := map[Key]uint64{}
+	per := map[Key][2]uint64{}
 	for _, r := range runs {
 		if r.path != UnknownPath {
-			per[Key{r.path, r.code}]++
+			n := per[Key{r.path, r.code}]
+			n[0]++
+			if r.version != version {
+				n[1]++
+			}
+			per[Key{r.path, r.code}] = n
 		}
 	}
 	for k, n := range per {
-		t.Counted = append(t.Counted, Counted{At: at, ID: id, Version: version, OS: os, Path: k.Path, ExitCode: k.ExitCode, Runs: n})
+		t.Counted = append(t.Counted, Counted{At: at, ID: id, Version: version, OS: os, Path: k.Path, ExitCode: k.ExitCode, Runs: n[0], OtherVersion: n[1]})
 	}
 	for k := range counts {
 		if k.Path != UnknownPath {
@@ -168,6 +177,37 @@ func (t *Truth) InstallsByOS(from, to time.Time) map[string]int {
 	out := map[string]int{}
 	for _, s := range t.IDs(from, to) {
 		out[s.OS]++
+	}
+	return out
+}
+
+// Misattributed returns, of the runs uploaded in [from, to) with version
+// v ("" for all versions), how many ran on another version, and all.
+func (t *Truth) Misattributed(from, to time.Time, v string) (other, all uint64) {
+	for _, c := range t.Counted {
+		if within(c.At, from, to) && (v == "" || c.Version == v) {
+			other += c.OtherVersion
+			all += c.Runs
+		}
+	}
+	return other, all
+}
+
+// InstallsPerCommand counts, per command path, the installs (distinct ids)
+// that uploaded runs of it in [from, to).
+func (t *Truth) InstallsPerCommand(from, to time.Time) map[string]int {
+	ids := map[string]map[string]bool{}
+	for _, c := range t.Counted {
+		if within(c.At, from, to) {
+			if ids[c.Path] == nil {
+				ids[c.Path] = map[string]bool{}
+			}
+			ids[c.Path][c.ID] = true
+		}
+	}
+	out := map[string]int{}
+	for p, s := range ids {
+		out[p] = len(s)
 	}
 	return out
 }

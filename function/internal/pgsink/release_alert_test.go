@@ -1,0 +1,145 @@
+package pgsink_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pace-cli/pace/function"
+	"github.com/pace-cli/pace/function/internal/simweek"
+)
+
+// alertRule is the part of Grafana's alert-rule provisioning format the
+// test reads.
+type alertRule struct {
+	APIVersion int `yaml:"apiVersion"`
+	Groups     []struct {
+		OrgID    int    `yaml:"orgId"`
+		Name     string `yaml:"name"`
+		Folder   string `yaml:"folder"`
+		Interval string `yaml:"interval"`
+		Rules    []struct {
+			UID       string `yaml:"uid"`
+			Title     string `yaml:"title"`
+			Condition string `yaml:"condition"`
+			Data      []struct {
+				RefID             string `yaml:"refId"`
+				DatasourceUID     string `yaml:"datasourceUid"`
+				RelativeTimeRange struct {
+					From int `yaml:"from"`
+					To   int `yaml:"to"`
+				} `yaml:"relativeTimeRange"`
+				Model struct {
+					RefID      string `yaml:"refId"`
+					RawSQL     string `yaml:"rawSql"`
+					Format     string `yaml:"format"`
+					Type       string `yaml:"type"`
+					Expression string `yaml:"expression"`
+					Conditions []struct {
+						Evaluator struct {
+							Type   string    `yaml:"type"`
+							Params []float64 `yaml:"params"`
+						} `yaml:"evaluator"`
+					} `yaml:"conditions"`
+				} `yaml:"model"`
+			} `yaml:"data"`
+			For          string            `yaml:"for"`
+			NoDataState  string            `yaml:"noDataState"`
+			ExecErrState string            `yaml:"execErrState"`
+			Annotations  map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// TestReleaseAlertRule: the rule "Regression on the newest version" is in
+// Grafana's provisioning format, queries exactly the dashboard panel's SQL
+// at the variables' defaults, and, evaluated as Grafana does (the query,
+// then its threshold), fires on a fleet with the injected regression and
+// stays quiet on a clean one.
+func TestReleaseAlertRule(t *testing.T) {
+	b, err := os.ReadFile("../../dashboards/alerts/release-health.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f alertRule
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("release-health.yaml: %v", err)
+	}
+	if f.APIVersion != 1 || len(f.Groups) != 1 || len(f.Groups[0].Rules) != 1 || f.Groups[0].OrgID != 1 || f.Groups[0].Folder == "" || f.Groups[0].Interval == "" {
+		t.Fatalf("release-health.yaml: want apiVersion 1 and one group (orgId, folder, interval) of one rule: %+v", f)
+	}
+	rule := f.Groups[0].Rules[0]
+	if rule.Title != "Regression on the newest version" || rule.UID == "" || rule.NoDataState == "" || rule.ExecErrState == "" || len(rule.Data) != 2 {
+		t.Fatalf("rule %+v", rule)
+	}
+	query, cond := rule.Data[0], rule.Data[1]
+	if rule.Condition != cond.RefID || cond.DatasourceUID != "__expr__" || cond.Model.Type != "threshold" || cond.Model.Expression != query.RefID ||
+		len(cond.Model.Conditions) != 1 || cond.Model.Conditions[0].Evaluator.Type != "gt" || len(cond.Model.Conditions[0].Evaluator.Params) != 1 {
+		t.Fatalf("the condition is not a threshold > x on the query: %+v", cond)
+	}
+	if query.RelativeTimeRange.From <= 0 || query.Model.Format != "table" {
+		t.Fatalf("query %+v", query)
+	}
+	threshold := cond.Model.Conditions[0].Evaluator.Params[0]
+
+	// One source: the panel's SQL at the defaults, counted.
+	panels, _ := readDashboard(t)
+	var panelSQL string
+	for _, p := range panels {
+		if p.Title == "Regressions on the newest version" {
+			panelSQL = p.Targets[0].RawSQL
+		}
+	}
+	vars := dashboardVars(t)
+	if want := "SELECT count(*) AS regressions FROM (" + withVars(panelSQL, vars) + ") r"; query.Model.RawSQL != want {
+		t.Fatalf("the rule's query is not the panel's at the variables' defaults:\n got  %s\n want %s", query.Model.RawSQL, want)
+	}
+
+	r := newRig(t, noBounds)
+	c := r.conn(t)
+	allow := map[string]bool{}
+	for _, p := range function.Commands() {
+		allow[p] = true
+	}
+	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	for _, clean := range []bool{false, true} {
+		// Evaluated at the end of the period, over the rule's range.
+		var w *simweek.Week
+		var from, to time.Time
+		var want [][]cell
+		// A clean fleet can be a false positive (about 2 % are, see
+		// TestRegressionsPowerAndFalsePositives): take the first seed whose
+		// truth lists nothing, so that the rule is seen staying quiet.
+		for seed := uint64(424242); seed < 424252; seed++ {
+			w = simweek.Simulate(simweek.Config{Seed: seed, Start: start, Days: fleetDays, Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: clean})
+			to = w.End
+			from = to.Add(-time.Duration(query.RelativeTimeRange.From) * time.Second)
+			tr := &releaseTruth{tr: w.Truth, from: ceilDay(from), to: to, vars: vars}
+			if _, want = tr.want("Regressions on the newest version", nil); clean == (len(want) == 0) {
+				break
+			}
+		}
+		emptyTables(t, c)
+		writeFleet(t, r.sink, w, allow)
+		_, rows := table(t, c, grafanaSQL(query.Model.RawSQL, from, to, nil))
+		if len(rows) != 1 || len(rows[0]) != 1 {
+			t.Fatalf("the rule's query answered %v, want one number", rows)
+		}
+		fires := rows[0][0].num > threshold
+		if fires != (len(want) > 0) || fires == clean {
+			t.Errorf("clean %v: the rule fires %v (%v regressions); the truth lists %v", clean, fires, rows[0][0], rowsText(want))
+		}
+	}
+}
+
+func rowsText(rows [][]cell) string {
+	var s []string
+	for _, r := range rows {
+		s = append(s, fmt.Sprint(r))
+	}
+	return "[" + strings.Join(s, "; ") + "]"
+}
