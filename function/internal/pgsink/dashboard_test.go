@@ -190,6 +190,14 @@ func expected(title string, tr *simweek.Truth, from, to time.Time, commands []st
 				}
 			}
 		})
+	case "Daily installs per command":
+		days(func(d, next time.Time) {
+			for p, n := range tr.InstallsPerCommand(d, next) {
+				if chosen(p) && n > 0 {
+					out[dayKey(d)+"|"+p] = float64(n)
+				}
+			}
+		})
 	case "Invocations per exit code":
 		days(func(d, next time.Time) {
 			per := tr.RunsBy(d, next, func(c *simweek.Counted) string {

@@ -481,6 +481,7 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 			{`DELETE FROM usage_daily WHERE day < $1`, keep},
 			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
 			{`DELETE FROM installs_rollup WHERE day < $1`, keep},
+			{`DELETE FROM command_rollup WHERE day < $1`, keep},
 			{`DELETE FROM retention_rollup WHERE week < $1`, keep},
 			{`DELETE FROM install_state WHERE last_day < $1`, idle},
 			{`DELETE FROM receiver_health WHERE hour < $1`, keep},

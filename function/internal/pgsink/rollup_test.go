@@ -76,9 +76,17 @@ func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 		t.Fatalf("oldest activity %v (want from %v on); %d days rolled up, %v to %v", oldest, window, rolled, first, last)
 	}
 
-	panels, _ := readDashboard(t)
+	panels, cmdQuery := readDashboard(t)
 	perDay := map[string]bool{"Daily active installs": true, "Weekly active installs": true, "Monthly active installs": true, "Week-over-week retention": true,
-		"Daily active installs per CLI version": true, "Daily active installs per operating system": true}
+		"Daily active installs per CLI version": true, "Daily active installs per operating system": true, "Daily installs per command": true}
+	cmdRows, err := c.Query(context.Background(), cmdQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commands, err := pgx.CollectRows(cmdRows, pgx.RowTo[string])
+	if err != nil || len(commands) < 3 {
+		t.Fatalf("the command variable lists %v (%v)", commands, err)
+	}
 	found := 0
 	for _, rg := range []struct {
 		name     string
@@ -94,8 +102,8 @@ func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 				continue
 			}
 			found++
-			exp := expected(p.Title, fleet.Truth, rg.from, rg.to, nil)
-			got := normVersions(p.Title, query(t, c, grafanaSQL(p.Targets[0].RawSQL, rg.from, rg.to, nil)))
+			exp := expected(p.Title, fleet.Truth, rg.from, rg.to, commands)
+			got := normVersions(p.Title, query(t, c, grafanaSQL(p.Targets[0].RawSQL, rg.from, rg.to, commands)))
 			if len(exp) == 0 || !same(got, exp) {
 				t.Errorf("%s, %q:\n got  %v\n want %v", rg.name, p.Title, got, exp)
 			}
