@@ -369,6 +369,23 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 		t.Fatalf("pid across restart (was %s): %+v", second, s)
 	}
 
+	// A kill -9 of the supervisor leaves the uploader running, and stop
+	// still stops it.
+	sup, child = uploaders(winFolder)
+	if len(sup) != 1 || len(child) != 1 {
+		t.Fatalf("after restart, supervisor %v and uploader %v", sup, child)
+	}
+	if err := syscall.Kill(sup[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyWithin(t, 10*time.Second, "the supervisor to go", func() bool { s, _ := uploaders(winFolder); return len(s) == 0 })
+	if _, c := uploaders(winFolder); !slices.Equal(c, child) {
+		t.Fatalf("after the kill -9 of its supervisor, the uploader %v is now %v", child, c)
+	}
+	if s2 := state(); s2.Service.State != "running" || pid(s2) != pid(s) {
+		t.Fatalf("status after the kill -9 of the supervisor: %+v (was %+v)", s2, s)
+	}
+
 	// stop: its last upload arrives before stop returns, and neither the
 	// uploader nor its supervisor is left.
 	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
@@ -387,6 +404,28 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
 		t.Fatalf("processes left after stop: %v", procs)
 	}
+
+	// Exit 3 (another holds the folder's lock) is not restarted: the
+	// supervisor exits 3 with it, and start says so. The lock is held
+	// from Linux: wine takes LockFileEx's locks as fcntl locks too.
+	lf, err := os.OpenFile(filepath.Join(folder, "telemetryd.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.FcntlFlock(lf.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_WRLCK, Start: 0, Len: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d("start"); err == nil || !strings.Contains(out, "stopped at once (exit status 3)") {
+		t.Fatalf("start with the folder held: %v\n%s", err, out)
+	}
+	lf.Close()
+	if s := state(); s.Service.State != "stopped" {
+		t.Fatalf("status after a start refused with exit 3: %+v", s)
+	}
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left after exit 3: %v", procs)
+	}
+
 	must("start")
 	if s := state(); s.Service.State != "running" {
 		t.Fatalf("status after start: %+v", s)
