@@ -215,9 +215,10 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 // wineUploader is the per-user uploader's life under wine: install writes
 // the user's Run value naming a windowless copy of the program; a logon
 // (plain wineboot runs the Run values) starts it, and it uploads; a second
-// copy is refused; a kill -9 is followed by a new uploader within seconds,
-// which uploads; restart; stop makes its last upload; uninstall leaves
-// nothing.
+// copy is refused; a kill -9 of the uploader is followed by a new one
+// within seconds (its supervisor's restart), which uploads; restart; a
+// kill -9 of the supervisor leaves the uploader stoppable; stop makes its
+// last upload; exit 3 is not restarted; uninstall leaves nothing.
 func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, folder, winFolder string, r *receiver) {
 	exe := filepath.Join(dir, "pace-telemetryd.exe")
 	// Output into a file, not a pipe: under wine a process that start
