@@ -76,7 +76,7 @@ func supervise(dir string, logf func(daemon.Priority, string, ...any)) error {
 		if err := cmd.Start(); err != nil {
 			logf(daemon.Error, "cannot start the uploader: %v; trying again in %v", err, restartSec)
 		} else {
-			code, asked := waitChild(cmd, stopped, logf)
+			code, asked := waitChild(cmd, ev, stopped, logf)
 			switch {
 			case asked:
 				return nil
@@ -103,17 +103,15 @@ func supervise(dir string, logf func(daemon.Priority, string, ...any)) error {
 // waitChild waits for the child to end, and tells whether it was asked to
 // stop (the stop event was set). Asked, it has stopWait for its last upload,
 // and is then ended.
-func waitChild(cmd *exec.Cmd, stopped <-chan struct{}, logf func(daemon.Priority, string, ...any)) (code int, asked bool) {
+func waitChild(cmd *exec.Cmd, ev windows.Handle, stopped <-chan struct{}, logf func(daemon.Priority, string, ...any)) (code int, asked bool) {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-		// A stop set as it ended is a stop.
-		select {
-		case <-stopped:
-			asked = true
-		default:
-		}
+		// It may have ended on a stop seen before the goroutine that
+		// closes stopped saw it: ask the event itself.
+		r, _ := windows.WaitForSingleObject(ev, 0)
+		asked = r == windows.WAIT_OBJECT_0
 	case <-stopped:
 		asked = true
 		select {
