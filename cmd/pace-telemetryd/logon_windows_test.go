@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -18,10 +19,10 @@ import (
 // TestLogonUploader runs the per-user uploader as Windows runs it, from
 // the user's Run key, without administrator rights: install (the value
 // names a windowless copy of the program), start (it delivers the counts
-// of pace runs to a receiver on loopback), a kill (nothing restarts a Run
-// value's program until the next logon: status says stopped, start runs it
-// again), restart, stop (its last upload arrives), uninstall (value, copy
-// and process gone).
+// of pace runs to a receiver on loopback), a kill (its supervisor starts a
+// new uploader 5 s later, which delivers the counts of later runs),
+// restart, stop (its last upload arrives, and no process of the copy is
+// left), uninstall (value, copy and process gone).
 func TestLogonUploader(t *testing.T) {
 	needRealService(t)
 	const runKey = `Software\Microsoft\Windows\CurrentVersion\Run`
@@ -87,7 +88,12 @@ func TestLogonUploader(t *testing.T) {
 	}
 	settle(t, "the counts to arrive", func() bool { return equal(r.counts(t), want(t, dir)) })
 
-	// A kill: stopped until the next logon or start.
+	if n := len(copyProcesses(t, copyPath)); n != 2 {
+		t.Fatalf("%d processes of %s run, want 2 (the supervisor and the uploader)", n, copyPath)
+	}
+
+	// A kill (TerminateProcess, as Task Manager's End task): the
+	// supervisor starts a new uploader, which delivers the later counts.
 	p, err := os.FindProcess(first)
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +102,10 @@ func TestLogonUploader(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Wait()
-	settle(t, "status to say stopped after a kill", func() bool { st, _ := pid(); return st == "stopped" })
-	ctl("start")
-	st, second := pid()
-	if st != "running" || second == first {
-		t.Fatalf("start after a kill: %s, pid %d (was %d)", st, second, first)
-	}
+	runPace(t, dir, "version")
+	settle(t, "a new uploader after a kill", func() bool { st, p := pid(); return st == "running" && p != first })
+	settle(t, "the new uploader to deliver", func() bool { return equal(r.counts(t), want(t, dir)) })
+	_, second := pid()
 	ctl("restart")
 	if st, third := pid(); st != "running" || third == second || third == 0 {
 		t.Fatalf("restart: %s, pid %d (was %d)", st, third, second)
@@ -117,6 +121,10 @@ func TestLogonUploader(t *testing.T) {
 	if alive(last) {
 		t.Fatalf("pid %d still runs after stop", last)
 	}
+	if procs := copyProcesses(t, copyPath); len(procs) > 0 {
+		t.Fatalf("processes of %s left after stop: %v", copyPath, procs)
+	}
+	ctl("start")
 
 	ctl("uninstall")
 	if v, ok := runValue(); ok {
@@ -125,6 +133,34 @@ func TestLogonUploader(t *testing.T) {
 	if _, err := os.Stat(copyPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the program copy: %v", err)
 	}
+	if procs := copyProcesses(t, copyPath); len(procs) > 0 {
+		t.Fatalf("processes of %s left after uninstall: %v", copyPath, procs)
+	}
+}
+
+// copyProcesses lists the processes that run the program at path.
+func copyProcesses(t *testing.T, path string) []uint32 {
+	t.Helper()
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer windows.CloseHandle(snap)
+	var found []uint32
+	e := windows.ProcessEntry32{Size: uint32(unsafe.Sizeof(windows.ProcessEntry32{}))}
+	for err = windows.Process32First(snap, &e); err == nil; err = windows.Process32Next(snap, &e) {
+		h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, e.ProcessID)
+		if err != nil {
+			continue
+		}
+		buf := make([]uint16, windows.MAX_LONG_PATH)
+		n := uint32(len(buf))
+		if windows.QueryFullProcessImageName(h, 0, &buf[0], &n) == nil && strings.EqualFold(windows.UTF16ToString(buf[:n]), path) {
+			found = append(found, e.ProcessID)
+		}
+		windows.CloseHandle(h)
+	}
+	return found
 }
 
 // alive tells whether process pid still runs.

@@ -215,7 +215,10 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 // wineUploader is the per-user uploader's life under wine: install writes
 // the user's Run value naming a windowless copy of the program; a logon
 // (plain wineboot runs the Run values) starts it, and it uploads; a second
-// copy is refused; stop makes its last upload; uninstall leaves nothing.
+// copy is refused; a kill -9 of the uploader is followed by a new one
+// within seconds (its supervisor's restart), which uploads; restart; a
+// kill -9 of the supervisor leaves the uploader stoppable; stop makes its
+// last upload; exit 3 is not restarted; uninstall leaves nothing.
 func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, folder, winFolder string, r *receiver) {
 	exe := filepath.Join(dir, "pace-telemetryd.exe")
 	// Output into a file, not a pipe: under wine a process that start
@@ -317,15 +320,75 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 	if s.Service.State != "running" || first == "" {
 		t.Fatalf("status after logon: %+v", s)
 	}
-	// Never a second copy: start says it runs, a run by hand exits 3.
+	// The Run value starts a supervisor, which runs the uploader.
+	sup, child := uploaders(winFolder)
+	if len(sup) != 1 || len(child) != 1 {
+		t.Fatalf("after logon, supervisor %v and uploader %v", sup, child)
+	}
+	// Never a second copy: start says it runs, a run by hand exits 3, and
+	// so does a second supervisor (a second logon).
 	if out, err := d("start"); err == nil || !strings.Contains(out, "already running (pid "+first+")") {
 		t.Fatalf("start while running: %v\n%s", err, out)
 	}
 	if out, err := d("run", "--config-path", winFolder); exitCode(err) != 3 || !strings.Contains(out, "already running") {
 		t.Fatalf("a second run: %v\n%s", err, out)
 	}
+	if err := wineCmd(copies[0], "run", "--config-path", winFolder).Run(); exitCode(err) != 3 {
+		t.Fatalf("a second supervisor: %v", err)
+	}
 
-	// stop: its last upload arrives before stop returns.
+	// A crash (kill -9 of the uploader's process): its supervisor starts
+	// it again 5 s later, and the new one delivers what was counted since.
+	if err := syscall.Kill(child[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Meanwhile status says so (or, sampled late, shows the new one).
+	if s := state(); s.Service.State != "restarting after a failure" && (s.Service.State != "running" || pid(s) == first) {
+		t.Fatalf("status just after the kill -9: %+v", s)
+	} else {
+		t.Logf("status %v after the kill -9: %s", time.Since(killed).Round(100*time.Millisecond), s.Service.State)
+	}
+	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
+		t.Fatalf("pace.exe version: %v\n%s", err, b)
+	}
+	testenv.EventuallyWithin(t, 15*time.Second, "a new uploader after a kill -9", func() bool {
+		s := state()
+		return s.Service.State == "running" && pid(s) != first
+	})
+	t.Logf("a new uploader %v after the kill -9", time.Since(killed).Round(100*time.Millisecond))
+	testenv.EventuallyWithin(t, 30*time.Second, "the new uploader to deliver", func() bool { return equal(r.counts(t), want(t, folder)) })
+	if sup2, child2 := uploaders(winFolder); !slices.Equal(sup2, sup) || len(child2) != 1 || child2[0] == child[0] {
+		t.Fatalf("after the kill -9 of %d under %v: supervisor %v, uploader %v", child[0], sup, sup2, child2)
+	}
+	second := pid(state())
+
+	// restart: a new process.
+	must("restart")
+	s = state()
+	if s.Service.State != "running" || pid(s) == "" || pid(s) == second {
+		t.Fatalf("pid across restart (was %s): %+v", second, s)
+	}
+
+	// A kill -9 of the supervisor leaves the uploader running, and stop
+	// still stops it.
+	sup, child = uploaders(winFolder)
+	if len(sup) != 1 || len(child) != 1 {
+		t.Fatalf("after restart, supervisor %v and uploader %v", sup, child)
+	}
+	if err := syscall.Kill(sup[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyWithin(t, 10*time.Second, "the supervisor to go", func() bool { s, _ := uploaders(winFolder); return len(s) == 0 })
+	if _, c := uploaders(winFolder); !slices.Equal(c, child) {
+		t.Fatalf("after the kill -9 of its supervisor, the uploader %v is now %v", child, c)
+	}
+	if s2 := state(); s2.Service.State != "running" || pid(s2) != pid(s) {
+		t.Fatalf("status after the kill -9 of the supervisor: %+v (was %+v)", s2, s)
+	}
+
+	// stop: its last upload arrives before stop returns, and neither the
+	// uploader nor its supervisor is left.
 	if b, err := wineCmd(filepath.Join(dir, "pace.exe"), "version").CombinedOutput(); err != nil {
 		t.Fatalf("pace.exe version: %v\n%s", err, b)
 	}
@@ -339,27 +402,34 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 	if s := state(); s.Service.State != "stopped" {
 		t.Fatalf("status after stop: %+v", s)
 	}
-
-	// A crash (kill -9 of its process): nothing restarts a Run value's
-	// program before the next logon; status says stopped, start runs it.
-	must("start")
-	procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder)
-	if len(procs) != 1 {
-		t.Fatalf("after start, processes: %v", procs)
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left after stop: %v", procs)
 	}
-	crashed, _ := strconv.Atoi(strings.TrimPrefix(filepath.Dir(procs[0]), "/proc/"))
-	if err := syscall.Kill(crashed, syscall.SIGKILL); err != nil {
+
+	// Exit 3 (another holds the folder's lock) is not restarted: the
+	// supervisor exits 3 with it, and start says so. The lock is held
+	// from Linux: wine takes LockFileEx's locks as fcntl locks too.
+	lf, err := os.OpenFile(filepath.Join(folder, "telemetryd.lock"), os.O_RDWR, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.EventuallyWithin(t, 30*time.Second, "status to say stopped after a crash", func() bool { return state().Service.State == "stopped" })
+	if err := syscall.FcntlFlock(lf.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_WRLCK, Start: 0, Len: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d("start"); err == nil || !strings.Contains(out, "stopped at once (exit status 3)") {
+		t.Fatalf("start with the folder held: %v\n%s", err, out)
+	}
+	lf.Close()
+	if s := state(); s.Service.State != "stopped" {
+		t.Fatalf("status after a start refused with exit 3: %+v", s)
+	}
+	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
+		t.Fatalf("processes left after exit 3: %v", procs)
+	}
 
-	// start, restart: a new process each time.
 	must("start")
-	second := pid(state())
-	must("restart")
-	s = state()
-	if s.Service.State != "running" || pid(s) == "" || pid(s) == second || second == first {
-		t.Fatalf("pids across start (%s) and restart: %+v", second, s)
+	if s := state(); s.Service.State != "running" {
+		t.Fatalf("status after start: %+v", s)
 	}
 
 	// uninstall: stopped, the value and the copy gone, no process left.
@@ -399,6 +469,20 @@ func wineUploader(t *testing.T, wineCmd func(...string) *exec.Cmd, dir, prefix, 
 	if procs := processes(`pace-telemetryd.exe run --config-path ` + winFolder); len(procs) > 0 {
 		t.Fatalf("processes left: %v", procs)
 	}
+}
+
+// uploaders lists the Linux pids of the uploader's supervisor of the
+// Windows folder winFolder and of the uploader it runs (--supervised).
+func uploaders(winFolder string) (sup, child []int) {
+	for _, c := range processes(`pace-telemetryd.exe run --config-path ` + winFolder) {
+		pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Dir(c), "/proc/"))
+		if b, _ := os.ReadFile(c); strings.Contains(string(b), "--supervised") {
+			child = append(child, pid)
+		} else {
+			sup = append(sup, pid)
+		}
+	}
+	return sup, child
 }
 
 // processes lists the /proc/<pid>/cmdline files that hold s (wine shows

@@ -179,7 +179,8 @@ func (l logon) Install(spec Spec) error {
 	if err != nil {
 		return err
 	}
-	if st.State == Running {
+	running := st.State == Running || st.State == Restarting
+	if running {
 		// Windows does not replace a program that runs: stop it for the
 		// new copy, and start it again below.
 		if err := l.Stop(); err != nil {
@@ -202,7 +203,7 @@ func (l logon) Install(spec Spec) error {
 	if err := k.SetStringValue(runValue, line); err != nil {
 		return err
 	}
-	if st.State == Running {
+	if running {
 		return l.Start()
 	}
 	return nil
@@ -296,7 +297,8 @@ func (l logon) Start() error {
 			return fmt.Errorf("it did not start within %v; %s", startWait, seeLog())
 		case <-time.After(50 * time.Millisecond):
 		}
-		if ok, _, _ := l.running(); ok {
+		// Started once the uploader its supervisor runs wrote its pid.
+		if ok, pid, _ := l.running(); ok && processAlive(pid) {
 			cmd.Process.Release()
 			return nil
 		}
@@ -348,10 +350,11 @@ func (l logon) Status() (Status, error) {
 	switch {
 	case err != nil:
 		return Status{State: Unknown, Detail: logonPlatform}, err
-	case ok && pid > 0:
+	case ok && processAlive(pid):
 		return Status{State: Running, Detail: fmt.Sprintf("%s; pid %d: %s", logonPlatform, pid, prog)}, nil
 	case ok:
-		return Status{State: Running, Detail: fmt.Sprintf("%s: %s", logonPlatform, prog)}, nil
+		// Its supervisor holds the stop event, and starts it again.
+		return Status{State: Restarting, Detail: fmt.Sprintf("%s; started again within %v: %s", logonPlatform, restartSec, prog)}, nil
 	}
 	return Status{State: Stopped, Detail: fmt.Sprintf("%s; starts at logon: %s", logonPlatform, prog)}, nil
 }
@@ -379,11 +382,24 @@ func backgroundStreams(io IO) IO {
 	if fi, err := os.Stat(path); err == nil && fi.Size() > maxLog {
 		os.Rename(path, path+".old")
 	}
-	f, err := lockedfile.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	return IO{Out: appendLog(path), Err: appendLog(path)}
+}
+
+// appendLog appends each write to the file, opened for that write only:
+// the supervisor and its uploader share the log, and a file kept open
+// could not be renamed to .log.old by the next to start.
+type appendLog string
+
+func (l appendLog) Write(p []byte) (int, error) {
+	f, err := lockedfile.OpenFile(string(l), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return io
+		return 0, err
 	}
-	return IO{Out: f, Err: f}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 var quoteArg = windows.EscapeArg

@@ -48,6 +48,7 @@ type options struct {
 	timeout    time.Duration
 	system     bool
 	heldExit   int // exit code when another daemon holds the folder
+	supervised bool
 
 	backoffBase, backoffMax time.Duration // hidden: for tests
 	flags                   *pflag.FlagSet
@@ -135,6 +136,8 @@ telemetry-sent.log beside telemetry.yaml.`,
 	f.MarkHidden("backoff-base")
 	f.MarkHidden("backoff-max")
 	f.MarkHidden("held-exit-code")
+	f.BoolVar(&o.supervised, "supervised", false, "run by the Windows uploader's supervisor (it serves, and does not supervise)")
+	f.MarkHidden("supervised")
 	_ = root.MarkPersistentFlagDirname("config-path")
 	for _, name := range []string{"endpoint", "telemetry-upload-interval-seconds", "debounce", "timeout"} {
 		_ = root.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
@@ -196,7 +199,7 @@ func (o *options) runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = runService(cfg.Dir, func() (func(), error) { return daemon.Lock(cfg.Dir) },
+			err = runService(cfg.Dir, o.supervised, func() (func(), error) { return daemon.Lock(cfg.Dir) },
 				func(ctx context.Context) error { return daemon.Serve(ctx, cfg) }, logf)
 			return err
 		},

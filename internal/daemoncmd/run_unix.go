@@ -15,7 +15,7 @@ import (
 // cancel its context; serve then has its bounded flush. A second signal
 // exits at once. systemd and launchd stop a service with SIGTERM, so this
 // serves them too.
-func runService(_ string, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
+func runService(_ string, _ bool, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
 	unlock, err := lock()
 	if err != nil {
 		return err

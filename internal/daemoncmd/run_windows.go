@@ -27,12 +27,16 @@ import (
 // the parent is services.exe in session 0) is wrong in some containers
 // and under wine; when the manager then refuses the dispatcher, this runs
 // as a plain process.
-func runService(dir string, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
+func runService(dir string, supervised bool, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
 	if err := refuseLocalSystem(); err != nil {
 		return err
 	}
 	if service.Interactive() {
-		return runDetached(dir, lock, serve, logf)
+		if isBackground() && !supervised {
+			// What the Run value starts: see supervise_windows.go.
+			return supervise(dir, logf)
+		}
+		return runDetached(dir, supervised, lock, serve, logf)
 	}
 	p := &scmProgram{lock: lock, serve: serve, logf: logf, done: make(chan error, 1)}
 	s, err := service.New(p, &service.Config{Name: ServiceName})
@@ -41,7 +45,7 @@ func runService(dir string, lock func() (func(), error), serve func(ctx context.
 	}
 	if err := s.Run(); err != nil {
 		if errors.Is(err, windows.ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
-			return runDetached(dir, lock, serve, logf)
+			return runDetached(dir, supervised, lock, serve, logf)
 		}
 		return err
 	}
@@ -49,7 +53,7 @@ func runService(dir string, lock func() (func(), error), serve func(ctx context.
 }
 
 // runDetached serves until Ctrl+C or dir's stop event.
-func runDetached(dir string, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
+func runDetached(dir string, supervised bool, lock func() (func(), error), serve func(ctx context.Context) error, logf func(daemon.Priority, string, ...any)) error {
 	unlock, err := lock()
 	if err != nil {
 		return err
@@ -57,7 +61,7 @@ func runDetached(dir string, lock func() (func(), error), serve func(ctx context
 	defer unlock()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
-	stopped, err := listenStop(dir)
+	stopped, err := listenStop(dir, !supervised)
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,10 @@ func stopEventName(dir string) string {
 }
 
 // listenStop makes dir's stop event; stopped is closed when it is set. The
-// event lives as long as this process.
-func listenStop(dir string) (stopped <-chan struct{}, err error) {
+// event lives as long as this process (and its supervisor). A supervised
+// uploader leaves the event as it is: its supervisor made it, and a stop
+// set while it was starting is for it.
+func listenStop(dir string, reset bool) (stopped <-chan struct{}, err error) {
 	name, err := windows.UTF16PtrFromString(stopEventName(dir))
 	if err != nil {
 		return nil, err
@@ -47,7 +49,9 @@ func listenStop(dir string) (stopped <-chan struct{}, err error) {
 	if err != nil && !errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
 		return nil, fmt.Errorf("the stop event: %w", err)
 	}
-	windows.ResetEvent(h) // a stop that came before we ran is not ours
+	if reset {
+		windows.ResetEvent(h) // a stop that came before we ran is not ours
+	}
 	c := make(chan struct{})
 	go func() {
 		windows.WaitForSingleObject(h, windows.INFINITE)
@@ -94,8 +98,9 @@ func openStopEvent(dir string, access uint32) (windows.Handle, error) {
 }
 
 // stopDaemon asks the daemon serving dir to stop and waits, at most wait,
-// until its process is gone: after its last upload. A daemon that is not
-// running is no error.
+// until its process is gone (after its last upload), and its supervisor
+// with it: until no one holds the event. A daemon that is not running is
+// no error.
 func stopDaemon(dir string, wait time.Duration) error {
 	h, err := openStopEvent(dir, windows.EVENT_MODIFY_STATE|windows.SYNCHRONIZE)
 	if errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
@@ -116,10 +121,7 @@ func stopDaemon(dir string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	if proc != 0 {
 		defer windows.CloseHandle(proc)
-		ev, _ := windows.WaitForSingleObject(proc, uint32(wait/time.Millisecond))
-		if ev == windows.WAIT_OBJECT_0 {
-			return nil
-		}
+		windows.WaitForSingleObject(proc, uint32(wait/time.Millisecond))
 	}
 	for time.Now().Before(deadline) {
 		if ok, _, _ := daemonRunning(dir); !ok {
