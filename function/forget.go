@@ -45,13 +45,7 @@ func (h *receiver) forget(w http.ResponseWriter, r *http.Request) {
 		out.err = msg
 		writeError(w, status, msg)
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		fail(http.StatusMethodNotAllowed, "method: "+payload.Quote(r.Method)+" is not allowed; use POST")
-		return
-	}
-	if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
-		fail(http.StatusUnsupportedMediaType, msg)
+	if !isJSONPost(w, r, fail) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxForgetBytes+1))

@@ -337,6 +337,21 @@ func outcomeOf(r *http.Request) *outcome {
 	return &outcome{}
 }
 
+// isJSONPost checks what both routes take, a POST of JSON, failing the
+// request through fail otherwise.
+func isJSONPost(w http.ResponseWriter, r *http.Request, fail func(status int, msg string)) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(http.StatusMethodNotAllowed, "method: "+payload.Quote(r.Method)+" is not allowed; use POST")
+		return false
+	}
+	if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
+		fail(http.StatusUnsupportedMediaType, msg)
+		return false
+	}
+	return true
+}
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -367,13 +382,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.forget(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		fail(http.StatusMethodNotAllowed, "method: "+payload.Quote(r.Method)+" is not allowed; use POST")
-		return
-	}
-	if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
-		fail(http.StatusUnsupportedMediaType, msg)
+	if !isJSONPost(w, r, fail) {
 		return
 	}
 	if r.ContentLength > MaxBodyBytes {

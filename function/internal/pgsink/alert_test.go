@@ -21,7 +21,9 @@ import (
 	"github.com/pace-cli/pace/function/internal/simweek"
 )
 
-type alertFile struct {
+// alertRule is the part of Grafana's alert-rule provisioning format the
+// tests of function/dashboards/alerts read.
+type alertRule struct {
 	APIVersion int `yaml:"apiVersion"`
 	Groups     []struct {
 		OrgID    int    `yaml:"orgId"`
@@ -29,16 +31,18 @@ type alertFile struct {
 		Folder   string `yaml:"folder"`
 		Interval string `yaml:"interval"`
 		Rules    []struct {
-			UID          string `yaml:"uid"`
-			Title        string `yaml:"title"`
-			Condition    string `yaml:"condition"`
-			For          string `yaml:"for"`
-			NoDataState  string `yaml:"noDataState"`
-			ExecErrState string `yaml:"execErrState"`
-			Data         []struct {
-				RefID         string `yaml:"refId"`
-				DatasourceUID string `yaml:"datasourceUid"`
-				Model         struct {
+			UID       string `yaml:"uid"`
+			Title     string `yaml:"title"`
+			Condition string `yaml:"condition"`
+			Data      []struct {
+				RefID             string `yaml:"refId"`
+				DatasourceUID     string `yaml:"datasourceUid"`
+				RelativeTimeRange struct {
+					From int `yaml:"from"`
+					To   int `yaml:"to"`
+				} `yaml:"relativeTimeRange"`
+				Model struct {
+					RefID      string `yaml:"refId"`
 					RawSQL     string `yaml:"rawSql"`
 					Format     string `yaml:"format"`
 					Type       string `yaml:"type"`
@@ -51,24 +55,36 @@ type alertFile struct {
 					} `yaml:"conditions"`
 				} `yaml:"model"`
 			} `yaml:"data"`
+			For          string            `yaml:"for"`
+			NoDataState  string            `yaml:"noDataState"`
+			ExecErrState string            `yaml:"execErrState"`
+			Annotations  map[string]string `yaml:"annotations"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
+}
+
+// readAlertRule reads function/dashboards/alerts/<name>, which must hold
+// one group of one rule in provisioning format version 1.
+func readAlertRule(t *testing.T, name string) alertRule {
+	t.Helper()
+	b, err := os.ReadFile("../../dashboards/alerts/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f alertRule
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if f.APIVersion != 1 || len(f.Groups) != 1 || len(f.Groups[0].Rules) != 1 {
+		t.Fatalf("%s: want apiVersion 1 and one group of one rule: %+v", name, f)
+	}
+	return f
 }
 
 // readAlert returns the rule's SQL and its threshold, checking the
 // provisioning format's required fields.
 func readAlert(t *testing.T) (sql string, over float64) {
-	b, err := os.ReadFile("../../dashboards/alerts/receiver-health.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f alertFile
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	if f.APIVersion != 1 || len(f.Groups) != 1 || len(f.Groups[0].Rules) != 1 {
-		t.Fatalf("want apiVersion 1 and one group of one rule: %+v", f)
-	}
+	f := readAlertRule(t, "receiver-health.yaml")
 	g := f.Groups[0]
 	r := g.Rules[0]
 	if g.OrgID == 0 || g.Name == "" || g.Folder == "" || g.Interval == "" || r.UID == "" || r.Title == "" || r.For == "" || r.NoDataState != "OK" || r.ExecErrState == "" {

@@ -2,58 +2,13 @@ package pgsink_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/simweek"
 )
-
-// alertRule is the part of Grafana's alert-rule provisioning format the
-// test reads.
-type alertRule struct {
-	APIVersion int `yaml:"apiVersion"`
-	Groups     []struct {
-		OrgID    int    `yaml:"orgId"`
-		Name     string `yaml:"name"`
-		Folder   string `yaml:"folder"`
-		Interval string `yaml:"interval"`
-		Rules    []struct {
-			UID       string `yaml:"uid"`
-			Title     string `yaml:"title"`
-			Condition string `yaml:"condition"`
-			Data      []struct {
-				RefID             string `yaml:"refId"`
-				DatasourceUID     string `yaml:"datasourceUid"`
-				RelativeTimeRange struct {
-					From int `yaml:"from"`
-					To   int `yaml:"to"`
-				} `yaml:"relativeTimeRange"`
-				Model struct {
-					RefID      string `yaml:"refId"`
-					RawSQL     string `yaml:"rawSql"`
-					Format     string `yaml:"format"`
-					Type       string `yaml:"type"`
-					Expression string `yaml:"expression"`
-					Conditions []struct {
-						Evaluator struct {
-							Type   string    `yaml:"type"`
-							Params []float64 `yaml:"params"`
-						} `yaml:"evaluator"`
-					} `yaml:"conditions"`
-				} `yaml:"model"`
-			} `yaml:"data"`
-			For          string            `yaml:"for"`
-			NoDataState  string            `yaml:"noDataState"`
-			ExecErrState string            `yaml:"execErrState"`
-			Annotations  map[string]string `yaml:"annotations"`
-		} `yaml:"rules"`
-	} `yaml:"groups"`
-}
 
 // TestReleaseAlertRule: the rule "Regression on the newest version" is in
 // Grafana's provisioning format, queries exactly the dashboard panel's SQL
@@ -61,15 +16,8 @@ type alertRule struct {
 // then its threshold), fires on a fleet with the injected regression and
 // stays quiet on a clean one.
 func TestReleaseAlertRule(t *testing.T) {
-	b, err := os.ReadFile("../../dashboards/alerts/release-health.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f alertRule
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatalf("release-health.yaml: %v", err)
-	}
-	if f.APIVersion != 1 || len(f.Groups) != 1 || len(f.Groups[0].Rules) != 1 || f.Groups[0].OrgID != 1 || f.Groups[0].Folder == "" || f.Groups[0].Interval == "" {
+	f := readAlertRule(t, "release-health.yaml")
+	if f.Groups[0].OrgID != 1 || f.Groups[0].Folder == "" || f.Groups[0].Interval == "" {
 		t.Fatalf("release-health.yaml: want apiVersion 1 and one group (orgId, folder, interval) of one rule: %+v", f)
 	}
 	rule := f.Groups[0].Rules[0]
