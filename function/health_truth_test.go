@@ -187,13 +187,16 @@ func sendHealth(t *testing.T, s Sink, sends []healthSend) {
 }
 
 // healthScenarios are views of the 48 hours: all of them by hour, by 6h and
-// by day, and an odd range by 5h.
+// by day, an odd range by 5h, and one not on whole hours (Grafana's "last
+// 2 days") by hour and by 6h.
 func healthScenarios(t0 time.Time) []scenario {
 	return []scenario{
 		{name: "48h by hour", from: t0, to: t0.Add(48 * time.Hour), step: time.Hour},
 		{name: "48h by 6h", from: t0, to: t0.Add(48 * time.Hour), step: 6 * time.Hour},
 		{name: "48h by day", from: t0, to: t0.Add(48 * time.Hour), step: 24 * time.Hour},
 		{name: "odd range by 5h", from: t0.Add(7 * time.Hour), to: t0.Add(38 * time.Hour), step: 5 * time.Hour},
+		{name: "unaligned by hour", from: t0.Add(7*time.Hour + 23*time.Minute), to: t0.Add(38*time.Hour + 23*time.Minute), step: time.Hour},
+		{name: "unaligned by 6h", from: t0.Add(7*time.Hour + 23*time.Minute), to: t0.Add(38*time.Hour + 23*time.Minute), step: 6 * time.Hour},
 	}
 }
 
@@ -249,7 +252,10 @@ func TestHealthPanelsAgainstSentOutcomes(t *testing.T) {
 // checkGraphiteHealth waits until graphite-web finds all n health series
 // (carbon tags new series in batches), then runs the panel's target in
 // each scenario. The buckets are aligned as checkGraphiteDashboard says:
-// the one drawn at B holds what was written in [B-1h, B-1h+step).
+// the one drawn at B holds what was written in [B-1h, B-1h+step). The
+// first point is the whole hour after the range's start, so the first bar
+// holds all of the hour the range starts in; the hour the range ends in,
+// if it ends within one, has no point in the range, and shows in no bar.
 func checkGraphiteHealth(t *testing.T, base string, t0 time.Time, truth map[int64]map[[2]string]float64, n int) {
 	deadline := time.Now().Add(e2eWait)
 	for {
@@ -280,8 +286,9 @@ func checkGraphiteHealth(t *testing.T, base string, t0 time.Time, truth map[int6
 			}
 		}
 		step := int64(sc.step / time.Second)
-		for b := sc.from.Unix() + 3600; b-3600 < sc.to.Unix(); b += step {
-			from, to := time.Unix(b-3600, 0), time.Unix(min(b-3600+step, sc.to.Unix()), 0)
+		first, last := sc.from.Truncate(time.Hour).Add(time.Hour).Unix(), sc.to.Truncate(time.Hour).Unix()
+		for b := first; b <= last; b += step {
+			from, to := time.Unix(b-3600, 0), time.Unix(min(b-3600+step, last), 0)
 			exp := healthWant(truth, from, to, graphiteKey)
 			if !sameValues(buckets[b], exp) {
 				t.Errorf("%s: bar at %v [%v, %v): got %v, want %v", sc.name, time.Unix(b, 0).UTC(), from.UTC(), to.UTC(), buckets[b], exp)
