@@ -37,7 +37,16 @@ func main() {
 	extra := flag.String("sql", "", "a file of SQL to run after generating, before timing (tables of another branch, built from the fleetgen tables)")
 	explain := flag.Bool("explain", false, "print EXPLAIN ANALYZE of each query slower than the target")
 	serve := flag.Bool("serve", false, "after timing, keep the database up (its DSN printed) until interrupted, to try queries by hand")
+	dsn := flag.String("dsn", "", "time the panels on this database (one -serve keeps up) instead of generating a fleet; -today must be its")
 	flag.Parse()
+	if *dsn != "" {
+		err := timeOnly(*dsn, *reps, *today, strings.Split(*dashboards, ","), *explain)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "panels:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*installs, *days, *active, *seed, *reps, *today, strings.Split(*dashboards, ","), *extra, *explain, *serve); err != nil {
 		fmt.Fprintln(os.Stderr, "panels:", err)
 		os.Exit(1)
@@ -130,7 +139,39 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	}
 	// A fresh connection for the panels: the generator's session settings
 	// (work_mem) are not Grafana's.
-	q, err := pgx.Connect(ctx, srv.DSN("bench"))
+	if err := timePanels(ctx, srv.DSN("bench"), ds, dashboards, last, reps, explain); err != nil {
+		return err
+	}
+	if serve {
+		fmt.Printf("\nserving %s until interrupted\n", srv.DSN("bench"))
+		select {} // the signal handler stops the server
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// timeOnly times the dashboards' panels on an existing database.
+func timeOnly(dsn string, reps int, today string, dashboards []string, explain bool) error {
+	last, err := time.Parse(time.DateOnly, today)
+	if err != nil {
+		return fmt.Errorf("-today %q: want YYYY-MM-DD", today)
+	}
+	var ds []*fleetbench.Dashboard
+	for _, f := range dashboards {
+		d, err := fleetbench.ReadDashboard(f)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, d)
+	}
+	return timePanels(context.Background(), dsn, ds, dashboards, last, reps, explain)
+}
+
+// timePanels runs every query of the dashboards over their default range
+// as of noon of the day last, and prints each one's median and p90.
+func timePanels(ctx context.Context, dsn string, ds []*fleetbench.Dashboard, dashboards []string, last time.Time, reps int, explain bool) error {
+	q, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -176,11 +217,5 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	if slow > 0 {
 		fmt.Printf("\n%d queries failed or missed the target\n", slow)
 	}
-	if serve {
-		fmt.Printf("\nserving %s until interrupted\n", srv.DSN("bench"))
-		select {} // the signal handler stops the server
-	}
 	return nil
 }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
