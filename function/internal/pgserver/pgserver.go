@@ -83,10 +83,19 @@ func Stop() {
 	mu.Lock()
 	defer mu.Unlock()
 	if shared != nil {
-		shared.run("pg_ctl", "-D", filepath.Join(shared.dir, "data"), "-m", "immediate", "-w", "stop")
-		os.RemoveAll(shared.dir)
+		shared.Stop()
 		shared = nil
 	}
+}
+
+// Start starts a server of the caller's own, for a program such as a
+// benchmark; the caller stops it with its Stop.
+func Start() (*Server, error) { return start() }
+
+// Stop stops s and removes its folder.
+func (s *Server) Stop() {
+	s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop")
+	os.RemoveAll(s.dir)
 }
 
 func start() (*Server, error) {

@@ -583,7 +583,12 @@ func TestFisherSQLAgainstReference(t *testing.T) {
 	}
 	// Fleet-sized tables, against the floating-point reference, itself
 	// checked against the exact one on the small tables.
-	large := [][4]int64{{250, 750, 200, 800}, {1200, 8800, 1000, 9000}, {30000, 970000, 25000, 975000}, {10, 200000, 40, 800000}, {5000, 5000, 5000, 5000}}
+	large := [][4]int64{{250, 750, 200, 800}, {1200, 8800, 1000, 9000}, {30000, 970000, 25000, 975000}, {10, 200000, 40, 800000}, {5000, 5000, 5000, 5000},
+		// Tables whose first term (or whole tail) is below the smallest
+		// double: these failed with an underflow before the sum moved to
+		// the mode.
+		{5000, 5000, 100, 9900}, {0, 1000000, 5000, 1000000}, {400, 600000, 9000, 400000}, {2000, 98000, 1000, 99000},
+		{9000, 400000, 400, 600000}, {1, 3000000, 4000, 200}, {60000, 40000, 40000, 60000}}
 	for _, tb := range append(small, large...) {
 		var got float64
 		if err := c.QueryRow(context.Background(), `SELECT pace_fisher_greater($1, $2, $3, $4)`, tb[0], tb[1], tb[2], tb[3]).Scan(&got); err != nil {

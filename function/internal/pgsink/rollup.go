@@ -67,12 +67,13 @@ func rollup(ctx context.Context, tx pgx.Tx, today time.Time) error {
 			date_trunc('week', $1::date - 2 - 6)::date AS last
 	)
 	INSERT INTO retention_rollup (week, previous, retained)
-	SELECT w, count(DISTINCT p.install_key),
-		count(DISTINCT p.install_key) FILTER (WHERE EXISTS (
-			SELECT 1 FROM active_daily c WHERE c.install_key = p.install_key AND c.day >= w AND c.day < w + 7))
+	SELECT w, count(p.install_key), count(c.install_key)
 	FROM bounds, generate_series(bounds.first, bounds.last, interval '7 days') AS g(d)
 		CROSS JOIN LATERAL (SELECT g.d::date AS w) ww
-		LEFT JOIN active_daily p ON p.day >= w - 7 AND p.day < w
+		-- The week before's installs and this week's, each once, joined
+		-- by hash: one pass over each week's rows, not a lookup per row.
+		LEFT JOIN LATERAL (SELECT DISTINCT install_key FROM active_daily WHERE day >= w - 7 AND day < w) p ON true
+		LEFT JOIN LATERAL (SELECT DISTINCT install_key FROM active_daily WHERE day >= w AND day < w + 7) c ON c.install_key = p.install_key
 	WHERE bounds.first IS NOT NULL
 	GROUP BY w
 	ON CONFLICT (week) DO NOTHING`
