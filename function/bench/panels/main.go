@@ -55,17 +55,9 @@ func main() {
 
 func run(installs, days int, active float64, seed int64, reps int, today string, dashboards []string, extra string, explain, serve bool) error {
 	ctx := context.Background()
-	last, err := time.Parse(time.DateOnly, today)
+	last, ds, err := readArgs(today, dashboards)
 	if err != nil {
-		return fmt.Errorf("-today %q: want YYYY-MM-DD", today)
-	}
-	var ds []*fleetbench.Dashboard
-	for _, f := range dashboards {
-		d, err := fleetbench.ReadDashboard(f)
-		if err != nil {
-			return err
-		}
-		ds = append(ds, d)
+		return err
 	}
 	srv, err := pgserver.Start()
 	if err != nil {
@@ -149,21 +141,30 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	return nil
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
-// timeOnly times the dashboards' panels on an existing database.
-func timeOnly(dsn string, reps int, today string, dashboards []string, explain bool) error {
+// readArgs parses -today and reads the -dashboard files.
+func readArgs(today string, dashboards []string) (time.Time, []*fleetbench.Dashboard, error) {
 	last, err := time.Parse(time.DateOnly, today)
 	if err != nil {
-		return fmt.Errorf("-today %q: want YYYY-MM-DD", today)
+		return time.Time{}, nil, fmt.Errorf("-today %q: want YYYY-MM-DD", today)
 	}
 	var ds []*fleetbench.Dashboard
 	for _, f := range dashboards {
 		d, err := fleetbench.ReadDashboard(f)
 		if err != nil {
-			return err
+			return time.Time{}, nil, err
 		}
 		ds = append(ds, d)
+	}
+	return last, ds, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// timeOnly times the dashboards' panels on an existing database.
+func timeOnly(dsn string, reps int, today string, dashboards []string, explain bool) error {
+	last, ds, err := readArgs(today, dashboards)
+	if err != nil {
+		return err
 	}
 	return timePanels(context.Background(), dsn, ds, dashboards, last, reps, explain)
 }

@@ -49,18 +49,7 @@ func (r *rig) health(t testing.TB) map[string][2]int64 {
 
 func (r *rig) stored(t testing.TB, id string) map[string]int64 {
 	t.Helper()
-	rows, err := r.conn(t).Query(context.Background(), `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, r.sink.InstallKey(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	var p string
-	var c int32
-	var n int64
-	if _, err := pgx.ForEachRow(rows, []any{&p, &c, &n}, func() error { out[fmt.Sprintf("%s/%d", p, c)] = n; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return r.perPathCode(t, `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, r.sink.InstallKey(id))
 }
 
 func counts(pairs ...any) map[string]map[int]uint64 {

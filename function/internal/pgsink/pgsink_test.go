@@ -101,7 +101,14 @@ func (r *rig) conn(t testing.TB) *pgx.Conn {
 // runs returns the summed runs of usage_daily per "path/code".
 func (r *rig) runs(t testing.TB) map[string]int64 {
 	t.Helper()
-	rows, err := r.conn(t).Query(context.Background(), `SELECT path, exit_code, sum(runs)::bigint FROM usage_daily GROUP BY 1, 2`)
+	return r.perPathCode(t, `SELECT path, exit_code, sum(runs)::bigint FROM usage_daily GROUP BY 1, 2`)
+}
+
+// perPathCode runs a query of (path, exit code, number) rows and returns
+// the numbers per "path/code".
+func (r *rig) perPathCode(t testing.TB, sql string, args ...any) map[string]int64 {
+	t.Helper()
+	rows, err := r.conn(t).Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
