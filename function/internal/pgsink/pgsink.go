@@ -136,16 +136,24 @@ func ConfigFromEnv(spec string, getenv func(string) string, readFile func(string
 			*s.to = n
 		}
 	}
-	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+	if err := checkDays(cfg); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-func checkActivityDays(n int) error {
-	if n != 0 && n < MinActivityDays {
+// checkDays refuses per-install data kept too briefly for the exact
+// panels: monthly active installs read 30 days of activity, and count the
+// installs of a day not yet rolled up from their state (install_state's
+// last_day), so neither may go sooner.
+func checkDays(cfg Config) error {
+	if n := cfg.ActivityDays; n != 0 && n < MinActivityDays {
 		return fmt.Errorf("TELEMETRY_PG_ACTIVITY_DAYS=%d is too short for the dashboard: monthly active installs read %d days of per-install activity; set at least %d (default %d)",
 			n, MinActivityDays, MinActivityDays, DefaultActivityDays)
+	}
+	if n := cfg.IdleDays; n != 0 && n < MinActivityDays {
+		return fmt.Errorf("TELEMETRY_PG_IDLE_DAYS=%d is too short for the dashboard: monthly active installs count the installs uploading in %d days from their state; set at least %d (default %d)",
+			n, MinActivityDays, MinActivityDays, DefaultIdleDays)
 	}
 	return nil
 }
@@ -210,7 +218,7 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	if err := checkActivityDays(cfg.ActivityDays); err != nil {
+	if err := checkDays(cfg); err != nil {
 		return nil, err
 	}
 	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, activity: cfg.ActivityDays,

@@ -170,3 +170,20 @@ func TestActivityDaysRefusedTooShort(t *testing.T) {
 		t.Fatalf("Open with 7 days: %v", err)
 	}
 }
+
+// Monthly active installs of a day not yet rolled up count installs by
+// their state, so the state may not go before the month is over.
+func TestIdleDaysRefusedTooShort(t *testing.T) {
+	env := map[string]string{"TELEMETRY_ID_KEY": string(testKey), "TELEMETRY_PG_IDLE_DAYS": "29"}
+	_, err := pgsink.ConfigFromEnv("postgres://u@h/db", func(k string) string { return env[k] }, nil)
+	if err == nil || !strings.Contains(err.Error(), "TELEMETRY_PG_IDLE_DAYS=29 is too short") || !strings.Contains(err.Error(), "at least 30") {
+		t.Fatalf("29 days: %v", err)
+	}
+	env["TELEMETRY_PG_IDLE_DAYS"] = "30"
+	if cfg, err := pgsink.ConfigFromEnv("postgres://u@h/db", func(k string) string { return env[k] }, nil); err != nil || cfg.IdleDays != 30 {
+		t.Fatalf("30 days: %+v %v", cfg, err)
+	}
+	if _, err := pgsink.Open(context.Background(), pgsink.Config{DSN: "postgres://u@127.0.0.1:1/db", IDKey: testKey, IdleDays: 7}); err == nil || !strings.Contains(err.Error(), "TELEMETRY_PG_IDLE_DAYS=7 is too short") {
+		t.Fatalf("Open with 7 days: %v", err)
+	}
+}

@@ -252,6 +252,15 @@ var migrations = []string{
 		END IF;
 		RETURN least(exp(r), 1);
 	END $$;`,
+	// 9: the indexes the panels need at fleet size (docs/deploy.md,
+	// "Panels at fleet size"). By (path, install_key, day): the distinct
+	// installs of each command in a range are read in order from the
+	// index, without sorting a month of rows. By (install_key, day): the
+	// monthly active installs of a day not yet rolled up look up the days
+	// of the installs active after it; erasure and key rotation find an
+	// install's activity without a scan.
+	`CREATE INDEX command_daily_reach ON command_daily (path, install_key, day);
+	CREATE INDEX active_daily_install ON active_daily (install_key, day);`,
 }
 
 // migrationLock is the advisory lock key under which instances migrate,
