@@ -35,6 +35,7 @@ func main() {
 	today := flag.String("today", time.Now().UTC().Format(time.DateOnly), "the last day generated, YYYY-MM-DD: the dashboard's now is its noon")
 	dashboards := flag.String("dashboard", "function/dashboards/pace-telemetry-postgres.json", "dashboard JSON files to time, comma-separated")
 	extra := flag.String("sql", "", "a file of SQL to run after generating, before timing (tables of another branch, built from the fleetgen tables)")
+	role := flag.String("role", "function/dashboards/grafana-role.sql", "SQL creating the role Grafana reads as (pace_grafana), run after generating; the panels are timed as that role; empty: as the superuser")
 	explain := flag.Bool("explain", false, "print EXPLAIN ANALYZE of each query slower than the target")
 	serve := flag.Bool("serve", false, "after timing, keep the database up (its DSN printed) until interrupted, to try queries by hand")
 	dsn := flag.String("dsn", "", "time the panels on this database (one -serve keeps up) instead of generating a fleet; -today must be its")
@@ -47,13 +48,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*installs, *days, *active, *seed, *reps, *today, strings.Split(*dashboards, ","), *extra, *explain, *serve); err != nil {
+	if err := run(*installs, *days, *active, *seed, *reps, *today, strings.Split(*dashboards, ","), *extra, *role, *explain, *serve); err != nil {
 		fmt.Fprintln(os.Stderr, "panels:", err)
 		os.Exit(1)
 	}
 }
 
-func run(installs, days int, active float64, seed int64, reps int, today string, dashboards []string, extra string, explain, serve bool) error {
+func run(installs, days int, active float64, seed int64, reps int, today string, dashboards []string, extra, role string, explain, serve bool) error {
 	ctx := context.Background()
 	last, ds, err := readArgs(today, dashboards)
 	if err != nil {
@@ -130,12 +131,24 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 		fmt.Printf("%s: ran in %v\n", extra, time.Since(start).Round(time.Millisecond))
 	}
 	// A fresh connection for the panels: the generator's session settings
-	// (work_mem) are not Grafana's.
-	if err := timePanels(ctx, srv.DSN("bench"), ds, dashboards, last, reps, explain); err != nil {
+	// (work_mem) are not Grafana's; as Grafana's role, with its settings.
+	timed := srv.DSN("bench")
+	if role != "" {
+		b, err := os.ReadFile(role)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, string(b)); err != nil {
+			return fmt.Errorf("%s: %v", role, err)
+		}
+		timed = strings.Replace(timed, "postgres://postgres@", "postgres://pace_grafana@", 1)
+		fmt.Printf("timed as pace_grafana, the role of %s\n", role)
+	}
+	if err := timePanels(ctx, timed, ds, dashboards, last, reps, explain); err != nil {
 		return err
 	}
 	if serve {
-		fmt.Printf("\nserving %s until interrupted\n", srv.DSN("bench"))
+		fmt.Printf("\nserving %s until interrupted\n", timed)
 		select {} // the signal handler stops the server
 	}
 	return nil

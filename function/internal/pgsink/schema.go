@@ -258,9 +258,12 @@ var migrations = []string{
 	// index, without sorting a month of rows. By (install_key, day): the
 	// monthly active installs of a day not yet rolled up look up the days
 	// of the installs active after it; erasure and key rotation find an
-	// install's activity without a scan.
+	// install's activity without a scan. The statistics tell the planner
+	// how many (path, install) pairs a range holds: guessing a quarter of
+	// them, it hashed them instead, spilling to disk (1.8 s, not 0.6 s).
 	`CREATE INDEX command_daily_reach ON command_daily (path, install_key, day);
-	CREATE INDEX active_daily_install ON active_daily (install_key, day);`,
+	CREATE INDEX active_daily_install ON active_daily (install_key, day);
+	CREATE STATISTICS command_daily_reach (ndistinct) ON path, install_key FROM command_daily;`,
 }
 
 // migrationLock is the advisory lock key under which instances migrate,
