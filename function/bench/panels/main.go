@@ -103,22 +103,27 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	fmt.Printf("rows: %d install-days generated; kept after the prune: active_daily %d, command_daily %d, usage_daily %d, install_state %d, install_counter %d; generated, pruned, vacuumed and analyzed in %v\n",
 		st.GeneratedDays, st.ActiveDays, st.CommandDays, st.UsageRows, st.Installs, st.Counters, st.Took.Round(time.Second))
 	fmt.Printf("slower steps: %s\n", strings.Join(st.Steps, "; "))
-	// What the activity rows cost on disk, per row, table and each index.
-	rows, err := c.Query(ctx, `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
-		WHERE c.oid = 'active_daily'::regclass OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'active_daily'::regclass) ORDER BY 1`)
-	if err != nil {
-		return err
+	// What the per-install rows cost on disk, per row, table and each index.
+	for _, tbl := range []struct {
+		name string
+		rows int64
+	}{{"active_daily", st.ActiveDays}, {"command_daily", st.CommandDays}} {
+		rows, err := c.Query(ctx, `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
+			WHERE c.oid = $1::regclass OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = $1::regclass) ORDER BY 1`, tbl.name)
+		if err != nil {
+			return err
+		}
+		var sizes []string
+		var name string
+		var size, total int64
+		if _, err := pgx.ForEachRow(rows, []any{&name, &size}, func() error {
+			sizes, total = append(sizes, fmt.Sprintf("%s %.0f", name, float64(size)/float64(tbl.rows))), total+size
+			return nil
+		}); err != nil {
+			return err
+		}
+		fmt.Printf("bytes per %s row: %s; in all %.0f (%.0f MiB)\n", tbl.name, strings.Join(sizes, ", "), float64(total)/float64(tbl.rows), float64(total)/(1<<20))
 	}
-	var sizes []string
-	var name string
-	var size, total int64
-	if _, err := pgx.ForEachRow(rows, []any{&name, &size}, func() error {
-		sizes, total = append(sizes, fmt.Sprintf("%s %.0f", name, float64(size)/float64(st.ActiveDays))), total+size
-		return nil
-	}); err != nil {
-		return err
-	}
-	fmt.Printf("bytes per activity row: %s; in all %.0f (%.0f MiB)\n", strings.Join(sizes, ", "), float64(total)/float64(st.ActiveDays), float64(total)/(1<<20))
 	if extra != "" {
 		b, err := os.ReadFile(extra)
 		if err != nil {
