@@ -152,7 +152,14 @@ func runPace(t *testing.T, dir string, args ...string) {
 // combined output.
 func daemonCmd(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin.daemon, args...)
+	return runProgram(t, env, bin.daemon, args...)
+}
+
+// runProgram runs prog with env and returns its exit code and combined
+// output; a program that cannot be started fails the test.
+func runProgram(t *testing.T, env []string, prog string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(prog, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -382,13 +389,7 @@ func TestFlushExitCodes(t *testing.T) {
 	r := startReceiver(t)
 	dir := t.TempDir()
 	flush := func(args ...string) (int, string) {
-		cmd := exec.Command(bin.daemon, append([]string{"flush", "--config-path", dir}, args...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		}
-		return 0, string(out)
+		return daemonCmd(t, []string{"PATH=" + os.Getenv("PATH")}, append([]string{"flush", "--config-path", dir}, args...)...)
 	}
 	if code, out := flush("--endpoint", r.url); code != 0 || !strings.Contains(out, "Nothing to send") {
 		t.Fatalf("no counts: %d %s", code, out)

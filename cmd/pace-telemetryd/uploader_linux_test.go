@@ -72,16 +72,7 @@ exit 0
 	env = append(env, "PACE_CONFIG_PATH="+dir, "PACE_TELEMETRY_NOTICE=off")
 	pace := func(args ...string) (int, string) {
 		t.Helper()
-		cmd := exec.Command(bin.pace, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
+		return runProgram(t, env, bin.pace, args...)
 	}
 	pace("telemetry", "disable")
 	pace("version")

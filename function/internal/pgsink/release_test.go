@@ -404,20 +404,7 @@ func (c *comparison) row(p float64) []cell {
 func (r *releaseTruth) runsPerPath() map[string]uint64 { return r.tr.RunsPerCommand(r.from, r.to) }
 
 func (r *releaseTruth) installsPerPath() map[string]int {
-	ids := map[string]map[string]bool{}
-	for _, c := range r.tr.Counted {
-		if !c.At.Before(r.from) && c.At.Before(r.to) {
-			if ids[c.Path] == nil {
-				ids[c.Path] = map[string]bool{}
-			}
-			ids[c.Path][c.ID] = true
-		}
-	}
-	out := map[string]int{}
-	for p, s := range ids {
-		out[p] = len(s)
-	}
-	return out
+	return r.tr.InstallsPerCommand(r.from, r.to)
 }
 
 // want returns a panel's expected rows and columns, in the panel's order.
