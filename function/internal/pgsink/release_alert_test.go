@@ -91,3 +91,21 @@ func rowsText(rows [][]cell) string {
 	}
 	return "[" + strings.Join(s, "; ") + "]"
 }
+
+// TestAlertRulesShareDataSource: an operator provisions one PostgreSQL data
+// source and one folder for both rule files, so they must name the same.
+func TestAlertRulesShareDataSource(t *testing.T) {
+	uids, folders := map[string]bool{}, map[string]bool{}
+	for _, name := range []string{"release-health.yaml", "receiver-health.yaml"} {
+		g := readAlertRule(t, name).Groups[0]
+		folders[g.Folder] = true
+		for _, d := range g.Rules[0].Data {
+			if d.DatasourceUID != "__expr__" {
+				uids[d.DatasourceUID] = true
+			}
+		}
+	}
+	if len(uids) != 1 || len(folders) != 1 {
+		t.Fatalf("the alert rules name data sources %v and folders %v: want one of each", uids, folders)
+	}
+}
