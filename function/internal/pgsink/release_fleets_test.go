@@ -125,7 +125,9 @@ func writeFleet(t *testing.T, s interface {
 // SQL: how often a clean fleet lists anything (false positives), and how
 // often a fleet whose newest release raises RegressedCommand's failure
 // rate lists it (power). Every other fleet has busy scripts making most
-// of the runs. Each answer must also equal the truth.
+// of the runs. Each answer must also equal the truth. On the clean fleets
+// it also runs the panel's query with the runs test alone, to measure
+// what the install-day test guards against.
 func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures 100 fleets")
@@ -140,6 +142,14 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		}
 	}
 	vars := dashboardVars(t)
+	// The same query with the runs test alone: the install-day test's
+	// p-value dropped from the larger of the two.
+	const bothTests = "greatest(pace_fisher_greater(nf, nr - nf, pf, pr - pf), pace_fisher_greater(nfi, ni - nfi, pfi, pi - pfi))"
+	if !strings.Contains(sql, bothTests) {
+		t.Fatalf("the panel's query no longer takes the larger of the runs and install-day tests as %q", bothTests)
+	}
+	runsOnlySQL := strings.Replace(sql, bothTests, "pace_fisher_greater(nf, nr - nf, pf, pr - pf)", 1)
+	var runsOnly, runsOnlyBusy int
 	allow := map[string]bool{}
 	for _, p := range function.Commands() {
 		allow[p] = true
@@ -185,6 +195,14 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		if busy > 0 {
 			busyShare = append(busyShare, shareOfTop(w, busy))
 		}
+		if isClean {
+			if _, r := table(t, c, withVars(grafanaSQL(runsOnlySQL, w.Start, w.End, nil), vars)); len(r) > 0 {
+				runsOnly++
+				if busy > 0 {
+					runsOnlyBusy++
+				}
+			}
+		}
 		o := &injected
 		if isClean {
 			o = &clean
@@ -215,8 +233,15 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		clean.fleets+injected.fleets, fleetInstalls, fleetNewInstalls, fleetDays, writes, clean.busyFleets+injected.busyFleets, fleetBusy, 100*busyShare[len(busyShare)/2])
 	t.Logf("false positives: %d of %d clean fleets list a regression (%.1f %%; %d of %d with busy scripts)", clean.listed, clean.fleets, 100*fp, clean.busyListed, clean.busyFleets)
 	t.Logf("power: %d of %d fleets find the injected regression of %s (%.1f %%; %d of %d with busy scripts)", injected.found, injected.fleets, simweek.RegressedCommand, 100*power, injected.busyFound, injected.busyFleets)
+	t.Logf("with the runs test alone: %d of %d clean fleets list a regression (%d of %d with busy scripts)", runsOnly, clean.fleets, runsOnlyBusy, clean.busyFleets)
 	if fp > 0.05 {
 		t.Errorf("false positives %.1f %%, target at most 5 %%", 100*fp)
+	}
+	if busyFP := float64(clean.busyListed) / float64(clean.busyFleets); busyFP > 0.05 {
+		t.Errorf("false positives with busy scripts %.1f %% (%d of %d), target at most 5 %%", 100*busyFP, clean.busyListed, clean.busyFleets)
+	}
+	if runsOnlyBusy <= clean.busyListed {
+		t.Errorf("with busy scripts the runs test alone lists %d clean fleets, the panel's %d: the install-day test should be what keeps scripts from faking regressions", runsOnlyBusy, clean.busyListed)
 	}
 	if power < 0.95 {
 		t.Errorf("power %.1f %%, target at least 95 %%", 100*power)
