@@ -127,7 +127,9 @@ func writeFleet(t *testing.T, s interface {
 // rate lists it (power). Every other fleet has busy scripts making most
 // of the runs. Each answer must also equal the truth. On the clean fleets
 // it also runs the panel's query with the runs test alone, to measure
-// what the install-day test guards against.
+// what the install-day test guards against; and the mirror, how often
+// "Improvements" lists a clean fleet's command or finds ImprovedCommand's
+// fix.
 func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures 100 fleets")
@@ -135,10 +137,13 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	r := newRig(t, noBounds)
 	c := r.conn(t)
 	panels, _ := readDashboard(t)
-	var sql string
+	var sql, improvementsSQL string
 	for _, p := range panels {
-		if p.Title == "Regressions on the newest version" {
+		switch p.Title {
+		case "Regressions on the newest version":
 			sql = p.Targets[0].RawSQL
+		case "Improvements on the newest version":
+			improvementsSQL = p.Targets[0].RawSQL
 		}
 	}
 	vars := dashboardVars(t)
@@ -150,6 +155,7 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	}
 	runsOnlySQL := strings.Replace(sql, bothTests, "pace_fisher_greater(nf, nr - nf, pf, pr - pf)", 1)
 	var runsOnly, runsOnlyBusy int
+	var improvedListed, improvedFound int // clean fleets listing any improvement; injected ones finding ImprovedCommand
 	allow := map[string]bool{}
 	for _, p := range function.Commands() {
 		allow[p] = true
@@ -168,6 +174,7 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		busy     int
 		want     [][]cell
 		wantCols []string
+		wantImp  [][]cell
 	}
 	fleets := make(chan fleet, 2)
 	go func() {
@@ -181,6 +188,7 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 				Installs: fleetInstalls, NewInstalls: fleetNewInstalls, Clean: f.clean, Busy: f.busy})
 			tr := &releaseTruth{tr: f.w.Truth, from: f.w.Start, to: f.w.End, vars: vars}
 			f.wantCols, f.want = tr.want("Regressions on the newest version", nil)
+			_, f.wantImp = tr.want("Improvements on the newest version", nil)
 			fleets <- f
 		}
 	}()
@@ -191,6 +199,16 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		cols, got := table(t, c, withVars(grafanaSQL(sql, w.Start, w.End, nil), vars))
 		if !slices.Equal(cols, f.wantCols) || !sameRows(got, f.want, 1e-6) {
 			t.Fatalf("fleet %d: regressions\n got  %v\n want %v", i, got, f.want)
+		}
+		_, imp := table(t, c, withVars(grafanaSQL(improvementsSQL, w.Start, w.End, nil), vars))
+		if !sameRows(imp, f.wantImp, 1e-6) {
+			t.Fatalf("fleet %d: improvements\n got  %v\n want %v", i, imp, f.wantImp)
+		}
+		if isClean && len(imp) > 0 {
+			improvedListed++
+		}
+		if !isClean && slices.ContainsFunc(imp, func(row []cell) bool { return row[0].s == simweek.ImprovedCommand }) {
+			improvedFound++
 		}
 		if busy > 0 {
 			busyShare = append(busyShare, shareOfTop(w, busy))
@@ -233,12 +251,16 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 		clean.fleets+injected.fleets, fleetInstalls, fleetNewInstalls, fleetDays, writes, clean.busyFleets+injected.busyFleets, fleetBusy, 100*busyShare[len(busyShare)/2])
 	t.Logf("false positives: %d of %d clean fleets list a regression (%.1f %%; %d of %d with busy scripts)", clean.listed, clean.fleets, 100*fp, clean.busyListed, clean.busyFleets)
 	t.Logf("power: %d of %d fleets find the injected regression of %s (%.1f %%; %d of %d with busy scripts)", injected.found, injected.fleets, simweek.RegressedCommand, 100*power, injected.busyFound, injected.busyFleets)
+	t.Logf("improvements: %d of %d clean fleets list one; %d of %d fleets find the fix of %s", improvedListed, clean.fleets, improvedFound, injected.fleets, simweek.ImprovedCommand)
 	t.Logf("with the runs test alone: %d of %d clean fleets list a regression (%d of %d with busy scripts)", runsOnly, clean.fleets, runsOnlyBusy, clean.busyFleets)
 	if fp > 0.05 {
 		t.Errorf("false positives %.1f %%, target at most 5 %%", 100*fp)
 	}
 	if busyFP := float64(clean.busyListed) / float64(clean.busyFleets); busyFP > 0.05 {
 		t.Errorf("false positives with busy scripts %.1f %% (%d of %d), target at most 5 %%", 100*busyFP, clean.busyListed, clean.busyFleets)
+	}
+	if impFP := float64(improvedListed) / float64(clean.fleets); impFP > 0.05 {
+		t.Errorf("clean fleets listing an improvement %.1f %%, target at most 5 %%", 100*impFP)
 	}
 	if runsOnlyBusy <= clean.busyListed {
 		t.Errorf("with busy scripts the runs test alone lists %d clean fleets, the panel's %d: the install-day test should be what keeps scripts from faking regressions", runsOnlyBusy, clean.busyListed)

@@ -26,7 +26,8 @@
 //   - two releases inside the period, which installs move to at their own
 //     pace: the first adds a new failing exit code to one command
 //     (NewCodeCommand), the second, the newest, raises another command's
-//     failure rate (RegressedCommand), unless Config.Clean; a developer
+//     failure rate (RegressedCommand) and fixes a bug of a third
+//     (ImprovedCommand), unless Config.Clean; a developer
 //     build and a pre-release on a few installs; an old version whose
 //     string order is not its semantic-version order;
 //   - a command only two installs run (RareCommand), and allow-listed
@@ -90,6 +91,11 @@ const (
 	NewCodeCommand = "pace apply data-policy"
 	NewExitCode    = 4
 	NewCodePercent = 10
+	// ImprovedCommand fails ImprovementPoints percentage points more often
+	// on every release before the newest, which fixes it, unless
+	// Config.Clean.
+	ImprovedCommand   = "pace upsert data-policy"
+	ImprovementPoints = 25
 	// RareCommand is run by exactly two installs.
 	RareCommand = "pace delete data-policy"
 	// UnusedCommand is allow-listed and never run.
@@ -106,7 +112,8 @@ type Config struct {
 	NewInstalls int       // appearing during the week; default Installs/4
 	Commands    []string  // allow-listed paths the runs use; default DefaultCommands
 	// Clean leaves out the releases' injected failures (RegressedCommand,
-	// NewCodeCommand): the newest version fails as often as the previous.
+	// NewCodeCommand, ImprovedCommand): the newest version fails as often
+	// as the previous.
 	Clean bool
 	// OldDaemon simulates the daemon before it uploaded, on seeing the
 	// file's cli_version change, the counts it read before: the old
@@ -453,6 +460,9 @@ func (in *install) onTimeAfter(t time.Time) (time.Time, bool) {
 func (in *install) failure(path, version string) int {
 	newest := version == Versions[len(Versions)-1]
 	if !in.clean && path == RegressedCommand && newest && in.rng.Float64() < RegressionPoints/100.0 {
+		return 1
+	}
+	if !in.clean && path == ImprovedCommand && !newest && slices.Contains(Versions, version) && in.rng.Float64() < ImprovementPoints/100.0 {
 		return 1
 	}
 	if !in.clean && path == NewCodeCommand && (newest || version == Versions[len(Versions)-2]) && in.rng.Float64() < NewCodePercent/100.0 {

@@ -172,15 +172,17 @@ func TestOfflineRunsCountWhenUploaded(t *testing.T) {
 
 // The release-health cases: two releases inside the period, the newest
 // raising RegressedCommand's failure rate, the first adding NewExitCode to
-// NewCodeCommand, RareCommand run by exactly two installs, UnusedCommand
-// by none; and none of the injected failures in a clean fleet.
+// NewCodeCommand, and fixing ImprovedCommand; RareCommand run by exactly
+// two installs, UnusedCommand by none; and none of the injected failures
+// in a clean fleet.
 func TestReleaseCases(t *testing.T) {
 	for _, clean := range []bool{false, true} {
 		w := Simulate(Config{Seed: 11, Start: testStart, Days: 10, Installs: 80, Clean: clean})
 		if len(w.Releases) != 2 || !w.Releases[0].At.After(w.Start) || !w.Releases[1].At.Before(w.End) {
 			t.Fatalf("releases %v, want two inside [%v, %v)", w.Releases, w.Start, w.End)
 		}
-		rate := map[string][2]uint64{} // version -> failing, all runs of RegressedCommand
+		rate := map[string][2]uint64{}     // version -> failing, all runs of RegressedCommand
+		improved := map[string][2]uint64{} // the same of ImprovedCommand
 		rare := map[string]bool{}
 		newCode := map[string]uint64{}
 		for _, c := range w.Truth.Counted {
@@ -192,6 +194,13 @@ func TestReleaseCases(t *testing.T) {
 				}
 				n[1] += c.Runs
 				rate[c.Version] = n
+			case ImprovedCommand:
+				n := improved[c.Version]
+				if c.ExitCode != 0 {
+					n[0] += c.Runs
+				}
+				n[1] += c.Runs
+				improved[c.Version] = n
 			case RareCommand:
 				rare[c.ID] = true
 			case UnusedCommand:
@@ -213,6 +222,13 @@ func TestReleaseCases(t *testing.T) {
 		// Old runs uploaded after an upgrade dilute the difference a little.
 		if d := 100 * (r(newest) - r(prev)); clean && math.Abs(d) > 15 || !clean && d < RegressionPoints/2 {
 			t.Errorf("clean %v: %s fails %.1f points more on %s than on %s", clean, RegressedCommand, d, newest, prev)
+		}
+		ir := func(v string) float64 { return float64(improved[v][0]) / float64(improved[v][1]) }
+		if improved[newest][1] < 50 || improved[prev][1] < 50 {
+			t.Fatalf("runs of %s per version %v: too few to compare", ImprovedCommand, improved)
+		}
+		if d := 100 * (ir(prev) - ir(newest)); clean && math.Abs(d) > 15 || !clean && d < ImprovementPoints/2 {
+			t.Errorf("clean %v: %s fails %.1f points less on %s than on %s", clean, ImprovedCommand, d, newest, prev)
 		}
 		for v, n := range newCode {
 			if v != newest && v != prev && n > 0 {
