@@ -23,7 +23,7 @@ import (
 // on each new day. Afterwards no activity row older than 30 days is left,
 // and every per-day panel, over the whole 60 days and over ranges wholly
 // before the activity window, equals the simulation's truth: the older
-// days come from the rollups.
+// days come from the rollups. So does "Adoption of versions".
 func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 	r := newRig(t)
 	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, ActivityDays: pgsink.MinActivityDays})
@@ -111,6 +111,22 @@ func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 	}
 	if found != 4*len(perDay) {
 		t.Fatalf("the dashboard has %d of the per-day panels", found/4)
+	}
+	// "Adoption of versions" is a per-day figure too: for rolled-up days
+	// it reads installs_rollup.
+	vars := dashboardVars(t)
+	for _, p := range panels {
+		if p.Title != "Adoption of versions" {
+			continue
+		}
+		for _, rg := range [][2]time.Time{{start, end}, {start, start.AddDate(0, 0, 21)}, {start.AddDate(0, 0, 25), start.AddDate(0, 0, 46)}} {
+			tr := &releaseTruth{tr: fleet.Truth, from: rg[0], to: rg[1], vars: vars}
+			_, want := tr.want(p.Title, nil)
+			_, got := table(t, c, withVars(grafanaSQL(p.Targets[0].RawSQL, rg[0], rg[1], nil), vars))
+			if len(want) == 0 || !sameRows(got, want, 1e-9) {
+				t.Errorf("%v to %v, %q:\n got  %v\n want %v", rg[0], rg[1], p.Title, got, want)
+			}
+		}
 	}
 
 	// Installs per version and per system, per day, for every rolled-up
