@@ -23,7 +23,8 @@ import (
 // on each new day. Afterwards no activity row older than 30 days is left,
 // and every per-day panel, over the whole 60 days and over ranges wholly
 // before the activity window, equals the simulation's truth: the older
-// days come from the rollups. So does "Adoption of versions".
+// days come from the rollups. So do "Adoption of versions" and the
+// first day of "Newest version".
 func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 	r := newRig(t)
 	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, ActivityDays: pgsink.MinActivityDays})
@@ -113,13 +114,20 @@ func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 		t.Fatalf("the dashboard has %d of the per-day panels", found/4)
 	}
 	// "Adoption of versions" is a per-day figure too: for rolled-up days
-	// it reads installs_rollup.
+	// it reads installs_rollup. "Newest version" counts the installs of a
+	// range in active_daily, so it is exact for ranges inside the window,
+	// and its first_day, days before the window here, comes from
+	// installs_rollup.
 	vars := dashboardVars(t)
+	ranges := map[string][][2]time.Time{
+		"Adoption of versions": {{start, end}, {start, start.AddDate(0, 0, 21)}, {start.AddDate(0, 0, 25), start.AddDate(0, 0, 46)}},
+		"Newest version":       {{window, end}, {end.AddDate(0, 0, -7), end}},
+	}
+	if first := fleet.Releases[1].At; !first.Before(window) {
+		t.Fatalf("the newest release, %v, is not before the activity window (%v): first_day would not need the rollups", first, window)
+	}
 	for _, p := range panels {
-		if p.Title != "Adoption of versions" {
-			continue
-		}
-		for _, rg := range [][2]time.Time{{start, end}, {start, start.AddDate(0, 0, 21)}, {start.AddDate(0, 0, 25), start.AddDate(0, 0, 46)}} {
+		for _, rg := range ranges[p.Title] {
 			tr := &releaseTruth{tr: fleet.Truth, from: rg[0], to: rg[1], vars: vars}
 			_, want := tr.want(p.Title, nil)
 			_, got := table(t, c, withVars(grafanaSQL(p.Targets[0].RawSQL, rg[0], rg[1], nil), vars))
