@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +47,33 @@ func parseSource(v string) (Source, error) {
 		v, SourceXFFSecondToLast, SourceXFFLast, SourcePeer)
 }
 
-// address returns r's source address by s. A request that lacks the
+// address returns r's source, the key of the bounds per address, by s: an
+// IPv4 address, or an IPv6 address's /64. A request that lacks the
 // entries the setting expects (sent around the balancer, or by a test)
 // falls back to the peer, which is never a client's choice.
 func (s Source) address(r *http.Request) string {
+	return sourceKey(s.hop(r))
+}
+
+// sourceKey groups an IPv6 address by its /64: one host or home network
+// is usually given a whole /64, so counting its addresses apart would give
+// it fresh bounds at will. IPv4 (and IPv4-mapped IPv6) stays whole; text
+// that is not an address is kept as it is.
+func sourceKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
+}
+
+// hop returns the address s reads from r.
+func (s Source) hop(r *http.Request) string {
 	if s != SourcePeer {
 		var hops []string
 		for _, h := range r.Header.Values("X-Forwarded-For") {

@@ -27,12 +27,19 @@ func TestSourceAddress(t *testing.T) {
 		{SourceXFFSecondToLast, []string{"6.6.6.6", "203.0.113.9,130.211.0.1"}, "169.254.1.1:1", "203.0.113.9"},
 		// Too few entries (around the balancer): the peer, never the client's word.
 		{SourceXFFSecondToLast, []string{"6.6.6.6"}, "169.254.1.1:1", "169.254.1.1"},
-		{SourceXFFSecondToLast, nil, "[2001:db8::1]:443", "2001:db8::1"},
+		{SourceXFFSecondToLast, nil, "[2001:db8::1]:443", "2001:db8::/64"},
 		// Directly on the platform: the entry it appended.
 		{SourceXFFLast, []string{"6.6.6.6, 203.0.113.9"}, "169.254.1.1:1", "203.0.113.9"},
 		{SourceXFFLast, []string{""}, "192.0.2.4:9", "192.0.2.4"},
 		// Nothing in front: the peer, whatever the headers say.
 		{SourcePeer, []string{"6.6.6.6, 7.7.7.7"}, "192.0.2.4:9", "192.0.2.4"},
+		// IPv6 by its /64, which one host or home network usually has
+		// whole; IPv4-mapped addresses as IPv4.
+		{SourceXFFLast, []string{"2001:db8:1:2:aaaa::1"}, "192.0.2.4:9", "2001:db8:1:2::/64"},
+		{SourceXFFLast, []string{"2001:db8:1:2:ffff:ffff:ffff:ffff"}, "192.0.2.4:9", "2001:db8:1:2::/64"},
+		{SourceXFFLast, []string{"2001:db8:1:3::1"}, "192.0.2.4:9", "2001:db8:1:3::/64"},
+		{SourcePeer, nil, "[fe80::1%eth0]:443", "fe80::/64"},
+		{SourcePeer, nil, "[::ffff:192.0.2.7]:443", "192.0.2.7"},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.RemoteAddr = tc.peer
@@ -83,6 +90,22 @@ func TestSourceRateLimit(t *testing.T) {
 	// The sink is told the address, to bound what it may do.
 	if got := tr.sink.uploads[0].Source; got != "203.0.113.1" {
 		t.Fatalf("the upload's source is %q", got)
+	}
+	// The addresses of one IPv6 /64 share a bucket: a host cannot step
+	// through its /64 for fresh ones.
+	for i := range 5 {
+		if w := from(fmt.Sprintf("[2001:db8:5:6::%x]", i+1)); w.Code != 200 {
+			t.Fatalf("IPv6 upload %d within the burst: %d", i, w.Code)
+		}
+	}
+	if w := from("[2001:db8:5:6:ffff::1]"); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("another address of the same /64 over the burst: %d", w.Code)
+	}
+	if w := from("[2001:db8:5:7::1]"); w.Code != 200 {
+		t.Fatalf("the next /64: %d", w.Code)
+	}
+	if got := tr.sink.uploads[len(tr.sink.uploads)-1].Source; got != "2001:db8:5:7::/64" {
+		t.Fatalf("the IPv6 upload's source is %q", got)
 	}
 }
 
