@@ -169,7 +169,7 @@ func ConfigFromEnv(getenv func(string) string, stdout, stderr io.Writer) (Config
 		return Config{}, fmt.Errorf("TELEMETRY_ID_TAG=%q: %w", v, errIDTagOff)
 	}
 	var err error
-	if cfg.Sink, err = openSink(getenv, stdout, interval); err != nil {
+	if cfg.Sink, err = openSink(getenv, stdout, interval, cfg.Logger); err != nil {
 		return Config{}, err
 	}
 	logKeyRotation(cfg.Logger, cfg.Sink)
@@ -182,7 +182,7 @@ var errIDTagOff = errors.New("the setting was removed: series without the instal
 	"or, to store counts without ids, use the PostgreSQL sink (TELEMETRY_SINK=postgres://…), which keeps each install's last counts and stores only increments")
 
 // openSink opens the store TELEMETRY_SINK names. A new store is one case.
-func openSink(getenv func(string) string, stdout io.Writer, interval time.Duration) (Sink, error) {
+func openSink(getenv func(string) string, stdout io.Writer, interval time.Duration, log *slog.Logger) (Sink, error) {
 	switch spec := getenv("TELEMETRY_SINK"); {
 	case pgsink.IsSpec(spec):
 		pc, err := pgsink.ConfigFromEnv(spec, getenv, os.ReadFile)
@@ -190,6 +190,7 @@ func openSink(getenv func(string) string, stdout io.Writer, interval time.Durati
 			return nil, err
 		}
 		pc.Commands = Commands() // for the "Unused commands" panel
+		pc.Logger = log
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return opened(pgsink.Open(ctx, pc))

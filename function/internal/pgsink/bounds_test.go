@@ -4,8 +4,10 @@ package pgsink_test
 // the real handler into a real PostgreSQL.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -252,4 +254,79 @@ func TestTwoInstancesOneDaySalt(t *testing.T) {
 	if salts != 1 || news != 40 {
 		t.Fatalf("%d salts and %d new installs counted, want 1 and 40", salts, news)
 	}
+}
+
+// TestPruneDropsAddressStateWhenRollupFails: the day's address hashes,
+// their salt and the bounds' counts go after the day even when the
+// rollup fails (here made to by a trigger), and the activity the failed
+// rollup did not read stays for the next prune. A failing background
+// prune is logged.
+func TestPruneDropsAddressStateWhenRollupFails(t *testing.T) {
+	var logged syncBuffer
+	r := newRig(t, func(c *pgsink.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logged, nil)) })
+	day := time.Date(2026, 11, 2, 18, 0, 0, 0, time.UTC)
+	r.at(day)
+	if w := r.send(body("5b0e7c52-1f6a-4c1e-9d7e-000000000001", "v1.25.0", "linux", counts("pace list tables", 0, 2)), "203.0.113.7"); w.Code != 200 {
+		t.Fatalf("upload: %d %s", w.Code, w.Body)
+	}
+	ctx := context.Background()
+	c := r.conn(t)
+	state := func() (n [4]int) {
+		if err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM source_salt), (SELECT count(*) FROM source_day), (SELECT count(*) FROM install_day), (SELECT count(*) FROM active_daily)`).Scan(&n[0], &n[1], &n[2], &n[3]); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := state(); got != [4]int{1, 1, 1, 1} {
+		t.Fatalf("salt, source, install-day and activity rows %v, want one each", got)
+	}
+	if _, err := c.Exec(ctx, `CREATE FUNCTION fail_rollup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'rollup broken by the test'; END $$;
+		CREATE TRIGGER fail_rollup BEFORE INSERT ON activity_rollup FOR EACH ROW EXECUTE FUNCTION fail_rollup()`); err != nil {
+		t.Fatal(err)
+	}
+	later := day.AddDate(0, 0, 40)
+	if err := r.sink.Prune(ctx, later); err == nil || !strings.Contains(err.Error(), "rollup broken by the test") {
+		t.Fatalf("prune with a failing rollup: %v", err)
+	}
+	if got := state(); got != [4]int{0, 0, 0, 1} {
+		t.Fatalf("after a failed rollup: salt, source, install-day and activity rows %v, want the address state gone and the activity kept", got)
+	}
+	// The receiver's own prune, in the background on a later day's first
+	// upload, says that it failed.
+	r.at(later.AddDate(0, 0, 1))
+	if w := r.send(body("5b0e7c52-1f6a-4c1e-9d7e-000000000001", "v1.25.0", "linux", counts("pace list tables", 0, 3)), "203.0.113.7"); w.Code != 200 {
+		t.Fatalf("upload: %d %s", w.Code, w.Body)
+	}
+	eventually(t, "the failed prune to be logged", func() bool {
+		l := logged.String()
+		return strings.Contains(l, `"level":"ERROR"`) && strings.Contains(l, "daily prune failed") && strings.Contains(l, "rollup broken by the test")
+	})
+	if _, err := c.Exec(ctx, `DROP TRIGGER fail_rollup ON activity_rollup`); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sink.Prune(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	var rolled, left int
+	if err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM activity_rollup WHERE day = $1 AND dau = 1), (SELECT count(*) FROM active_daily WHERE day = $1)`, day.Truncate(24*time.Hour)).Scan(&rolled, &left); err != nil || rolled != 1 || left != 0 {
+		t.Fatalf("the next prune: %d rollups of the day (%v), its activity rows %d", rolled, err, left)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

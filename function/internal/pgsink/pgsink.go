@@ -41,6 +41,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -86,6 +87,9 @@ type Config struct {
 	// default, a negative value sets no bound (benchmarks of one address).
 	MaxDailyRuns         int
 	NewInstallsPerSource int
+	// Logger gets what fails in the background (the daily prune); nil
+	// discards it.
+	Logger *slog.Logger
 }
 
 // ConfigFromEnv reads the sink's settings:
@@ -197,6 +201,7 @@ type Sink struct {
 	prevKey      []byte   // TELEMETRY_ID_KEY_PREVIOUS; nil outside a rotation
 	keyed        []string // tables with an install_key column, install_state last
 	state        []string // install_state's columns other than install_key
+	log          *slog.Logger
 }
 
 // Open connects, migrates the schema, and returns the sink.
@@ -222,7 +227,10 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, activity: cfg.ActivityDays,
-		maxDaily: cfg.MaxDailyRuns, newPerSource: cfg.NewInstallsPerSource}
+		maxDaily: cfg.MaxDailyRuns, newPerSource: cfg.NewInstallsPerSource, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if s.activity <= 0 {
 		s.activity = DefaultActivityDays
 	}
@@ -455,13 +463,18 @@ func (s *Sink) maybePrune(ctx context.Context, day time.Time) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			s.Prune(ctx, day)
+			if err := s.Prune(ctx, day); err != nil {
+				// Until a prune succeeds, per-install rows outlive their
+				// days: say so, for the operator to fix.
+				s.log.Error("daily prune failed; per-install rows past their retention stay until one succeeds (the next upload of a later day retries)", "error", err.Error())
+			}
 		}()
 	}
 }
 
-// Prune, as of today, first rolls up the complete days of activity not
-// yet rolled up (see rollup), then deletes per-install activity older than
+// Prune, as of today, drops the bounds' state of past days, then rolls up
+// the complete days of activity not yet rolled up (see rollup), then
+// deletes per-install activity older than
 // the activity days, aggregates and rollups older than the retention, and
 // the state of installs whose last upload is older than the idle time. A
 // pruned install that comes back is new to the sink: its whole cumulative
@@ -471,6 +484,24 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 	keep := today.AddDate(0, 0, -s.retention)
 	idle := today.AddDate(0, 0, -s.idle)
 	activity := today.AddDate(0, 0, -s.activity)
+	// The bounds' state of past days and the salt of their address hashes
+	// go first, on their own: nothing reads them after their day, and
+	// their deletion must not wait on a rollup that fails.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM install_day WHERE day < $1`,
+			`DELETE FROM source_day WHERE day < $1`,
+			`DELETE FROM source_salt WHERE day < $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, today); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dropping the past days' bounds state: %w", err)
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// One pruner at a time, so that no activity is deleted that a
 		// rollup running elsewhere still reads.
@@ -493,11 +524,6 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 			{`DELETE FROM retention_rollup WHERE week < $1`, keep},
 			{`DELETE FROM install_state WHERE last_day < $1`, idle},
 			{`DELETE FROM receiver_health WHERE hour < $1`, keep},
-			// The bounds' state of past days, and the salt of its
-			// address hashes.
-			{`DELETE FROM install_day WHERE day < $1`, today},
-			{`DELETE FROM source_day WHERE day < $1`, today},
-			{`DELETE FROM source_salt WHERE day < $1`, today},
 		} {
 			if _, err := tx.Exec(ctx, q.sql, q.before); err != nil {
 				return err
