@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -163,13 +165,14 @@ type install struct {
 // checked after.
 func TestFaultSoak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a fault soak of about 90 s; not in -short")
+		t.Skip("a fault soak of about 80 s; not in -short")
 	}
 	vmBin := testenv.NeedTool(t, "victoria-metrics")
 	pg := pgtest.Start(t)
 	dsn := pg.DSN("postgres")
 	base := []string{"PATH=" + os.Getenv("PATH")}
-	key := "TELEMETRY_ID_KEY=soak-key-0123456789abcdef"
+	const idKey = "soak-key-0123456789abcdef"
+	key := "TELEMETRY_ID_KEY=" + idKey
 
 	vmAddr := testenv.FreeAddr(t)
 	vm := &proc{name: "victoria-metrics", addr: vmAddr, env: base,
@@ -307,7 +310,9 @@ func TestFaultSoak(t *testing.T) {
 
 	// Left to themselves, the daemons deliver everything.
 	c := connect(t, dsn)
-	pgWant, vmWant := map[string]uint64{}, map[string]uint64{}
+	// PostgreSQL: the sums, and each install's own counts under its keyed
+	// hash, computed here from the id and the key.
+	pgWant, pgEach, vmWant := map[string]uint64{}, map[string]uint64{}, map[string]uint64{}
 	for i, in := range installs {
 		p, err := (&telemetry.Store{Dir: in.dir}).Load()
 		if err != nil {
@@ -317,18 +322,21 @@ func TestFaultSoak(t *testing.T) {
 			for code, pt := range codes {
 				if i < nPG {
 					pgWant[fmt.Sprintf("%s/%d", path, code)] += pt.CumulativeCount
+					m := hmac.New(sha256.New, []byte(idKey))
+					m.Write([]byte(p.ID))
+					pgEach[fmt.Sprintf("%x|%s/%d", m.Sum(nil), path, code)] = pt.CumulativeCount
 				} else {
 					vmWant[fmt.Sprintf("%s|%s|%s", p.ID, vmCommand(path), payload.ExitCodeTag(code))] = pt.CumulativeCount
 				}
 			}
 		}
 	}
-	var pgGot, vmGot map[string]uint64
+	var pgGot, pgEachGot, vmGot map[string]uint64
 	settled := time.Now()
 	deadline := settled.Add(45 * time.Second)
 	for {
-		pgGot, vmGot = pgSums(t, c), vmLast(t, vmAddr)
-		if equal(pgGot, pgWant) && equal(vmGot, vmWant) || time.Now().After(deadline) {
+		pgGot, pgEachGot, vmGot = pgSums(t, c), pgPerInstall(t, c), vmLast(t, vmAddr)
+		if equal(pgGot, pgWant) && equal(pgEachGot, pgEach) && equal(vmGot, vmWant) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -339,12 +347,18 @@ func TestFaultSoak(t *testing.T) {
 	if !equal(pgGot, pgWant) || !equal(vmGot, vmWant) {
 		t.Errorf("the daemons did not deliver everything by themselves:\nPostgreSQL got %v\nwant %v\nVictoriaMetrics got %v\nwant %v", pgGot, pgWant, vmGot, vmWant)
 	}
+	if !equal(pgEachGot, pgEach) {
+		t.Errorf("PostgreSQL's per-install counts (install_counter) are not each install's own:\ngot  %v\nwant %v", pgEachGot, pgEach)
+	}
 	// The final flush changes nothing then, and the stores stay exact.
 	for _, in := range installs {
 		in.daemon.signal(syscall.SIGTERM)
 	}
 	if got := pgSums(t, c); !equal(got, pgWant) {
 		t.Errorf("after the final flush PostgreSQL has %v, want %v", got, pgWant)
+	}
+	if got := pgPerInstall(t, c); !equal(got, pgEach) {
+		t.Errorf("after the final flush PostgreSQL's per-install counts are %v, want %v", got, pgEach)
 	}
 	if got := vmLast(t, vmAddr); !equal(got, vmWant) {
 		t.Errorf("after the final flush VictoriaMetrics has %v, want %v", got, vmWant)
@@ -391,6 +405,23 @@ func pgSums(t *testing.T, c *pgx.Conn) map[string]uint64 {
 	var code int32
 	var n int64
 	if _, err := pgx.ForEachRow(rows, []any{&p, &code, &n}, func() error { out[fmt.Sprintf("%s/%d", p, code)] = uint64(n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// pgPerInstall is install_counter, "hex key|path/code" -> count.
+func pgPerInstall(t *testing.T, c *pgx.Conn) map[string]uint64 {
+	rows, err := c.Query(context.Background(), `SELECT install_key, path, exit_code, count FROM install_counter`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	var k []byte
+	var p string
+	var code int32
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&k, &p, &code, &n}, func() error { out[fmt.Sprintf("%x|%s/%d", k, p, code)] = uint64(n); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
