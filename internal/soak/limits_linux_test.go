@@ -1,9 +1,11 @@
 package soak
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -43,14 +45,24 @@ func status(t *testing.T, in *install, endpoint string) string {
 // install per address a day answers the second install's daemon 429 with
 // Retry-After until the next UTC day. The daemon then waits (it does not
 // retry sooner, even restarted), its counts are kept, and status says why.
+// When the retry time comes (the test moves it to now, and gives the
+// receiver the new day's allowance) it delivers all it kept.
 func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
+	// The receiver's day is the real one: keep the test inside one.
+	if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)); left < 3*time.Minute {
+		time.Sleep(left + 2*time.Second)
+	}
 	pg := pgtest.Start(t)
 	addr := testenv.FreeAddr(t)
 	base := []string{"PATH=" + os.Getenv("PATH")}
-	rec := &proc{name: "receiver", addr: addr, args: []string{bin.receiver}, env: append(base, "PORT="+strings.Split(addr, ":")[1],
-		"TELEMETRY_SINK="+pg.DSN("postgres"), "TELEMETRY_ID_KEY=limits-key-0123456789abcdef", "TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE=1")}
-	rec.start(t)
-	t.Cleanup(func() { rec.signal(syscall.SIGKILL) })
+	receiver := func(newPerSource string) *proc {
+		p := &proc{name: "receiver", addr: addr, args: []string{bin.receiver}, env: append(base, "PORT="+strings.Split(addr, ":")[1],
+			"TELEMETRY_SINK="+pg.DSN("postgres"), "TELEMETRY_ID_KEY=limits-key-0123456789abcdef", "TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE="+newPerSource)}
+		p.start(t)
+		t.Cleanup(func() { p.signal(syscall.SIGKILL) })
+		return p
+	}
+	rec := receiver("1")
 	endpoint := "http://" + addr + "/"
 	daemon := func(in *install) *proc {
 		p := &proc{name: "daemon", env: base, args: []string{bin.daemon, "run", "--config-path", in.dir, "--endpoint", endpoint,
@@ -95,6 +107,35 @@ func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 	}
 	if got := pgSums(t, c); !equal(got, pgWant(t, a)) {
 		t.Fatalf("the store has %v, want only the first install's %v", got, pgWant(t, a))
+	}
+
+	// The next day, as far as both sides can tell: the receiver admits the
+	// address's second new install (the day's allowance of one, anew), and
+	// the daemon's retry time is now. It retries and delivers everything,
+	// the runs made while it waited included.
+	db.signal(syscall.SIGKILL)
+	rec.signal(syscall.SIGKILL)
+	receiver("2")
+	statePath := filepath.Join(b.dir, "telemetry-upload.json")
+	raw, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := json.Unmarshal(raw, &state); err != nil || state["retry_at"] == nil {
+		t.Fatalf("the daemon's state has no retry time (%v): %s", err, raw)
+	}
+	state["retry_at"] = time.Now().UTC().Format(time.RFC3339Nano)
+	if raw, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statePath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db = daemon(b)
+	testenv.Eventually(t, "the waiting install to arrive once its retry time came", func() bool { return equal(pgSums(t, c), pgWant(t, a, b)) })
+	if st := status(t, b, endpoint); !regexp.MustCompile(`last error:\s+none`).MatchString(st) || !regexp.MustCompile(`pending:\s+no:`).MatchString(st) || regexp.MustCompile(`last upload:\s+never`).MatchString(st) {
+		t.Errorf("status after the delivery:\n%s", st)
 	}
 }
 
