@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
 )
@@ -219,9 +220,21 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 		}
 	})
 	checked := 0
+	vars := dashboardVars(t)
 	for _, rg := range [][2]time.Time{{start, week.End}, {start.AddDate(0, 0, 1), start.AddDate(0, 0, 2)}, {start.AddDate(0, 0, 3), start.AddDate(0, 0, 5)}} {
 		for _, p := range panels {
 			if len(p.Targets) == 0 || p.Targets[0].RawSQL == "" {
+				continue
+			}
+			if slices.Contains(releasePanels, p.Title) {
+				// The release panels: the truth of fleet and model together.
+				tr := &releaseTruth{tr: both, from: rg[0], to: rg[1], vars: vars, allow: function.Commands()}
+				wantCols, want := tr.want(p.Title, commands)
+				cols, got := table(t, c, withVars(grafanaSQL(p.Targets[0].RawSQL, rg[0], rg[1], commands), vars))
+				if !slices.Equal(cols, wantCols) || !sameRows(got, want, 1e-6) {
+					t.Errorf("%v–%v %q:\n got  %v\n want %v", rg[0], rg[1], p.Title, got, want)
+				}
+				checked++
 				continue
 			}
 			exp := expected(p.Title, both, rg[0], rg[1], commands)
@@ -244,7 +257,19 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 			checked++
 		}
 	}
-	if checked < 39 {
+	// What the bounded share moved on the release panels, over the week.
+	var moved []string
+	for _, title := range releasePanels {
+		alone := &releaseTruth{tr: week.Truth, from: start, to: week.End, vars: vars, allow: function.Commands()}
+		with := &releaseTruth{tr: both, from: start, to: week.End, vars: vars, allow: function.Commands()}
+		_, a := alone.want(title, commands)
+		_, w := with.want(title, commands)
+		if !sameRows(a, w, 1e-9) {
+			moved = append(moved, fmt.Sprintf("%s: %v -> %v", title, trimRows(a), trimRows(w)))
+		}
+	}
+	t.Logf("release panels the abuser's bounded share moved:\n%s", strings.Join(moved, "\n"))
+	if checked != 3*25 {
 		t.Fatalf("only %d panel queries compared", checked)
 	}
 	week2 := [2]time.Time{start, week.End}
@@ -324,4 +349,12 @@ func TestNATRollout(t *testing.T) {
 	}
 	t.Logf("%d installs behind one address, bound %d: %d counted on the day, %d the next day (after %v at most), every run counted",
 		installs, bound, n1, n2, late.Sub(day).Round(time.Minute))
+}
+
+// trimRows shows at most 4 rows, for a log line.
+func trimRows(rows [][]cell) string {
+	if len(rows) > 4 {
+		return fmt.Sprintf("%v … (%d rows)", rows[:4], len(rows))
+	}
+	return fmt.Sprint(rows)
 }
