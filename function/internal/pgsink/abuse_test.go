@@ -300,6 +300,10 @@ func TestNATRollout(t *testing.T) {
 			t.Fatalf("default bound: install %d answered %d", i, w.Code)
 		}
 	}
+	var active int
+	if err := def.conn(t).QueryRow(t.Context(), `SELECT count(*) FROM active_daily WHERE day = '2026-11-02'`).Scan(&active); err != nil || active != installs || def.runs(t)["pace version/0"] != installs {
+		t.Fatalf("default bound: %d installs active (%v) and %d runs, want %d of each", active, err, def.runs(t)["pace version/0"], installs)
+	}
 	r := newRig(t, func(c *pgsink.Config) { c.NewInstallsPerSource = bound })
 	day := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	id := func(i int) string { return fmt.Sprintf("0a7e0000-0000-4000-8000-%012d", i) }
