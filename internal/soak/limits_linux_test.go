@@ -49,7 +49,7 @@ func status(t *testing.T, in *install, endpoint string) string {
 // receiver the new day's allowance) it delivers all it kept.
 func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 	// The receiver's day is the real one: keep the test inside one.
-	if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)); left < 3*time.Minute {
+	if left := time.Until(time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)); left < 3*time.Minute {
 		time.Sleep(left + 2*time.Second)
 	}
 	pg := pgtest.Start(t)
