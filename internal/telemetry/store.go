@@ -57,6 +57,20 @@ func (s *Store) Path() string { return config.NewFolder(s.Dir).Telemetry() }
 // not counted. It reports whether it created the file, which is when the
 // CLI shows its one-time notice.
 func (s *Store) Record(path string, code int) (created bool) {
+	return s.RecordCrash(path, code, "")
+}
+
+// RecordCrash is Record for a run that panicked at site (a crash site,
+// see payload.ValidCrashSite; "" for none): the site is counted too, under
+// the command's path, unless the file holds payload.MaxCrashSites already.
+// It takes the slow path: crashes are rare.
+func (s *Store) RecordCrash(path string, code int, site string) (created bool) {
+	if site != "" {
+		if err := payload.ValidCrashSite(site); err != nil {
+			s.logf("crash site not recorded: %v", err)
+			site = ""
+		}
+	}
 	if err := payload.ValidCommandPath(path); err != nil {
 		s.logf("not recorded: %v", err)
 		return false
@@ -68,6 +82,9 @@ func (s *Store) Record(path string, code int) (created bool) {
 	fast := func(data []byte) ([]byte, bool) {
 		return splice(data, path, code, s.Version, s.goos())
 	}
+	if site != "" {
+		fast = nil
+	}
 	err := s.edit(fast, func(p *payload.Payload, fresh bool) {
 		created = fresh
 		codes := p.MetricPoints[path]
@@ -78,6 +95,9 @@ func (s *Store) Record(path string, code int) (created bool) {
 		if n := codes[code].CumulativeCount; n < payload.MaxCount {
 			codes[code] = payload.Point{CumulativeCount: n + 1}
 		}
+		if site != "" {
+			addCrashSite(p, path, site, s.logf)
+		}
 	})
 	if err != nil {
 		s.logf("not recorded: %v", err)
@@ -85,6 +105,29 @@ func (s *Store) Record(path string, code int) (created bool) {
 	}
 	s.logf("recorded %q exit code %d in %s", path, code, s.Path())
 	return created
+}
+
+// addCrashSite counts one crash at site under path, within the bound.
+func addCrashSite(p *payload.Payload, path, site string, logf func(string, ...any)) {
+	n := 0
+	for _, m := range p.CrashSites {
+		n += len(m)
+	}
+	sites := p.CrashSites[path]
+	if _, known := sites[site]; !known && n >= payload.MaxCrashSites {
+		logf("crash site not recorded: the file keeps %d crash sites already", n)
+		return
+	}
+	if p.CrashSites == nil {
+		p.CrashSites = map[string]map[string]payload.Point{}
+	}
+	if sites == nil {
+		sites = map[string]payload.Point{}
+		p.CrashSites[path] = sites
+	}
+	if c := sites[site].CumulativeCount; c < payload.MaxCount {
+		sites[site] = payload.Point{CumulativeCount: c + 1}
+	}
 }
 
 // Check reports what would stop Record from counting that Load does not
