@@ -230,7 +230,11 @@ sent.`,
 			if err != nil {
 				return whatNext(err)
 			}
-			body, err := p.Marshal()
+			marshal := p.Marshal
+			if asPayload {
+				marshal = func() ([]byte, error) { return upload.Body(p) }
+			}
+			body, err := marshal()
 			if err != nil {
 				return err
 			}

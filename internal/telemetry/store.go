@@ -46,6 +46,7 @@ type Store struct {
 	GOOS        string           // default runtime.GOOS
 	Now         func() time.Time // default time.Now; names moved-aside files
 	LockTimeout time.Duration    // wait without progress; default DefaultLockTimeout
+	MaxLockWait time.Duration    // wait in all, progress or not; default 10 × LockTimeout
 	Log         io.Writer        // explanations for PACE_TELEMETRY_DEBUG; nil is silent
 }
 
@@ -169,7 +170,7 @@ func (s *Store) Load() (*payload.Payload, error) {
 // writes a changed count in place, and must never be seen half done.
 func (s *Store) Raw() ([]byte, error) {
 	idle := s.lockTimeout()
-	data, err := lockedfile.ReadShared(s.Path(), MaxFileSize, idle, maxLockWait*idle)
+	data, err := lockedfile.ReadShared(s.Path(), MaxFileSize, idle, s.maxLockWait())
 	if errors.Is(err, lockedfile.ErrLockTimeout) {
 		return nil, lockBusy{s.Path(), idle, err}
 	}
@@ -214,7 +215,7 @@ func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *paylo
 	idle := s.lockTimeout()
 	// In place: the usual edit (one count one higher) then rewrites a few
 	// bytes instead of the file; readers take the lock (Raw).
-	return lockedfile.EditInPlace(s.Path(), idle, maxLockWait*idle, MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	return lockedfile.EditInPlace(s.Path(), idle, s.maxLockWait(), MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		var p *payload.Payload
 		fresh := false
 		switch {
@@ -291,6 +292,13 @@ func (s *Store) lockTimeout() time.Duration {
 		return s.LockTimeout
 	}
 	return DefaultLockTimeout
+}
+
+func (s *Store) maxLockWait() time.Duration {
+	if s.MaxLockWait > 0 {
+		return s.MaxLockWait
+	}
+	return maxLockWait * s.lockTimeout()
 }
 
 func (s *Store) goos() string {

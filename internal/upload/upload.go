@@ -121,7 +121,7 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 		// after the erasure.
 		return Result{Outcome: Nothing}
 	}
-	body, err := p.Marshal()
+	body, err := Body(p)
 	if err != nil {
 		return Result{Outcome: Nothing, Err: err}
 	}
@@ -175,6 +175,15 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 		state.Failures++
 	}
 	return res
+}
+
+// Body is the upload body of p: its JSON without the crash sites, which
+// receivers do not take yet (a receiver that does not know a field refuses
+// the whole upload); they stay in telemetry.yaml until they do.
+func Body(p *payload.Payload) ([]byte, error) {
+	q := *p
+	q.CrashSites = nil
+	return q.Marshal()
 }
 
 // split cuts p into payloads of at most n counters each, same id, version

@@ -277,3 +277,21 @@ func TestRefusalIsPerEndpoint(t *testing.T) {
 		t.Fatalf("after fixing the endpoint: %+v", res)
 	}
 }
+
+// Crash sites stay in the file: a receiver refuses a field it does not
+// know, and today's do not know crash_sites.
+func TestCrashSitesAreNotUploaded(t *testing.T) {
+	cfg, r, store := setup(t)
+	store.RecordCrash("pace version", 70, "internal/cli.crashTest:+4")
+	var st State
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered {
+		t.Fatalf("result %+v", res)
+	}
+	body := string(bodies(r)[0])
+	if strings.Contains(body, "crash") || !strings.Contains(body, `"70":{"cumulative_count":1}`) {
+		t.Fatalf("body %s: want the run's count and no crash site", body)
+	}
+	if _, err := payload.Decode(bodies(r)[0]); err != nil {
+		t.Fatalf("today's receiver would refuse the body: %v", err)
+	}
+}
