@@ -3,11 +3,13 @@ package cli
 import (
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -16,11 +18,40 @@ import (
 // logs where the notice is noise.
 const NoticeEnv = "PACE_TELEMETRY_NOTICE"
 
-// notice tells, once, on stderr, what is counted and how to stop it. It is
-// written as paragraphs: wrapped at word boundaries to the terminal's width
-// when stderr is a terminal, and not hard-wrapped at all otherwise (a log
-// or a pipe wraps, or not, as its reader likes).
-func notice(w io.Writer, getenv config.Getenv, mode telemetry.Mode, path string) {
+// NoticeVersion is the version of what the notice says is collected. It
+// goes up whenever that changes, and each install is then shown the notice
+// once more, as Dart's unified_analytics does: 1 said commands and exit
+// codes; 2 adds interrupted runs and, when pace crashes, where in its own
+// code.
+const NoticeVersion = 2
+
+// noticeShown is the version of the notice last shown for the config
+// folder dir, from its file (config.NoticeName); 0 when none was.
+func noticeShown(dir string) int {
+	data, err := lockedfile.Read(config.NewFolder(dir).Notice(), 16)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// noticeOwed reports whether the run just counted owes the user the
+// notice: the counts file is new, or the notice last shown is older than
+// NoticeVersion (an install from before it changed).
+func noticeOwed(dir string, created bool) bool {
+	return created || noticeShown(dir) < NoticeVersion
+}
+
+// notice tells, on stderr, what is counted and how to stop it, and
+// remembers that this version was shown. It is written as paragraphs:
+// wrapped at word boundaries to the terminal's width when stderr is a
+// terminal, and not hard-wrapped at all otherwise (a log or a pipe wraps,
+// or not, as its reader likes).
+func notice(w io.Writer, getenv config.Getenv, mode telemetry.Mode, dir, path string, created bool) {
 	switch strings.ToLower(strings.TrimSpace(getenv(NoticeEnv))) {
 	case "off", "0", "false", "no":
 		return
@@ -29,9 +60,20 @@ func notice(w io.Writer, getenv config.Getenv, mode telemetry.Mode, path string)
 	if mode == telemetry.Local {
 		where = "They stay on this machine: uploading is off."
 	}
+	first := "pace counts the commands you run and their exit codes, interrupted runs included, and where in its own code pace crashed, if it does, without the error message (never arguments, flag values, paths or names) in " + path + ". " + where
+	if !created {
+		first = "What pace counts has changed: it now also counts the runs you interrupt, and where in its own code pace crashed, if it does, without the error message. pace counts the commands you run and their exit codes (never arguments, flag values, paths or names) in " + path + ". " + where
+	}
 	paragraphs := []string{
-		"pace counts the commands you run and their exit codes (never arguments, flag values, paths or names) in " + path + ". " + where,
+		first,
 		"See them with 'pace telemetry show'. Turn counting off with 'pace telemetry disable' or DO_NOT_TRACK=1; hide this notice with " + NoticeEnv + "=off. This notice is shown once.",
+	}
+	// Remembered first, so that a folder pace cannot write to (where the
+	// count failed too) does not get the notice on every run; a new file's
+	// folder was written to.
+	err := lockedfile.Replace(config.NewFolder(dir).Notice(), []byte(strconv.Itoa(NoticeVersion)+"\n"), config.FilePerm)
+	if err != nil && !created {
+		return
 	}
 	width := terminalWidth(w)
 	var b strings.Builder

@@ -49,8 +49,8 @@ func record(e *env, path string, code int, site string, lockWait time.Duration) 
 		return
 	}
 	store := &telemetry.Store{Dir: dir, Version: e.version, Log: log, LockTimeout: lockWait, MaxLockWait: lockWait}
-	if store.RecordCrash(path, code, site) {
-		notice(e.Err, e.getenv, d.Mode, store.Path())
+	if created := store.RecordCrash(path, code, site); noticeOwed(dir, created) {
+		notice(e.Err, e.getenv, d.Mode, dir, store.Path(), created)
 	}
 	debugf(log, "telemetry took %v", time.Since(start).Round(time.Microsecond))
 }
