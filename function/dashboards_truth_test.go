@@ -8,7 +8,7 @@ package function
 // files runs as Grafana runs it (variables substituted, ranges aligned to
 // the step) over several time ranges and bar widths, and is compared with
 // the simulation's truth: equal on the PromQL stores, and on Graphite
-// within the error docs/deploy.md states for each panel.
+// within the error docs/dashboards.md states for each panel.
 
 import (
 	"bufio"
@@ -667,11 +667,11 @@ func sameValues(got, want map[string]float64) bool {
 }
 
 // graphiteErrors reads the error each Graphite panel may have on the
-// simulated week, from the table in docs/deploy.md: "| Title | … | N % |"
+// simulated week, from the table in docs/dashboards.md: "| Title | … | N % |"
 // (or "N pp" for rates, in percentage points).
 func graphiteErrors(t *testing.T) map[string]float64 {
 	t.Helper()
-	f, err := os.Open("../docs/deploy.md")
+	f, err := os.Open("../docs/dashboards.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +698,7 @@ func graphiteErrors(t *testing.T) map[string]float64 {
 // every scenario and measures its error against the truth: for counts, the
 // sum of the absolute differences over the sum of the truth; for rates, the
 // mean absolute difference in percentage points. Each must be within what
-// docs/deploy.md states.
+// docs/dashboards.md states.
 func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
 	panels := readPanels(t, "dashboards/pace-telemetry.json")
 	stated := graphiteErrors(t)
@@ -795,11 +795,11 @@ func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
 		if strings.HasPrefix(p.title, "Failure rate") {
 			unit = "pp"
 		}
-		t.Logf("Graphite panel %q: error up to %.1f %s on the simulated week (docs/deploy.md states %v)", p.title, worst[p.title], unit, limit)
+		t.Logf("Graphite panel %q: error up to %.1f %s on the simulated week (docs/dashboards.md states %v)", p.title, worst[p.title], unit, limit)
 		if !ok {
-			t.Errorf("docs/deploy.md states no error for Graphite panel %q", p.title)
+			t.Errorf("docs/dashboards.md states no error for Graphite panel %q", p.title)
 		} else if worst[p.title] > limit+1e-6 { // rates are floats: allow their rounding
-			t.Errorf("Graphite panel %q: error %.1f %s, over the %v %s docs/deploy.md states", p.title, worst[p.title], unit, limit, unit)
+			t.Errorf("Graphite panel %q: error %.1f %s, over the %v %s docs/dashboards.md states", p.title, worst[p.title], unit, limit, unit)
 		}
 	}
 }

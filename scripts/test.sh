@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 # The servers and tools the tests start (docs/testing.md says which test
 # needs which).
 packages=(
+	git
 	strace
 	postgresql
 	graphite-carbon graphite-web python3-whisper

@@ -36,27 +36,6 @@ func (e *env) platformFlag(c *cobra.Command, id *string, usage string) {
 	})
 }
 
-// completePolicyIDs offers the ids of the stored data policies as the one
-// argument of a command.
-func (e *env) completePolicyIDs(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return noFiles(nil)
-	}
-	store, err := e.policies()
-	if err != nil {
-		return noFiles(nil)
-	}
-	ps, err := store.List()
-	if err != nil {
-		return noFiles(nil)
-	}
-	var ids []string
-	for _, p := range ps {
-		ids = append(ids, p.ID+"\t"+p.Metadata.Title)
-	}
-	return noFiles(ids)
-}
-
 // completeSchemas offers the schemas of the platform given with -p.
 func (e *env) completeSchemas(id *string) cobra.CompletionFunc {
 	return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {

@@ -8,7 +8,7 @@ import (
 	"github.com/pace-cli/pace/internal/policy"
 )
 
-// Exit codes, decided here and only here (documented in README.md).
+// Exit codes, decided here and only here (documented in docs/install.md).
 const (
 	ExitOK          = 0                 // success
 	ExitError       = 1                 // the command failed
