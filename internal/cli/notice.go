@@ -39,15 +39,10 @@ func noticeShown(dir string) int {
 	return n
 }
 
-// noticeOwed reports whether the run just counted owes the user the
-// notice: the counts file is new, or the notice last shown is older than
-// NoticeVersion (an install from before it changed).
-func noticeOwed(dir string, created bool) bool {
-	return created || noticeShown(dir) < NoticeVersion
-}
-
 // notice tells, on stderr, what is counted and how to stop it, and
-// remembers that this version was shown. It is written as paragraphs:
+// remembers that this version was shown. It is owed when the counts file
+// is new, and on the first run of a new version of pace (which is when
+// NoticeVersion can have changed) if an older version was shown. It is written as paragraphs:
 // wrapped at word boundaries to the terminal's width when stderr is a
 // terminal, and not hard-wrapped at all otherwise (a log or a pipe wraps,
 // or not, as its reader likes).

@@ -31,8 +31,13 @@ func TestNoticeIsShownAgainWhenWhatIsCollectedChanges(t *testing.T) {
 	if r := s.pace("telemetry", "status", "-o", "json"); !strings.Contains(r.stdout, `"notice_shown": 2`) || !strings.Contains(r.stdout, `"notice_version": 2`) {
 		t.Fatalf("status -o json: %s", r.stdout)
 	}
-	// An older version on record: shown again.
+	// An older version on record, and a new pace: shown again. The same
+	// pace does not look (the notice changes with pace's version only).
 	os.WriteFile(filepath.Join(s.dir, "telemetry-notice"), []byte("1\n"), 0o600)
+	if r := s.pace("version"); r.err != "" {
+		t.Fatalf("shown by the same version of pace: %q", r.err)
+	}
+	(&telemetry.Store{Dir: s.dir, Version: "v1.25.0"}).Record("pace version", 0)
 	r = s.pace("telemetry", "status")
 	if !strings.Contains(r.stdout, "version 1 shown; version 2, which says what changed, is shown on the next counted run") {
 		t.Fatalf("status with version 1 shown: %q", r.stdout)

@@ -49,8 +49,8 @@ func record(e *env, path string, code int, site string, lockWait time.Duration) 
 		return
 	}
 	store := &telemetry.Store{Dir: dir, Version: e.version, Log: log, LockTimeout: lockWait, MaxLockWait: lockWait}
-	if created := store.RecordCrash(path, code, site); noticeOwed(dir, created) {
-		notice(e.Err, e.getenv, d.Mode, dir, store.Path(), created)
+	if r := store.RecordRun(path, code, site); r.Created || r.NewVersion && noticeShown(dir) < NoticeVersion {
+		notice(e.Err, e.getenv, d.Mode, dir, store.Path(), r.Created)
 	}
 	debugf(log, "telemetry took %v", time.Since(start).Round(time.Microsecond))
 }

@@ -379,6 +379,16 @@ func decimal(b []byte, max uint64) (uint64, bool) {
 	return n, true
 }
 
+// hasField reports whether data, a file in canonical layout, holds the
+// field key with value, as writeField writes it: a byte search, cheap
+// enough for every run.
+func hasField(data []byte, key, value string) bool {
+	var b bytes.Buffer
+	b.WriteByte('\n')
+	writeField(&b, key, value)
+	return bytes.Contains(data, b.Bytes())
+}
+
 // splice returns data with one added to the counter of (path, code) and the
 // version and OS fields refreshed, by copying the file around the one place
 // that changes: no maps, no full encode. It reports false when data is not

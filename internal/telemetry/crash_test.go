@@ -150,3 +150,29 @@ func TestRecordCrashKeepsAtMostMaxCrashSites(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// RecordRun says when the file was new or last written by another version,
+// on the fast path and the slow one alike.
+func TestRecordRunSaysWhenTheVersionChanged(t *testing.T) {
+	dir := t.TempDir()
+	old := &Store{Dir: dir, Version: "v1.25.0"}
+	if r := old.RecordRun("pace version", 0, ""); !r.Created || r.NewVersion {
+		t.Fatalf("first run: %+v", r)
+	}
+	if r := old.RecordRun("pace version", 0, ""); r.Created || r.NewVersion {
+		t.Fatalf("same version: %+v", r)
+	}
+	s := &Store{Dir: dir, Version: "v1.26.0"}
+	if r := s.RecordRun("pace version", 0, ""); r.Created || !r.NewVersion {
+		t.Fatalf("new version, fast path: %+v", r)
+	}
+	if r := s.RecordRun("pace version", 0, ""); r.NewVersion {
+		t.Fatalf("second run of the new version: %+v", r)
+	}
+	if r := old.RecordRun("pace version", 70, site2); !r.NewVersion {
+		t.Fatalf("older version, slow path (a crash): %+v", r)
+	}
+	if r := old.RecordRun("pace version", 70, site2); r.NewVersion {
+		t.Fatalf("same version, slow path: %+v", r)
+	}
+}

@@ -66,6 +66,19 @@ func (s *Store) Record(path string, code int) (created bool) {
 // the command's path, unless the file holds payload.MaxCrashSites already.
 // It takes the slow path: crashes are rare.
 func (s *Store) RecordCrash(path string, code int, site string) (created bool) {
+	return s.RecordRun(path, code, site).Created
+}
+
+// Recorded says what recording a run found.
+type Recorded struct {
+	Created    bool // the file was new
+	NewVersion bool // the file was last written by another version of pace
+}
+
+// RecordRun is RecordCrash that also says whether the file was new or
+// written by another version: the CLI then checks whether the notice it
+// owes the user has changed, which it need not do on any other run.
+func (s *Store) RecordRun(path string, code int, site string) (r Recorded) {
 	if site != "" {
 		if err := payload.ValidCrashSite(site); err != nil {
 			s.logf("crash site not recorded: %v", err)
@@ -74,20 +87,22 @@ func (s *Store) RecordCrash(path string, code int, site string) (created bool) {
 	}
 	if err := payload.ValidCommandPath(path); err != nil {
 		s.logf("not recorded: %v", err)
-		return false
+		return r
 	}
 	if code < 0 || code > 255 {
 		s.logf("not recorded: exit code %d is outside 0-255", code)
-		return false
+		return r
 	}
 	fast := func(data []byte) ([]byte, bool) {
-		return splice(data, path, code, s.Version, s.goos())
+		out, ok := splice(data, path, code, s.Version, s.goos())
+		r.NewVersion = ok && !hasField(data, "cli_version", s.Version)
+		return out, ok
 	}
 	if site != "" {
 		fast = nil
 	}
 	err := s.edit(fast, func(p *payload.Payload, fresh bool) {
-		created = fresh
+		r.Created, r.NewVersion = fresh, !fresh && p.CLIVersion != s.Version
 		codes := p.MetricPoints[path]
 		if codes == nil {
 			codes = map[int]payload.Point{}
@@ -102,10 +117,10 @@ func (s *Store) RecordCrash(path string, code int, site string) (created bool) {
 	})
 	if err != nil {
 		s.logf("not recorded: %v", err)
-		return false
+		return Recorded{}
 	}
 	s.logf("recorded %q exit code %d in %s", path, code, s.Path())
-	return created
+	return r
 }
 
 // addCrashSite counts one crash at site under path, within the bound.
