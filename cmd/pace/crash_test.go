@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,4 +137,35 @@ func TestReleaseBuildIgnoresTheCrashTest(t *testing.T) {
 	if len(crashSites(t, dir)) != 0 {
 		t.Fatal("a crash site was counted")
 	}
+}
+
+// hangingPlatform is a processing platform that accepts connections and
+// never answers: pace list tables against it hangs until its connect
+// timeout. accepted receives each connection.
+func hangingPlatform(t *testing.T, dir string) (accepted chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted = make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			accepted <- c
+		}
+	}()
+	cfg := fmt.Sprintf("processing_platforms:\n  - id: pg\n    type: postgres\n    dsn: postgres://pace@%s/db?sslmode=disable\n", ln.Addr())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return accepted
 }

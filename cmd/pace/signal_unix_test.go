@@ -4,8 +4,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,37 +13,6 @@ import (
 
 	"github.com/gofrs/flock"
 )
-
-// hangingPlatform is a processing platform that accepts connections and
-// never answers: pace list tables against it hangs until its connect
-// timeout. accepted receives each connection.
-func hangingPlatform(t *testing.T, dir string) (accepted chan net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	accepted = make(chan net.Conn, 8)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			accepted <- c
-		}
-	}()
-	cfg := fmt.Sprintf("processing_platforms:\n  - id: pg\n    type: postgres\n    dsn: postgres://pace@%s/db?sslmode=disable\n", ln.Addr())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return accepted
-}
 
 // interrupt starts bin with args, waits until ready says the command is
 // under way, sends sig and returns the exit code and how long the process
