@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func TestSourceAddress(t *testing.T) {
 
 func TestSourceRateLimit(t *testing.T) {
 	now := testNow
-	tr := newTestReceiver(t, func(c *Config) {
+	tr := newTestReceiver(t, func(c *HandlerConfig) {
 		c.SourceRate, c.SourceBurst = 2, 5
 		c.Now = func() time.Time { return now }
 	})
@@ -146,7 +146,7 @@ func (h *healthSink) Count(_ context.Context, _ time.Time, outcome, reason strin
 
 func TestOutcomesReported(t *testing.T) {
 	hs := &healthSink{}
-	tr := newTestReceiver(t, func(c *Config) { c.Sink = hs; c.SourceRate, c.SourceBurst = 1, 3 })
+	tr := newTestReceiver(t, func(c *HandlerConfig) { c.Store = hs; c.SourceRate, c.SourceBurst = 1, 3 })
 	tr.post(goodBody)
 	tr.post(`{"id":`)
 	tr.do(httptest.NewRequest(http.MethodGet, "/", nil))
@@ -158,7 +158,7 @@ func TestOutcomesReported(t *testing.T) {
 	}
 	hs.err = &sink.LimitedError{Reason: "new_installs", RetryAfter: 90 * time.Minute}
 	// A sink's own limit: 429 with its Retry-After.
-	tr2 := newTestReceiver(t, func(c *Config) { c.Sink = hs })
+	tr2 := newTestReceiver(t, func(c *HandlerConfig) { c.Store = hs })
 	hs.got = nil
 	w := tr2.post(goodBody)
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != strconv.Itoa(90*60) {
@@ -171,16 +171,16 @@ func TestOutcomesReported(t *testing.T) {
 
 func TestSourceConfigFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg, err := ConfigFromEnv(env(map[string]string{}), nil, nil)
+	cfg, err := LoadConfig(env(map[string]string{}), nil)
 	if err != nil || cfg.Source != SourceXFFLast || cfg.SourceRate != DefaultSourceRate || cfg.SourceBurst != DefaultSourceBurst {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
-	cfg, err = ConfigFromEnv(env(map[string]string{"TELEMETRY_SOURCE": "xff-second-to-last", "TELEMETRY_SOURCE_RATE": "off"}), nil, nil)
+	cfg, err = LoadConfig(env(map[string]string{"TELEMETRY_SOURCE": "xff-second-to-last", "TELEMETRY_SOURCE_RATE": "off"}), nil)
 	if err != nil || cfg.Source != SourceXFFSecondToLast || cfg.SourceRate != 0 {
 		t.Fatalf("set: %+v, %v", cfg, err)
 	}
 	for k, v := range map[string]string{"TELEMETRY_SOURCE": "xff", "TELEMETRY_SOURCE_RATE": "-1", "TELEMETRY_SOURCE_BURST": "0"} {
-		if _, err := ConfigFromEnv(env(map[string]string{k: v}), nil, nil); err == nil || !strings.Contains(err.Error(), k) {
+		if _, err := LoadConfig(env(map[string]string{k: v}), nil); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package function
+package receiver
 
 // End-to-end tests against real Graphite servers (Debian's graphite-carbon,
 // python3-whisper and victoria-metrics), started on loopback with free ports
@@ -112,16 +112,16 @@ var e2eWant = map[string]float64{
 
 // serveFunction runs the receiver with a carbon sink on loopback.
 func serveFunction(t *testing.T, sinkAddr string, now time.Time) string {
-	return serveWith(t, Config{Sink: &graphite.Sink{W: &graphite.CarbonSink{Addr: sinkAddr}, Interval: time.Hour}, Now: func() time.Time { return now }})
+	return serveWith(t, HandlerConfig{Store: &graphite.Sink{W: &graphite.CarbonSink{Addr: sinkAddr}, Interval: time.Hour}, Now: func() time.Time { return now }})
 }
 
 // serveWith runs the receiver with cfg's sink and clock, the id tag on,
 // and an allow-list of "pace" and "pace version", on loopback.
-func serveWith(t *testing.T, cfg Config) string {
+func serveWith(t *testing.T, cfg HandlerConfig) string {
 	t.Helper()
 	cfg.Logger = NewLogger(io.Discard)
 	cfg.Commands = []string{"pace", "pace version"}
-	h, err := New(cfg)
+	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
-package function
+package receiver
 
 import (
 	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,12 +40,11 @@ func TestGrafanaSinkThroughHandler(t *testing.T) {
 		"TELEMETRY_INTERVAL": "900",
 	}
 	var logs bytes.Buffer
-	cfg, err := ConfigFromEnv(func(k string) string { return env[k] }, io.Discard, &logs)
+	cfg, err := LoadConfig(func(k string) string { return env[k] }, os.ReadFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Commands = []string{"pace version", "pace list tables"}
-	h, err := New(cfg)
+	h, err := New(cfg, Options{Stdout: io.Discard, Logger: NewLogger(&logs), Commands: []string{"pace version", "pace list tables"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pace-cli/pace/function/receiver"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 	"time"
 )
 
-// TestHostileLoad starts cmd/local as its own process on 127.0.0.1 under a
+// TestHostileLoad starts cmd/receiver as its own process on 127.0.0.1 under a
 // 1024 file-descriptor limit (as in the issue that found 1100 slow-header
 // connections blocked every upload) and, for a bounded time, holds 1600
 // hostile connections open (slow headers, oversized headers, slow bodies,
@@ -32,7 +33,7 @@ func TestHostileLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a bounded load run of about 25 s; not in -short")
 	}
-	bin := filepath.Join(t.TempDir(), "local")
+	bin := filepath.Join(t.TempDir(), "receiver")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -194,8 +195,8 @@ func TestHostileLoad(t *testing.T) {
 	if peak > 256<<10 {
 		t.Errorf("peak RSS %d KiB, want under 256 MiB", peak)
 	}
-	if peakFDs > DefaultMaxConnections+32 {
-		t.Errorf("peak %d descriptors; the limit is %d connections", peakFDs, DefaultMaxConnections)
+	if peakFDs > receiver.DefaultMaxConnections+32 {
+		t.Errorf("peak %d descriptors; the limit is %d connections", peakFDs, receiver.DefaultMaxConnections)
 	}
 }
 

@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ type healthSend struct {
 // hours quiet, the others a burst at :10 of accepted uploads, bad JSON,
 // wrong content types, GETs, bodies over the limit and floods from one
 // address, then one accepted upload per instance at :30, which writes the
-// hour's counts (more than HealthEvery after the burst). Instance 0 serves
+// hour's counts (more than sink.HealthEvery after the burst). Instance 0 serves
 // hours 0-27, instance 1 hours 20-47: two instances at once for 8 hours,
 // and a restart (a new receiver name, counting from zero).
 func healthSchedule(t0 time.Time) []healthSend {
@@ -140,15 +140,17 @@ func healthWant(truth map[int64]map[[2]string]float64, from, to time.Time, key f
 	return out
 }
 
-// sendHealth makes the schedule's requests to receivers built on s, with
+// sendHealth makes the schedule's requests to two receiver instances, each
+// with its own store from newStore (its health counts under a name of its
+// own, as in two processes), with
 // the test's clock, the given bucket and the source read from
 // X-Forwarded-For, and checks each answer's status against its kind.
-func sendHealth(t *testing.T, s Sink, sends []healthSend) {
+func sendHealth(t *testing.T, newStore func() sink.Store, sends []healthSend) {
 	t.Helper()
 	clock := &testClock{}
 	var urls []string
 	for range 2 {
-		urls = append(urls, serveWith(t, Config{Sink: s, Now: clock.Now, HealthSeries: true,
+		urls = append(urls, serveWith(t, HandlerConfig{Store: newStore(), Now: clock.Now,
 			Source: SourceXFFLast, SourceRate: healthRate, SourceBurst: healthBurst}))
 	}
 	outcomes := healthOutcomes(sends)
@@ -225,13 +227,20 @@ func TestHealthPanelsAgainstSentOutcomes(t *testing.T) {
 	carbonAddr, graphiteURL := startGraphite(t)
 	promURL := startPrometheus(t)
 	vmURL := startVictoriaMetrics(t)
-	sendHealth(t, &graphite.Sink{W: &graphite.CarbonSink{Addr: carbonAddr}, Interval: time.Hour}, sends)
+	sendHealth(t, func() sink.Store {
+		s := &graphite.Sink{W: &graphite.CarbonSink{Addr: carbonAddr}, Interval: time.Hour}
+		s.Health = sink.NewHealthSeries(s)
+		return s
+	}, sends)
 	for _, base := range []string{promURL, vmURL} {
-		s, err := promwrite.Open("prometheus+"+base+"/api/v1/write", promwrite.Auth{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sendHealth(t, s, sends)
+		sendHealth(t, func() sink.Store {
+			s, err := promwrite.Open("prometheus+"+base+"/api/v1/write", promwrite.Auth{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Health = sink.NewHealthSeries(s)
+			return s
+		}, sends)
 	}
 
 	t.Run("Graphite", func(t *testing.T) {
@@ -270,7 +279,7 @@ func checkGraphiteHealth(t *testing.T, base string, t0 time.Time, truth map[int6
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	target := healthQuery(t, "dashboards/pace-telemetry.json")
+	target := healthQuery(t, "../dashboards/pace-telemetry.json")
 	bars := 0
 	for _, sc := range healthScenarios(t0) {
 		q := substitute(t, target, sc, graphiteCommand)

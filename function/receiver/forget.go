@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func isForget(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, Forge
 // status and shape of the answer never tell a stranger who guessed an id
 // more than its holder already knows. A store that cannot delete answers
 // 501, a lasting answer the daemon stops retrying on.
-func (h *receiver) forget(w http.ResponseWriter, r *http.Request) {
+func (h *routes) forget(w http.ResponseWriter, r *http.Request) {
 	out := outcomeOf(r)
 	out.erasure = true
 	fail := func(status int, msg string) {
@@ -75,16 +75,12 @@ func (h *receiver) forget(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "id: must be the installation's lowercase UUID like 36be4c46-4e1b-431d-b9db-1b315f537a85")
 		return
 	}
-	e, ok := h.sink.(sink.Eraser)
-	if !ok {
-		why := "this receiver's store cannot erase an installation's data"
-		if n, ok := h.sink.(sink.NonEraser); ok {
-			why = n.CannotErase()
-		}
-		fail(http.StatusNotImplemented, "erasure: "+why)
+	erased, err := h.sink.Erase(r.Context(), *req.ID)
+	var cannot *sink.CannotEraseError
+	if errors.As(err, &cannot) {
+		fail(http.StatusNotImplemented, "erasure: "+cannot.Error())
 		return
 	}
-	erased, err := e.Erase(r.Context(), *req.ID)
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 		fail(http.StatusServiceUnavailable, "sink: unavailable; retry later")

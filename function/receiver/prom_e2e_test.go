@@ -1,4 +1,4 @@
-package function
+package receiver
 
 // End-to-end tests of the remote-write sink against a real Prometheus and a
 // real VictoriaMetrics (Debian's prometheus and victoria-metrics), started
@@ -52,7 +52,7 @@ func servePromFunction(t *testing.T, writeURL string, clock *testClock) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveWith(t, Config{Sink: sink, Now: clock.Now})
+	return serveWith(t, HandlerConfig{Store: sink, Now: clock.Now})
 }
 
 // promQuery runs an instant PromQL query at ts and returns each series of

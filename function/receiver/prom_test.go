@@ -1,9 +1,9 @@
-package function
+package receiver
 
 import (
 	"context"
 	"errors"
-	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,6 +17,7 @@ import (
 
 // recordingPromSink keeps what it was given, or fails with err.
 type recordingPromSink struct {
+	storeDuties
 	mu     sync.Mutex
 	series []promwrite.Series
 	err    error
@@ -32,9 +33,9 @@ func (s *recordingPromSink) Write(ctx context.Context, u *sink.Upload) error {
 	return nil
 }
 
-func newPromReceiver(t *testing.T, rec *recordingPromSink, modify ...func(*Config)) *testReceiver {
+func newPromReceiver(t *testing.T, rec *recordingPromSink, modify ...func(*HandlerConfig)) *testReceiver {
 	t.Helper()
-	return newTestReceiver(t, append([]func(*Config){func(c *Config) { c.Sink = rec }}, modify...)...)
+	return newTestReceiver(t, append([]func(*HandlerConfig){func(c *HandlerConfig) { c.Store = rec }}, modify...)...)
 }
 
 func labels(kv ...string) []promwrite.Label {
@@ -132,19 +133,19 @@ func TestPromStoreRefusal(t *testing.T) {
 }
 
 func TestPromConfigFromEnv(t *testing.T) {
-	cfg, err := ConfigFromEnv(promEnv("TELEMETRY_SINK", "prometheus+https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", "PROMETHEUS_USER", "123", "PROMETHEUS_PASSWORD", "glc_secret"), io.Discard, io.Discard)
+	_, st, err := loadAndOpen(promEnv("TELEMETRY_SINK", "prometheus+https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push", "PROMETHEUS_USER", "123", "PROMETHEUS_PASSWORD", "glc_secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := cfg.Sink.(*promwrite.Sink)
+	s, ok := st.(*promwrite.Sink)
 	if !ok || s.URL != "https://prometheus-prod-01-eu-west-0.grafana.net/api/prom/push" || s.Auth != (promwrite.Auth{User: "123", Password: "glc_secret"}) {
-		t.Fatalf("got %+v", cfg)
+		t.Fatalf("got %+v", st)
 	}
-	cfg, err = ConfigFromEnv(promEnv("TELEMETRY_SINK", "prometheus+http://127.0.0.1:9090/api/v1/write", "PROMETHEUS_BEARER_TOKEN", "tok"), io.Discard, io.Discard)
-	if s, ok := cfg.Sink.(*promwrite.Sink); err != nil || !ok || s.Auth.BearerToken != "tok" {
-		t.Fatalf("got %+v %v", cfg, err)
+	_, st, err = loadAndOpen(promEnv("TELEMETRY_SINK", "prometheus+http://127.0.0.1:9090/api/v1/write", "PROMETHEUS_BEARER_TOKEN", "tok"))
+	if s, ok := st.(*promwrite.Sink); err != nil || !ok || s.Auth.BearerToken != "tok" {
+		t.Fatalf("got %+v %v", st, err)
 	}
-	if _, err := New(cfg); err != nil {
+	if _, err := NewHandler(HandlerConfig{Store: st}); err != nil {
 		t.Fatal(err)
 	}
 	for _, kv := range [][]string{
@@ -152,11 +153,11 @@ func TestPromConfigFromEnv(t *testing.T) {
 		{"TELEMETRY_SINK", "prometheus+https://h/api/v1/write", "PROMETHEUS_PASSWORD", "glc_secret", "PROMETHEUS_BEARER_TOKEN", "glc_secret"},
 		{"TELEMETRY_SINK", "prometheus+https://u:glc_secret@h/api/v1/write"},
 	} {
-		if _, err := ConfigFromEnv(promEnv(kv...), io.Discard, io.Discard); err == nil || strings.Contains(err.Error(), "glc_secret") {
+		if _, err := LoadConfig(promEnv(kv...), os.ReadFile); err == nil || strings.Contains(err.Error(), "glc_secret") {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
-	if _, err := New(Config{}); err == nil {
+	if _, err := NewHandler(HandlerConfig{}); err == nil {
 		t.Error("New took no sink")
 	}
 }

@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"fmt"
@@ -26,7 +26,7 @@ const (
 	// SourceXFFLast: directly on a function or Cloud Run URL, the
 	// platform's front end appends the address it saw as the last entry.
 	SourceXFFLast Source = "xff-last"
-	// SourcePeer: the TCP peer, for cmd/local and any server with nothing
+	// SourcePeer: the TCP peer, for cmd/receiver and any server with nothing
 	// in front of it.
 	SourcePeer Source = "peer"
 )
@@ -43,7 +43,7 @@ func parseSource(v string) (Source, error) {
 	case SourceXFFSecondToLast, SourceXFFLast, SourcePeer:
 		return s, nil
 	}
-	return "", fmt.Errorf("TELEMETRY_SOURCE %q: want %s (behind Google's external load balancer), %s (directly on a function URL) or %s (nothing in front, as cmd/local)",
+	return "", fmt.Errorf("TELEMETRY_SOURCE %q: want %s (behind Google's external load balancer), %s (directly on a function URL) or %s (nothing in front, as cmd/receiver)",
 		v, SourceXFFSecondToLast, SourceXFFLast, SourcePeer)
 }
 

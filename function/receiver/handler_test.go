@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -31,7 +32,19 @@ var testNow = time.Unix(1795000000, 0)
 
 // recordingSink keeps what it was given, as uploads and as the Graphite
 // series they become (at interval, default an hour), or fails with err.
+// storeDuties gives a test store the duties of a sink.Store it does not
+// test: it cannot erase, keeps no health figures, is always ready.
+type storeDuties struct{}
+
+func (storeDuties) Erase(context.Context, string) (map[string]int64, error) {
+	return nil, &sink.CannotEraseError{Store: "test", How: "a test store cannot erase"}
+}
+func (storeDuties) Count(context.Context, time.Time, string, string) {}
+func (storeDuties) Ready(context.Context) error                      { return nil }
+func (storeDuties) Close() error                                     { return nil }
+
 type recordingSink struct {
+	storeDuties
 	mu       sync.Mutex
 	calls    int
 	uploads  []*sink.Upload
@@ -60,11 +73,11 @@ type testReceiver struct {
 
 // newTestReceiver builds a receiver with its own allow-list, so that tests
 // do not depend on the generated commands.txt.
-func newTestReceiver(t testing.TB, modify ...func(*Config)) *testReceiver {
+func newTestReceiver(t testing.TB, modify ...func(*HandlerConfig)) *testReceiver {
 	t.Helper()
 	tr := &testReceiver{sink: &recordingSink{}, log: &bytes.Buffer{}}
-	cfg := Config{
-		Sink:     tr.sink,
+	cfg := HandlerConfig{
+		Store:    tr.sink,
 		Now:      func() time.Time { return testNow },
 		Logger:   NewLogger(tr.log),
 		Commands: []string{"pace", "pace version", "pace list tables", "pace a b c d e"},
@@ -72,7 +85,7 @@ func newTestReceiver(t testing.TB, modify ...func(*Config)) *testReceiver {
 	for _, m := range modify {
 		m(&cfg)
 	}
-	h, err := New(cfg)
+	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +159,7 @@ func TestAcceptsUpload(t *testing.T) {
 }
 
 func TestRootCommandAndLimits(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.Sink.(*recordingSink).interval = 15 * time.Minute })
+	tr := newTestReceiver(t, func(c *HandlerConfig) { c.Store.(*recordingSink).interval = 15 * time.Minute })
 	w := tr.post(body(`{"pace":{"255":{"cumulative_count":4294967295}},"pace a b c d e":{"0":{"cumulative_count":0}}}`))
 	if w.Code != 200 {
 		t.Fatalf("got %d %s", w.Code, w.Body)
@@ -381,7 +394,7 @@ func TestSinkFailure(t *testing.T) {
 }
 
 // blockingSink waits for its context, as a sink that hangs does.
-type blockingSink struct{}
+type blockingSink struct{ storeDuties }
 
 func (blockingSink) Write(ctx context.Context, _ *sink.Upload) error {
 	<-ctx.Done()
@@ -389,18 +402,18 @@ func (blockingSink) Write(ctx context.Context, _ *sink.Upload) error {
 }
 
 func TestTimeout(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.Sink = blockingSink{}; c.Timeout = 50 * time.Millisecond })
+	tr := newTestReceiver(t, func(c *HandlerConfig) { c.Store = blockingSink{}; c.Timeout = 50 * time.Millisecond })
 	if w := tr.post(goodBody); w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("got %d %s, want 503 with Retry-After", w.Code, w.Body)
 	}
 }
 
-type panickingSink struct{}
+type panickingSink struct{ storeDuties }
 
 func (panickingSink) Write(context.Context, *sink.Upload) error { panic("boom") }
 
 func TestPanicIsA500(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.Sink = panickingSink{} })
+	tr := newTestReceiver(t, func(c *HandlerConfig) { c.Store = panickingSink{} })
 	w := tr.post(goodBody)
 	if w.Code != 500 || !strings.Contains(w.Body.String(), `"error":"internal:`) {
 		t.Fatalf("got %d %s", w.Code, w.Body)
@@ -458,7 +471,7 @@ func TestEmbeddedCommands(t *testing.T) {
 	}
 	// The default receiver uses it.
 	sink := &recordingSink{}
-	h, err := New(Config{Sink: sink, Logger: NewLogger(io.Discard)})
+	h, err := NewHandler(HandlerConfig{Store: sink, Logger: NewLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,9 +494,20 @@ func TestParseCommands(t *testing.T) {
 			t.Errorf("parseCommands(%q) accepted it", bad)
 		}
 	}
-	if _, err := New(Config{Sink: &recordingSink{}, Commands: []string{"pace x;y=z"}}); err == nil {
+	if _, err := NewHandler(HandlerConfig{Store: &recordingSink{}, Commands: []string{"pace x;y=z"}}); err == nil {
 		t.Error("New accepted a malformed allow-list")
 	}
+}
+
+// loadAndOpen reads a configuration with LoadConfig and opens its store
+// (none of them connects), as a Receiver does on its first request.
+func loadAndOpen(getenv func(string) string) (Config, sink.Store, error) {
+	cfg, err := LoadConfig(getenv, os.ReadFile)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	st, err := cfg.OpenStore(context.Background(), Options{Stdout: io.Discard, Logger: NewLogger(io.Discard)})
+	return cfg, st, err
 }
 
 func TestConfigFromEnv(t *testing.T) {
@@ -494,37 +518,37 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	cfg, err := ConfigFromEnv(env(), io.Discard, io.Discard)
+	cfg, st, err := loadAndOpen(env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*graphite.Sink); !ok || s.Interval != time.Hour || cfg.Timeout != DefaultTimeout {
+	if s, ok := st.(*graphite.Sink); !ok || s.Interval != time.Hour || cfg.Timeout != DefaultTimeout {
 		t.Fatalf("defaults: %+v", cfg)
 	} else if _, ok := s.W.(*graphite.WriterSink); !ok {
 		t.Fatalf("default writer: %T", s.W)
 	}
-	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "carbon+tcp://127.0.0.1:2003", "TELEMETRY_ID_TAG", "on", "TELEMETRY_INTERVAL", "900", "TELEMETRY_TIMEOUT", "3"), io.Discard, io.Discard)
+	cfg, st, err = loadAndOpen(env("TELEMETRY_SINK", "carbon+tcp://127.0.0.1:2003", "TELEMETRY_ID_TAG", "on", "TELEMETRY_INTERVAL", "900", "TELEMETRY_TIMEOUT", "3"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*graphite.Sink); !ok || s.Interval != 15*time.Minute || cfg.Timeout != 3*time.Second {
+	if s, ok := st.(*graphite.Sink); !ok || s.Interval != 15*time.Minute || cfg.Timeout != 3*time.Second {
 		t.Fatalf("got %+v", cfg)
 	} else if c, ok := s.W.(*graphite.CarbonSink); !ok || c.Addr != "127.0.0.1:2003" {
 		t.Fatalf("carbon: %+v", s.W)
 	}
-	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "prometheus+https://prom.example.net/api/prom/push", "PROMETHEUS_BEARER_TOKEN", "tok"), io.Discard, io.Discard)
+	cfg, st, err = loadAndOpen(env("TELEMETRY_SINK", "prometheus+https://prom.example.net/api/prom/push", "PROMETHEUS_BEARER_TOKEN", "tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*promwrite.Sink); !ok || s.URL != "https://prom.example.net/api/prom/push" || s.Auth.BearerToken != "tok" {
-		t.Fatalf("remote write: %+v", cfg.Sink)
+	if s, ok := st.(*promwrite.Sink); !ok || s.URL != "https://prom.example.net/api/prom/push" || s.Auth.BearerToken != "tok" {
+		t.Fatalf("remote write: %+v", st)
 	}
-	cfg, err = ConfigFromEnv(env("TELEMETRY_SINK", "https://graphite.example.net/graphite/metrics", "GRAPHITE_USER", "123", "GRAPHITE_API_KEY", "glc_secret"), io.Discard, io.Discard)
+	cfg, st, err = loadAndOpen(env("TELEMETRY_SINK", "https://graphite.example.net/graphite/metrics", "GRAPHITE_USER", "123", "GRAPHITE_API_KEY", "glc_secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := cfg.Sink.(*graphite.Sink).W.(*graphite.HTTPSink); !ok || s.User != "123" || s.Key != "glc_secret" {
-		t.Fatalf("got %+v", cfg.Sink)
+	if s, ok := st.(*graphite.Sink).W.(*graphite.HTTPSink); !ok || s.User != "123" || s.Key != "glc_secret" {
+		t.Fatalf("got %+v", st)
 	}
 	bad := [][]string{
 		{"TELEMETRY_ID_TAG", "no"},
@@ -539,7 +563,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"TELEMETRY_SINK", "https://123:glc_secret@graphite.example.net/graphite/metrics", "GRAPHITE_USER", "1", "GRAPHITE_API_KEY", "k"},
 	}
 	for _, kv := range bad {
-		_, err := ConfigFromEnv(env(kv...), io.Discard, io.Discard)
+		_, err := LoadConfig(env(kv...), os.ReadFile)
 		if err == nil {
 			t.Errorf("%q: accepted", kv)
 		} else if strings.Contains(err.Error(), "glc_secret") {
@@ -551,7 +575,7 @@ func TestConfigFromEnv(t *testing.T) {
 // A body that does not arrive within the timeout gets 408, and nothing is
 // written. A real server: a ResponseRecorder has no read deadline.
 func TestSlowBodyIs408(t *testing.T) {
-	tr := newTestReceiver(t, func(c *Config) { c.Timeout = 100 * time.Millisecond })
+	tr := newTestReceiver(t, func(c *HandlerConfig) { c.Timeout = 100 * time.Millisecond })
 	srv := httptest.NewServer(tr.h)
 	defer srv.Close()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
@@ -579,7 +603,7 @@ func TestSlowBodyIs408(t *testing.T) {
 func TestIDTagOffRefusedAtStart(t *testing.T) {
 	for _, sinkSpec := range []string{"", "prometheus+https://prom.example.net/api/prom/push"} {
 		env := map[string]string{"TELEMETRY_ID_TAG": "off", "TELEMETRY_SINK": sinkSpec, "PROMETHEUS_BEARER_TOKEN": "t"}
-		_, err := ConfigFromEnv(func(k string) string { return env[k] }, io.Discard, io.Discard)
+		_, err := LoadConfig(func(k string) string { return env[k] }, os.ReadFile)
 		if !errors.Is(err, errIDTagOff) {
 			t.Fatalf("sink %q: %v, want errIDTagOff", sinkSpec, err)
 		}

@@ -1,7 +1,8 @@
-package function
+package receiver
 
 import (
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -26,11 +27,11 @@ func BenchmarkHandlerLargest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := ConfigFromEnv(func(string) string { return "" }, io.Discard, io.Discard)
+	cfg, err := LoadConfig(func(string) string { return "" }, os.ReadFile)
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := New(cfg)
+	h, err := New(cfg, Options{Stdout: io.Discard, Logger: NewLogger(io.Discard)})
 	if err != nil {
 		b.Fatal(err)
 	}

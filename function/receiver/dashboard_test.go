@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ var (
 )
 
 func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
-	b, err := os.ReadFile("dashboards/pace-telemetry.json")
+	b, err := os.ReadFile("../dashboards/pace-telemetry.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +128,9 @@ var allCommandPanels = []string{"Unused commands", "Rarely used commands"}
 
 func TestDashboardsProvisionable(t *testing.T) {
 	for _, c := range []struct{ file, dsType, queryField, commandFilter string }{
-		{"dashboards/pace-telemetry.json", "graphite", "target", "${command:regex}"},
-		{"dashboards/pace-telemetry-prometheus.json", "prometheus", "expr", "${command:regex}"},
-		{"dashboards/pace-telemetry-postgres.json", "grafana-postgresql-datasource", "rawSql", "$command"},
+		{"../dashboards/pace-telemetry.json", "graphite", "target", "${command:regex}"},
+		{"../dashboards/pace-telemetry-prometheus.json", "prometheus", "expr", "${command:regex}"},
+		{"../dashboards/pace-telemetry-postgres.json", "grafana-postgresql-datasource", "rawSql", "$command"},
 	} {
 		b, err := os.ReadFile(c.file)
 		if err != nil {

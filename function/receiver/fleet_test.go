@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"encoding/json"
@@ -101,7 +101,7 @@ func TestOriginalFleetUploads(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &recordingSink{}
-			h, err := New(Config{Sink: sink, Logger: NewLogger(io.Discard)})
+			h, err := NewHandler(HandlerConfig{Store: sink, Logger: NewLogger(io.Discard)})
 			if err != nil {
 				t.Fatal(err)
 			}

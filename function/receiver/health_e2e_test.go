@@ -1,8 +1,9 @@
-package function
+package receiver
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pace-cli/pace/function/internal/sink"
 	"maps"
 	"net/http"
 	"os"
@@ -48,7 +49,7 @@ func healthQuery(t *testing.T, file string) string {
 // the health series, by the labels they have (never an id).
 func TestHealthPanels(t *testing.T) {
 	healthTags := []string{"outcome", "reason", "receiver"}
-	g := healthQuery(t, "dashboards/pace-telemetry.json")
+	g := healthQuery(t, "../dashboards/pace-telemetry.json")
 	if !strings.Contains(g, "seriesByTag('name="+graphite.HealthMetric+"')") {
 		t.Errorf("Graphite: %s does not select %s", g, graphite.HealthMetric)
 	}
@@ -57,7 +58,7 @@ func TestHealthPanels(t *testing.T) {
 			t.Errorf("Graphite: uses tag %q, which the health series do not have", m[1])
 		}
 	}
-	p := healthQuery(t, "dashboards/pace-telemetry-prometheus.json")
+	p := healthQuery(t, "../dashboards/pace-telemetry-prometheus.json")
 	for _, m := range promMetric.FindAllString(p, -1) {
 		if m != promwrite.HealthMetric {
 			t.Errorf("Prometheus: metric %q, want %q", m, promwrite.HealthMetric)
@@ -72,7 +73,7 @@ func TestHealthPanels(t *testing.T) {
 
 // TestHealthSeriesInVictoriaMetrics: the receiver's outcome counts reach
 // a real VictoriaMetrics as pace_receiver_uploads_total, without install
-// ids, cumulative per instance, written once HealthEvery has passed.
+// ids, cumulative per instance, written once sink.HealthEvery has passed.
 func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	needBinaries(t, "victoria-metrics")
 	dir := t.TempDir()
@@ -85,13 +86,14 @@ func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	clock := &testClock{}
 	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	clock.Set(t0)
-	fn := serveWith(t, Config{Sink: s, Now: clock.Now, HealthSeries: true})
+	s.Health = sink.NewHealthSeries(s)
+	fn := serveWith(t, HandlerConfig{Store: s, Now: clock.Now})
 	expectOK(t, postJSON(t, fn, e2eBody)) // the first outcome is written at once
 	expectOK(t, postJSON(t, fn, e2eBody))
 	if r := postJSON(t, fn, `{"id":`); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad body: %d", r.StatusCode)
 	}
-	clock.Set(t0.Add(HealthEvery - time.Second)) // not yet due
+	clock.Set(t0.Add(sink.HealthEvery - time.Second)) // not yet due
 	expectOK(t, postJSON(t, fn, e2eBody))
 	flush := func() {
 		if resp, err := http.Get("http://" + addr + "/internal/force_flush"); err == nil {
@@ -100,11 +102,11 @@ func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	}
 	q := "sum by (outcome, reason) (pace_receiver_uploads_total)"
 	pollQuery(t, "http://"+addr, q, t0.Add(30*time.Second), map[string]float64{"outcome=accepted;reason=none": 1}, flush)
-	clock.Set(t0.Add(HealthEvery))
+	clock.Set(t0.Add(sink.HealthEvery))
 	expectOK(t, postJSON(t, fn, e2eBody))
-	pollQuery(t, "http://"+addr, q, t0.Add(HealthEvery+time.Second), map[string]float64{"outcome=accepted;reason=none": 4, "outcome=refused;reason=invalid": 1}, flush)
+	pollQuery(t, "http://"+addr, q, t0.Add(sink.HealthEvery+time.Second), map[string]float64{"outcome=accepted;reason=none": 4, "outcome=refused;reason=invalid": 1}, flush)
 	// The dashboard's panel: uploads per bar, by when they were written.
-	panel := strings.NewReplacer("$lookback", "30d", "$__interval", "1h").Replace(healthQuery(t, "dashboards/pace-telemetry-prometheus.json"))
+	panel := strings.NewReplacer("$lookback", "30d", "$__interval", "1h").Replace(healthQuery(t, "../dashboards/pace-telemetry-prometheus.json"))
 	for _, c := range []struct {
 		at   time.Time
 		want map[string]float64
@@ -118,7 +120,7 @@ func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 		}
 	}
 	// Its labels are outcome, reason and the instance: no id, no address.
-	got := promQuery(t, "http://"+addr, "count by (id, operating_system, cli_version) (pace_receiver_uploads_total)", t0.Add(HealthEvery+time.Second))
+	got := promQuery(t, "http://"+addr, "count by (id, operating_system, cli_version) (pace_receiver_uploads_total)", t0.Add(sink.HealthEvery+time.Second))
 	if len(got) != 1 || got[""] != 2 {
 		t.Fatalf("health series by id/os/version: %v, want one group of 2 without those labels", got)
 	}

@@ -1,4 +1,4 @@
-package function
+package receiver
 
 // The dashboards' ground-truth test: a simulated week of installs (package
 // simweek) goes through the real receiver handler, with its clock set to
@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/pace-cli/pace/function/internal/sink"
 	"io"
 	"math"
 	"net/http"
@@ -275,9 +276,9 @@ func TestDashboardsAgainstSimulatedWeek(t *testing.T) {
 	t.Logf("stores started in %v", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
 	clocks := map[string]*testClock{}
-	handler := func(name string, sink Sink) http.Handler {
+	handler := func(name string, sink sink.Store) http.Handler {
 		clocks[name] = &testClock{}
-		h, err := New(Config{Sink: sink, Now: clocks[name].Now, Logger: NewLogger(io.Discard)})
+		h, err := NewHandler(HandlerConfig{Store: sink, Now: clocks[name].Now, Logger: NewLogger(io.Discard)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -671,7 +672,7 @@ func sameValues(got, want map[string]float64) bool {
 // (or "N pp" for rates, in percentage points).
 func graphiteErrors(t *testing.T) map[string]float64 {
 	t.Helper()
-	f, err := os.Open("../docs/deploy.md")
+	f, err := os.Open("../../docs/deploy.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,7 +701,7 @@ func graphiteErrors(t *testing.T) map[string]float64 {
 // mean absolute difference in percentage points. Each must be within what
 // docs/deploy.md states.
 func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
-	panels := readPanels(t, "dashboards/pace-telemetry.json")
+	panels := readPanels(t, "../dashboards/pace-telemetry.json")
 	stated := graphiteErrors(t)
 	worst := map[string]float64{}
 	for _, sc := range truthScenarios(w) {

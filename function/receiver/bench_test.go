@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"fmt"
@@ -41,8 +41,8 @@ func typicalPayload(tb testing.TB) (string, []string) {
 
 func benchReceiver(b *testing.B) (http.Handler, string) {
 	body, paths := typicalPayload(b)
-	h, err := New(Config{
-		Sink:     &graphite.Sink{W: &graphite.WriterSink{W: io.Discard}, Interval: time.Hour},
+	h, err := NewHandler(HandlerConfig{
+		Store:    &graphite.Sink{W: &graphite.WriterSink{W: io.Discard}, Interval: time.Hour},
 		Logger:   NewLogger(io.Discard),
 		Commands: paths,
 	})

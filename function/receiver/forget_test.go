@@ -1,7 +1,8 @@
-package function
+package receiver
 
 import (
 	"bytes"
+	"github.com/pace-cli/pace/function/internal/sink"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,14 +72,14 @@ func TestForgetOnTSDBSinks(t *testing.T) {
 	var lines bytes.Buffer
 	for _, c := range []struct {
 		name string
-		sink Sink
+		sink sink.Store
 		want []string
 	}{
 		{"prometheus", prom, []string{"remote write, which cannot delete", "/api/v1/admin/tsdb/delete_series", "clean_tombstones", "VictoriaMetrics"}},
 		{"graphite", &graphite.Sink{W: &graphite.WriterSink{W: &lines}, Interval: time.Hour}, []string{"cannot delete series", "whisper files", "delSeries"}},
 	} {
 		var log bytes.Buffer
-		h, err := New(Config{Sink: c.sink, Now: func() time.Time { return testNow }, Logger: NewLogger(&log), Commands: []string{"pace", "pace version"}})
+		h, err := NewHandler(HandlerConfig{Store: c.sink, Now: func() time.Time { return testNow }, Logger: NewLogger(&log), Commands: []string{"pace", "pace version"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestForgetOnTSDBSinks(t *testing.T) {
 		}
 	}
 	// The original fleet's upload, to /telemetry, on the Graphite sink.
-	h, _ := New(Config{Sink: &graphite.Sink{W: &graphite.WriterSink{W: &lines}, Interval: time.Hour}, Now: func() time.Time { return testNow }, Logger: NewLogger(&bytes.Buffer{}), Commands: []string{"pace", "pace version"}})
+	h, _ := NewHandler(HandlerConfig{Store: &graphite.Sink{W: &graphite.WriterSink{W: &lines}, Interval: time.Hour}, Now: func() time.Time { return testNow }, Logger: NewLogger(&bytes.Buffer{}), Commands: []string{"pace", "pace version"}})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, forgetReq("/telemetry", "application/json", body(`{"pace version":{"0":{"cumulative_count":4}}}`)))
 	if w.Code != 200 || w.Body.String() != "OK" || !strings.Contains(lines.String(), "id="+testID) {

@@ -1,4 +1,4 @@
-package function
+package receiver
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-const promDashboard = "dashboards/pace-telemetry-prometheus.json"
+const promDashboard = "../dashboards/pace-telemetry-prometheus.json"
 
 var (
 	// A matcher inside a selector's braces: label, operator, quoted value.
@@ -170,7 +170,7 @@ var promOnlyPanels = []string{"Installs per command"}
 
 func readGraphiteTitles(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile("dashboards/pace-telemetry.json")
+	b, err := os.ReadFile("../dashboards/pace-telemetry.json")
 	if err != nil {
 		t.Fatal(err)
 	}
