@@ -18,10 +18,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function/receiver"
 	"github.com/pace-cli/pace/function/internal/fleetbench"
 	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 const target = time.Second

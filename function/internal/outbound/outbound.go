@@ -5,8 +5,8 @@ package outbound
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
