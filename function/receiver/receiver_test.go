@@ -186,11 +186,15 @@ type storeCase struct {
 func storeCases() []storeCase {
 	return []storeCase{
 		{
-			name:   "stdout",
-			start:  func(*testing.T) map[string]string { return map[string]string{"TELEMETRY_SINK": "stdout"} },
-			stored: func(_ *testing.T, _ map[string]string, out string) bool { return strings.Contains(out, "pace.cli.invocations;") },
+			name:  "stdout",
+			start: func(*testing.T) map[string]string { return map[string]string{"TELEMETRY_SINK": "stdout"} },
+			stored: func(_ *testing.T, _ map[string]string, out string) bool {
+				return strings.Contains(out, "pace.cli.invocations;")
+			},
 			// The stdout store, for development, carries usage only.
-			health: func(_ *testing.T, _ map[string]string, out string) bool { return !strings.Contains(out, "pace.receiver.uploads") },
+			health: func(_ *testing.T, _ map[string]string, out string) bool {
+				return !strings.Contains(out, "pace.receiver.uploads")
+			},
 		},
 		{
 			name: "carbon",
@@ -203,8 +207,12 @@ func storeCases() []storeCase {
 				return map[string]string{"TELEMETRY_SINK": "carbon+tcp://" + addr, "dir": dir}
 			},
 			// Two usage series and one health series, each its whisper file.
-			stored: func(t *testing.T, env map[string]string, _ string) bool { return whisperFiles(env["dir"]) >= len(e2eWant) },
-			health: func(t *testing.T, env map[string]string, _ string) bool { return whisperFiles(env["dir"]) == len(e2eWant)+1 },
+			stored: func(t *testing.T, env map[string]string, _ string) bool {
+				return whisperFiles(env["dir"]) >= len(e2eWant)
+			},
+			health: func(t *testing.T, env map[string]string, _ string) bool {
+				return whisperFiles(env["dir"]) == len(e2eWant)+1
+			},
 		},
 		{
 			name: "graphite-http",
