@@ -11,7 +11,7 @@ import (
 	"github.com/pace-cli/pace/function/payload"
 )
 
-var update = flag.Bool("update", false, "rewrite function/commands.txt from the command tree")
+var update = flag.Bool("update", false, "rewrite function/receiver/commands.txt from the command tree")
 
 // allowList is the receiver's list of command paths it stores.
 var allowList = filepath.Join("..", "..", "function", "receiver", "commands.txt")
