@@ -46,4 +46,3 @@ func difference(a, b map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
-
