@@ -21,12 +21,12 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
-	"github.com/pace-cli/pace/function"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 const (
 	rootPath     = "github.com/pace-cli/pace"
-	functionPath = "github.com/pace-cli/pace/function"
+	functionPath = "github.com/pace-cli/pace/function/receiver"
 )
 
 // TestInstallAsReleased publishes both modules the way a release does, to
@@ -164,11 +164,11 @@ func TestInstallAsReleased(t *testing.T) {
 
 	// Run them, as a new user would, against a receiver on loopback.
 	var stored safeBuffer
-	cfg, err := function.ConfigFromEnv(func(string) string { return "" }, &stored, io.Discard)
+	cfg, err := receiver.LoadConfig(func(string) string { return "" }, os.ReadFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := function.New(cfg)
+	h, err := receiver.New(cfg, receiver.Options{Stdout: &stored, Logger: receiver.NewLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 echo "== build (a first build compiles the dependencies: a minute or two)"
-for target in pace:./cmd/pace pace-telemetryd:./cmd/pace-telemetryd receiver:./function/cmd/local; do
+for target in pace:./cmd/pace pace-telemetryd:./cmd/pace-telemetryd receiver:./function/cmd/receiver; do
 	name=${target%%:*}
 	start=$SECONDS
 	printf '   %-16s building…' "$name"

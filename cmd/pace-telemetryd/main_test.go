@@ -23,7 +23,7 @@ import (
 )
 
 // These tests run the real binaries: pace, pace-telemetryd, and the
-// receiver from function/ (function/cmd/local) with its stdout sink, all on
+// receiver from function/ (function/cmd/receiver) with its stdout sink, all on
 // loopback.
 
 var bin struct{ pace, daemon, receiver string }
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		exe = ".exe"
 	}
 	bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"+exe), filepath.Join(dir, "pace-telemetryd"+exe), filepath.Join(dir, "receiver"+exe)
-	for out, pkg := range map[string]string{bin.pace: "../pace", bin.daemon: ".", bin.receiver: "../../function/cmd/local"} {
+	for out, pkg := range map[string]string{bin.pace: "../pace", bin.daemon: ".", bin.receiver: "../../function/cmd/receiver"} {
 		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
 			os.Exit(1)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Load run: starts function/cmd/local on loopback with the stdout sink
+# Load run: starts function/cmd/receiver on loopback with the stdout sink
 # redirected to a file, sends a bounded number of typical 20-series uploads
 # and prints payloads/s and latency percentiles.
 #
@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 cd "$here"
-go build -o "$tmp/local" ./cmd/local
+go build -o "$tmp/local" ./cmd/receiver
 go build -o "$tmp/bench" ./bench
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 

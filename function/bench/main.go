@@ -1,6 +1,6 @@
 // Command bench sends a bounded load of typical uploads (20 series each)
 // to a running receiver and prints payloads per second and latency
-// percentiles. load.sh runs it against function/cmd/local.
+// percentiles. load.sh runs it against function/cmd/receiver.
 package main
 
 import (

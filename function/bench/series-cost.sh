@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What an anonymous client can make a store hold: starts VictoriaMetrics
-# and function/cmd/local (carbon+tcp sink) on loopback, sends uploads that
+# and function/cmd/receiver (carbon+tcp sink) on loopback, sends uploads that
 # each carry every allowed command path with every stored exit-code value
 # (the most one request can add), each from a new installation id, and
 # prints the series stored, series per request, and VictoriaMetrics' disk
@@ -29,7 +29,7 @@ waitport() {
 }
 
 cd "$here"
-go build -o "$tmp/local" ./cmd/local
+go build -o "$tmp/local" ./cmd/receiver
 vmhttp=$(freeport)
 vmgraphite=$(freeport)
 port=$(freeport)

@@ -17,7 +17,7 @@ func Command() *cobra.Command {
 }
 
 // CommandPaths lists every command path pace can count, sorted: the
-// receiver's allow-list is generated from it (function/commands.txt).
+// receiver's allow-list is generated from it (function/receiver/commands.txt).
 func CommandPaths() []string {
 	root := Command()
 	var paths []string

@@ -11,10 +11,10 @@ import (
 	"github.com/pace-cli/pace/function/payload"
 )
 
-var update = flag.Bool("update", false, "rewrite function/commands.txt from the command tree")
+var update = flag.Bool("update", false, "rewrite function/receiver/commands.txt from the command tree")
 
 // allowList is the receiver's list of command paths it stores.
-var allowList = filepath.Join("..", "..", "function", "commands.txt")
+var allowList = filepath.Join("..", "..", "function", "receiver", "commands.txt")
 
 const allowListHeader = `# Command paths of the pace CLI that the receiver accepts.
 # Generated from the CLI's command tree; do not edit. Regenerate with:

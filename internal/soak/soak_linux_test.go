@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"), filepath.Join(dir, "pace-telemetryd"), filepath.Join(dir, "receiver")
-	for out, pkg := range map[string]string{bin.pace: "../../cmd/pace", bin.daemon: "../../cmd/pace-telemetryd", bin.receiver: "../../function/cmd/local"} {
+	for out, pkg := range map[string]string{bin.pace: "../../cmd/pace", bin.daemon: "../../cmd/pace-telemetryd", bin.receiver: "../../function/cmd/receiver"} {
 		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
 			os.Exit(1)

@@ -18,10 +18,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/fleetbench"
 	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 const target = time.Second
@@ -82,7 +82,7 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	if err != nil {
 		return err
 	}
-	sink, err := pgsink.Open(ctx, pgsink.Config{DSN: srv.DSN("bench"), IDKey: []byte("benchmark-key-0123456789abcdef"), Commands: function.Commands()})
+	sink, err := pgsink.Open(ctx, pgsink.Config{DSN: srv.DSN("bench"), IDKey: []byte("benchmark-key-0123456789abcdef"), Commands: receiver.Commands()})
 	if err != nil {
 		return err
 	}

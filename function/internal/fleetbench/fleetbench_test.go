@@ -14,10 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/fleetbench"
 	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 func TestMain(m *testing.M) {
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 func TestSmallFleetRunsEveryPanel(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgserver.NewDB(t)
-	s, err := pgsink.Open(ctx, pgsink.Config{DSN: dsn, IDKey: []byte("0123456789abcdef0123456789abcdef"), Commands: function.Commands(), ActivityDays: 30})
+	s, err := pgsink.Open(ctx, pgsink.Config{DSN: dsn, IDKey: []byte("0123456789abcdef0123456789abcdef"), Commands: receiver.Commands(), ActivityDays: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestSmallFleetRunsEveryPanel(t *testing.T) {
 		t.Errorf("%d of %d command rows failed, want some and not all", a, b)
 	}
 	// command_path is the receiver's allow-list.
-	if a, b := one(`SELECT count(*) FROM command_path`), int64(len(function.Commands())); a != b {
+	if a, b := one(`SELECT count(*) FROM command_path`), int64(len(receiver.Commands())); a != b {
 		t.Errorf("command_path holds %d paths, the allow-list %d", a, b)
 	}
 	// The prune kept 30 days of per-install rows and rolled up the days
@@ -119,7 +119,7 @@ func TestSmallFleetRunsEveryPanel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed := function.Commands()
+	allowed := receiver.Commands()
 	for _, p := range paths {
 		if !slices.Contains(allowed, p) {
 			t.Errorf("path %q is not on the receiver's allow-list", p)

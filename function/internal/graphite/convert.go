@@ -83,6 +83,9 @@ func Convert(u *sink.Upload, interval int) []Series {
 type Sink struct {
 	W        Writer
 	Interval time.Duration // the clients' upload interval; at least a second
+	// Health, when set (sink.NewHealthSeries(s)), writes the receiver's
+	// outcome counts as series; nil keeps none.
+	Health *sink.HealthSeries
 }
 
 // Write implements sink.Sink. Every Writer's error means the series may be
@@ -98,7 +101,7 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 // HealthMetric is the series of the receiver's own health figures.
 const HealthMetric = "pace.receiver.uploads"
 
-// WriteHealth implements sink.HealthWriter: one series per outcome and
+// WriteHealth implements sink.HealthWriter, for Health: one series per outcome and
 // reason of this receiver instance, its cumulative count of uploads.
 // The stdout writer, for development and demos, carries only usage.
 func (s *Sink) WriteHealth(ctx context.Context, at time.Time, receiver string, counts []sink.HealthCount) error {

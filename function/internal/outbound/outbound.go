@@ -5,8 +5,10 @@ package outbound
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 )
@@ -44,4 +46,33 @@ func Redact(reply []byte, user string, secrets ...string) []byte {
 		}
 	}
 	return reply
+}
+
+// Reachable reports whether a TCP connection to the host of rawURL (its
+// port, or the scheme's) can be opened now: the readiness of a store the
+// receiver only ever writes to, whose protocol has no cheaper question.
+func Reachable(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	return Dial(ctx, addr)
+}
+
+// Dial opens and closes a TCP connection to addr (host:port).
+func Dial(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }

@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 const abuser = "203.0.113.66"
@@ -228,7 +228,7 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 			}
 			if slices.Contains(releasePanels, p.Title) {
 				// The release panels: the truth of fleet and model together.
-				tr := &releaseTruth{tr: both, from: rg[0], to: rg[1], vars: vars, allow: function.Commands()}
+				tr := &releaseTruth{tr: both, from: rg[0], to: rg[1], vars: vars, allow: receiver.Commands()}
 				wantCols, want := tr.want(p.Title, commands)
 				cols, got := table(t, c, withVars(grafanaSQL(p.Targets[0].RawSQL, rg[0], rg[1], commands), vars))
 				if !slices.Equal(cols, wantCols) || !sameRows(got, want, 1e-6) {
@@ -260,8 +260,8 @@ func TestAbusiveSourceMovesNoFigureBeyondTheBounds(t *testing.T) {
 	// What the bounded share moved on the release panels, over the week.
 	var moved []string
 	for _, title := range releasePanels {
-		alone := &releaseTruth{tr: week.Truth, from: start, to: week.End, vars: vars, allow: function.Commands()}
-		with := &releaseTruth{tr: both, from: start, to: week.End, vars: vars, allow: function.Commands()}
+		alone := &releaseTruth{tr: week.Truth, from: start, to: week.End, vars: vars, allow: receiver.Commands()}
+		with := &releaseTruth{tr: both, from: start, to: week.End, vars: vars, allow: receiver.Commands()}
 		_, a := alone.want(title, commands)
 		_, w := with.want(title, commands)
 		if !sameRows(a, w, 1e-9) {

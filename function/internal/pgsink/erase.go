@@ -160,3 +160,23 @@ func (s *Sink) OldKeyStates(ctx context.Context) (int64, error) {
 		WHERE last_received < (SELECT first_used FROM id_key WHERE fingerprint = $1)`, fingerprint(s.key)).Scan(&n)
 	return n, err
 }
+
+// logKeyRotation says at start, during a key rotation, how many installs'
+// state is still under the previous key: at 0 the previous key can go
+// (docs/deploy.md, Key rotation). Instances start often, so the line is a
+// running status of the transition.
+func (s *Sink) logKeyRotation(ctx context.Context) {
+	if !s.Rotating() {
+		return
+	}
+	n, err := s.OldKeyStates(ctx)
+	if err != nil {
+		s.log.Warn("key rotation: could not count the installs still under TELEMETRY_ID_KEY_PREVIOUS", "error", err.Error())
+		return
+	}
+	msg := "key rotation: installs still under TELEMETRY_ID_KEY_PREVIOUS; at 0, unset it and destroy the old key"
+	if n == 0 {
+		msg = "key rotation: no install is left under TELEMETRY_ID_KEY_PREVIOUS; unset it and destroy the old key"
+	}
+	s.log.Info(msg, "installs_under_previous_key", n)
+}

@@ -8,14 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 const (
@@ -138,8 +139,8 @@ func (r *rig) openWith(t *testing.T, key, prev []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
-	h, err := function.New(function.Config{Sink: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: function.NewLogger(io.Discard)})
+	t.Cleanup(func() { s.Close() })
+	h, err := receiver.NewHandler(receiver.HandlerConfig{Store: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: receiver.NewLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +235,15 @@ func TestKeyRotationStatusLine(t *testing.T) {
 		t.Helper()
 		env["TELEMETRY_SINK"] = r.dsn
 		var log strings.Builder
-		cfg, err := function.ConfigFromEnv(func(k string) string { return env[k] }, io.Discard, &log)
+		cfg, err := receiver.LoadConfig(func(k string) string { return env[k] }, os.ReadFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(cfg.Sink.(*pgsink.Sink).Close)
+		st, err := cfg.OpenStore(context.Background(), receiver.Options{Logger: receiver.NewLogger(&log)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
 		return log.String()
 	}
 	newKey := "fedcba9876543210fedcba9876543210"

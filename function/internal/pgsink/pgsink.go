@@ -204,18 +204,26 @@ type Sink struct {
 	log          *slog.Logger
 }
 
-// Open connects, migrates the schema, and returns the sink.
-func Open(ctx context.Context, cfg Config) (*Sink, error) {
+var _ sink.Store = (*Sink)(nil)
+
+// Check reports whether Open would accept cfg, without any I/O: the
+// receiver checks its configuration at start with it.
+func (cfg Config) Check() error {
+	_, err := cfg.poolConfig()
+	return err
+}
+
+// poolConfig checks cfg and returns the pool's configuration.
+func (cfg Config) poolConfig() (*pgxpool.Config, error) {
 	if len(cfg.IDKey) < MinIDKeyBytes {
 		return nil, fmt.Errorf("TELEMETRY_ID_KEY is %d bytes: want a random secret of at least %d", len(cfg.IDKey), MinIDKeyBytes)
 	}
 	if n := len(cfg.PreviousIDKey); n > 0 && n < MinIDKeyBytes {
 		return nil, fmt.Errorf("TELEMETRY_ID_KEY_PREVIOUS is %d bytes: it must be the previous TELEMETRY_ID_KEY, of at least %d", n, MinIDKeyBytes)
 	}
-	shown := Redact(cfg.DSN)
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("TELEMETRY_SINK %s: not a valid PostgreSQL URL: want postgres://USER@HOST:PORT/DB?sslmode=…", shown)
+		return nil, fmt.Errorf("TELEMETRY_SINK %s: not a valid PostgreSQL URL: want postgres://USER@HOST:PORT/DB?sslmode=…", Redact(cfg.DSN))
 	}
 	if cfg.Password != "" {
 		pc.ConnConfig.Password = cfg.Password
@@ -226,6 +234,17 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 	if err := checkDays(cfg); err != nil {
 		return nil, err
 	}
+	return pc, nil
+}
+
+// Open connects, migrates the schema, and returns the sink. During a key
+// rotation it logs how many installs are still under the previous key.
+func Open(ctx context.Context, cfg Config) (*Sink, error) {
+	pc, err := cfg.poolConfig()
+	if err != nil {
+		return nil, err
+	}
+	shown := Redact(cfg.DSN)
 	s := &Sink{key: cfg.IDKey, prevKey: cfg.PreviousIDKey, retention: cfg.RetentionDays, idle: cfg.IdleDays, activity: cfg.ActivityDays,
 		maxDaily: cfg.MaxDailyRuns, newPerSource: cfg.NewInstallsPerSource, log: cfg.Logger}
 	if s.log == nil {
@@ -265,6 +284,7 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("PostgreSQL %s: writing the allow-list: %v", shown, err)
 	}
+	s.logKeyRotation(ctx)
 	return s, nil
 }
 
@@ -286,8 +306,14 @@ func writeCommands(ctx context.Context, pool *pgxpool.Pool, paths []string) erro
 	})
 }
 
-// Close closes the pool.
-func (s *Sink) Close() { s.pool.Close() }
+// Close implements sink.Store: it closes the pool.
+func (s *Sink) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ready implements sink.Store: the database answers.
+func (s *Sink) Ready(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // InstallKey is the HMAC-SHA256 of id under the sink's key: what the
 // tables hold instead of the id.

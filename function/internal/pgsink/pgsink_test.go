@@ -19,9 +19,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +43,7 @@ type rig struct {
 func newRig(t testing.TB, opts ...func(*pgsink.Config)) *rig {
 	t.Helper()
 	r := &rig{dsn: pgserver.NewDB(t)}
-	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: function.Commands()}
+	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: receiver.Commands()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -51,10 +51,10 @@ func newRig(t testing.TB, opts ...func(*pgsink.Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { s.Close() })
 	r.sink = s
 	r.now.Store(time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC).UnixNano())
-	h, err := function.New(function.Config{Sink: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: function.NewLogger(io.Discard)})
+	h, err := receiver.NewHandler(receiver.HandlerConfig{Store: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: receiver.NewLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestBadConfig(t *testing.T) {
 		t.Errorf("unreachable server: %v (want an error naming the host, never the password)", err)
 	}
 	// Through the receiver's switch: the key is required.
-	_, err = function.ConfigFromEnv(env(map[string]string{"TELEMETRY_SINK": dsn}), io.Discard, io.Discard)
+	_, err = receiver.LoadConfig(env(map[string]string{"TELEMETRY_SINK": dsn}), os.ReadFile)
 	if err == nil || !strings.Contains(err.Error(), "TELEMETRY_ID_KEY") {
 		t.Errorf("TELEMETRY_SINK=postgres without a key: %v", err)
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/simweek"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 // TestReleaseAlertRule: the rule "Regression on the newest version" is in
@@ -50,7 +50,7 @@ func TestReleaseAlertRule(t *testing.T) {
 	r := newRig(t, noBounds)
 	c := r.conn(t)
 	allow := map[string]bool{}
-	for _, p := range function.Commands() {
+	for _, p := range receiver.Commands() {
 		allow[p] = true
 	}
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)

@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
 	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 // Fleet size of the power and false-positive measurement (docs/deploy.md,
@@ -157,7 +157,7 @@ func TestRegressionsPowerAndFalsePositives(t *testing.T) {
 	var runsOnly, runsOnlyBusy int
 	var improvedListed, improvedFound int // clean fleets listing any improvement; injected ones finding ImprovedCommand
 	allow := map[string]bool{}
-	for _, p := range function.Commands() {
+	for _, p := range receiver.Commands() {
 		allow[p] = true
 	}
 	start := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)

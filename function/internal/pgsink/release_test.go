@@ -24,9 +24,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 // releasePanels are the release-health panels this file checks.
@@ -651,7 +651,7 @@ func checkReleasePanels(t *testing.T, c *pgx.Conn, week *simweek.Week, panels []
 					t.Errorf("no panel %q", title)
 					continue
 				}
-				tr := &releaseTruth{tr: week.Truth, from: ceilDay(rg.from), to: ceilDay(rg.to), vars: vars, allow: function.Commands()}
+				tr := &releaseTruth{tr: week.Truth, from: ceilDay(rg.from), to: ceilDay(rg.to), vars: vars, allow: receiver.Commands()}
 				wantCols, want := tr.want(title, cmds)
 				cols, got := table(t, c, withVars(grafanaSQL(p.Targets[0].RawSQL, rg.from, rg.to, cmds), vars))
 				if !slices.Equal(cols, wantCols) {
@@ -789,7 +789,7 @@ func TestCommandPathIsTheAllowList(t *testing.T) {
 		}
 		return got
 	}
-	if got, want := read(), function.Commands(); !slices.Equal(got, want) {
+	if got, want := read(), receiver.Commands(); !slices.Equal(got, want) {
 		t.Fatalf("command_path %q, want the allow-list %q", got, want)
 	}
 	s, err := pgsink.Open(context.Background(), pgsink.Config{DSN: r.dsn, IDKey: testKey, Commands: []string{"pace", "pace list tables"}})

@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
+	"github.com/pace-cli/pace/function/receiver"
 )
 
 // Minimal retention: a simulated 60-day fleet goes through the handler
@@ -31,8 +31,8 @@ func TestRollupsKeepPanelsExactOver60Days(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
-	h, err := function.New(function.Config{Sink: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: function.NewLogger(io.Discard)})
+	t.Cleanup(func() { s.Close() })
+	h, err := receiver.NewHandler(receiver.HandlerConfig{Store: s, Now: func() time.Time { return time.Unix(0, r.now.Load()).UTC() }, Logger: receiver.NewLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}

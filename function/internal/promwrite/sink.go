@@ -44,6 +44,9 @@ type Sink struct {
 	URL    string
 	Auth   Auth
 	Client *http.Client
+	// Health, when set (sink.NewHealthSeries(s)), writes the receiver's
+	// outcome counts as series; nil keeps none.
+	Health *sink.HealthSeries
 }
 
 // New returns a Sink with a client that does not follow redirects, so the
@@ -181,7 +184,7 @@ func (s *Sink) redact(reply []byte) []byte {
 // HealthMetric is the series of the receiver's own health figures.
 const HealthMetric = "pace_receiver_uploads_total"
 
-// WriteHealth implements sink.HealthWriter: one series per outcome and
+// WriteHealth implements sink.HealthWriter, for Health: one series per outcome and
 // reason of this receiver instance, its cumulative count of uploads.
 func (s *Sink) WriteHealth(ctx context.Context, at time.Time, receiver string, counts []sink.HealthCount) error {
 	series := make([]Series, 0, len(counts))

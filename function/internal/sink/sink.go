@@ -1,8 +1,10 @@
 // Package sink is the one shape every store takes in the receiver: the
-// validated counters of one upload, as a neutral Upload, handed to a Sink.
-// Each store's conversion (Graphite tagged series, Prometheus remote write,
-// …) lives in its own package and implements Sink; adding a store is one
-// new package and one case in the receiver's TELEMETRY_SINK switch.
+// validated counters of one upload, as a neutral Upload, handed to a
+// Store, and everything else the receiver asks of a store (erasure, its
+// health figures, readiness, closing), all in the Store interface. Each
+// store (Graphite tagged series, Prometheus remote write, PostgreSQL)
+// lives in its own package and implements Store; docs/configuration.md
+// says what adding one takes.
 package sink
 
 import (
@@ -38,7 +40,9 @@ type Counter struct {
 	Count    uint64 // cumulative, never an increment
 }
 
-// A Sink delivers uploads to one store.
+// A Store is where the receiver delivers each accepted upload, and
+// everything else it asks of the store. Each store's package checks it
+// implements all of it at compile time (var _ sink.Store = (*Sink)(nil)).
 //
 // Write returns nil only when the store has taken all of u's counters: the
 // receiver then answers 200 and the client forgets them. Any error means
@@ -58,10 +62,45 @@ type Counter struct {
 //
 // Write must honour ctx's deadline and be safe for concurrent use. Its
 // error may quote the store; the receiver removes the installation id
-// before logging it, but a Sink must never put its own secrets in it.
-type Sink interface {
+// before logging it, but a Store must never put its own secrets in it.
+//
+// Erase deletes, in one transaction, every row the store keeps under an
+// installation's id, for its erasure request, and returns how many it
+// deleted, per table. An id the store never saw gives the same tables,
+// each with 0: the answer has one shape whatever the id, and only the
+// id's holder can ask (the id is the proof). A store whose write protocol
+// cannot delete returns a *CannotEraseError naming the store's own admin
+// API (the receiver answers 501, which the daemon does not retry); any
+// other error is a 503.
+//
+// Count records one upload's outcome in the receiver's health figures
+// (see Accepted and the other outcomes). Reasons are fixed words, never
+// input; the figures hold no install id and no address. Count must not
+// fail the request: a store logs or drops what it cannot record.
+//
+// Ready reports whether the store can be reached now (the /readyz probe):
+// nil, or why not. It must honour ctx.
+//
+// Close releases what the store holds (connections); the receiver calls
+// it once, after its last request.
+type Store interface {
 	Write(ctx context.Context, u *Upload) error
+	Erase(ctx context.Context, id string) (map[string]int64, error)
+	Count(ctx context.Context, at time.Time, outcome, reason string)
+	Ready(ctx context.Context) error
+	Close() error
 }
+
+// CannotEraseError is a store's answer to an erasure request when its
+// write protocol cannot delete (remote write, Graphite's line protocol).
+// Error is the one sentence the receiver answers with: it names the
+// store's own admin API, with which its operator can delete.
+type CannotEraseError struct {
+	Store string // e.g. "Graphite"
+	How   string // the sentence: why not, and how the operator can
+}
+
+func (e *CannotEraseError) Error() string { return e.How }
 
 // RefusedError wraps a store's refusal of the data itself.
 type RefusedError struct{ Err error }
@@ -108,15 +147,6 @@ const (
 	RateLimited = "rate_limited" // a 429: too much from one source; retried later
 )
 
-// Health is implemented by sinks that keep the receiver's health figures:
-// the receiver reports each upload's outcome to it. Reasons are fixed
-// words, never input; the figures hold no install id and no address.
-// Count must not fail the request: a sink logs or drops what it cannot
-// record.
-type Health interface {
-	Count(ctx context.Context, at time.Time, outcome, reason string)
-}
-
 // HealthCount is one cumulative count of an outcome, since the receiver
 // instance started.
 type HealthCount struct {
@@ -124,28 +154,10 @@ type HealthCount struct {
 	Uploads         uint64
 }
 
-// HealthWriter is implemented by stateless stores (Graphite, Prometheus):
-// the receiver counts outcomes in memory and now and then hands this
-// instance's cumulative counts to WriteHealth, as series labelled with
-// the instance (receiver) and never an install id or address.
+// HealthWriter is what a stateless store (Graphite, Prometheus) hands its
+// health figures to: HealthSeries counts outcomes in memory and now and
+// then gives WriteHealth this instance's cumulative counts, as series
+// labelled with the instance (receiver) and never an install id or address.
 type HealthWriter interface {
 	WriteHealth(ctx context.Context, at time.Time, receiver string, counts []HealthCount) error
-}
-
-// An Eraser is a Sink that can delete what it keeps of one installation,
-// for the installation's erasure request.
-//
-// Erase deletes, in one transaction, every row the store keeps under id
-// and returns how many it deleted, per table. An id the store never saw
-// gives the same tables, each with 0: the answer has one shape whatever
-// the id, and only the id's holder can ask (the id is the proof).
-type Eraser interface {
-	Erase(ctx context.Context, id string) (map[string]int64, error)
-}
-
-// A NonEraser is a Sink whose write protocol cannot delete (remote write,
-// Graphite's line protocol): CannotErase says so in one sentence, naming
-// the store's own admin API with which its operator can.
-type NonEraser interface {
-	CannotErase() string
 }
