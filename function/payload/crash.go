@@ -75,3 +75,32 @@ func ParseCrashFrame(frame string) (function, line string, err error) {
 	}
 	return function, line, nil
 }
+
+// CrashFunctionBase is the declared function a frame's function name
+// belongs to: closures, their wrappers and numbered init functions are
+// named by the compiler after it (internal/cli.newRoot.func1.2,
+// internal/x.F.deferwrap1, internal/x.init.0), so an allow-list of
+// declared functions covers them.
+func CrashFunctionBase(name string) string {
+	for {
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 {
+			return name
+		}
+		last := name[i+1:]
+		if !compilerSuffix(last) {
+			return name
+		}
+		name = name[:i]
+	}
+}
+
+// compilerSuffix: func1, gowrap2, deferwrap3, or a bare number.
+func compilerSuffix(s string) bool {
+	for _, p := range []string{"func", "gowrap", "deferwrap", ""} {
+		if rest, ok := strings.CutPrefix(s, p); ok && allDigits(rest) {
+			return true
+		}
+	}
+	return false
+}
