@@ -39,6 +39,26 @@ func noticeShown(dir string) int {
 	return n
 }
 
+// rememberNotice writes NoticeVersion to the notice file, in place: a
+// process killed meanwhile leaves a short file, which reads as 0 and shows
+// the notice once more (the safe side), and no temporary file. The file is
+// opened as every file of the folder is (no links followed, no pipes),
+// and only then truncated.
+func rememberNotice(dir string) error {
+	f, err := lockedfile.OpenFile(config.NewFolder(dir).Notice(), os.O_WRONLY|os.O_CREATE, config.FilePerm)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteString(strconv.Itoa(NoticeVersion) + "\n")
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // notice tells, on stderr, what is counted and how to stop it, and
 // remembers that this version was shown. It is owed when the counts file
 // is new, and on the first run of a new version of pace (which is when
@@ -66,8 +86,7 @@ func notice(w io.Writer, getenv config.Getenv, mode telemetry.Mode, dir, path st
 	// Remembered first, so that a folder pace cannot write to (where the
 	// count failed too) does not get the notice on every run; a new file's
 	// folder was written to.
-	err := lockedfile.Replace(config.NewFolder(dir).Notice(), []byte(strconv.Itoa(NoticeVersion)+"\n"), config.FilePerm)
-	if err != nil && !created {
+	if err := rememberNotice(dir); err != nil && !created {
 		return
 	}
 	width := terminalWidth(w)
