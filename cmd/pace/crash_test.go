@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pace-cli/pace/function/payload"
 )
 
 // crashBin is pace built with the tag crashtest, whose commands panic with
@@ -93,6 +95,19 @@ func TestPanicIsCountedWithItsSiteAndNothingElse(t *testing.T) {
 	for site, n := range sites {
 		if n != 2 || !strings.HasPrefix(site, "internal/cli.crashTest:+") || !strings.Contains(site, " internal/cli.newRoot.func") {
 			t.Errorf("site %q counted %d, want internal/cli.crashTest:+N internal/cli.newRoot.func…, twice", site, n)
+		}
+	}
+	// Every frame names a function on the receiver's allow-list.
+	list, err := os.ReadFile("../../function/receiver/crashfunctions.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for site := range sites {
+		for frame := range strings.SplitSeq(site, " ") {
+			fn, _, err := payload.ParseCrashFrame(frame)
+			if err != nil || !strings.Contains(string(list), "\n"+payload.CrashFunctionBase(fn)+"\n") {
+				t.Errorf("frame %q: %v; its function is not on crashfunctions.txt", frame, err)
+			}
 		}
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "telemetry.yaml"))
