@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -55,3 +56,50 @@ func TestCrashFunctionBase(t *testing.T) {
 		}
 	}
 }
+
+// crash_sites is optional, decoded and validated as metric_points is.
+func TestDecodeCrashSites(t *testing.T) {
+	const id = "36be4c46-4e1b-431d-b9db-1b315f537a85"
+	body := `{"metric_points":{"pace version":{"70":{"cumulative_count":2}}},"cli_version":"v1.27.0","operating_system":"linux","id":"` + id + `",` +
+		`"crash_sites":{"pace version":{"internal/cli.crashTest:+4 internal/cli.newRoot.func1:+2":{"cumulative_count":2}}}}`
+	p, err := Decode([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.CrashSites["pace version"]["internal/cli.crashTest:+4 internal/cli.newRoot.func1:+2"].CumulativeCount; got != 2 {
+		t.Fatalf("decoded %v", p.CrashSites)
+	}
+	again, _ := p.Marshal()
+	if string(again) != body {
+		t.Fatalf("Marshal gives\n%s\nwant\n%s", again, body)
+	}
+	for name, bad := range map[string]string{
+		"free text":     strings.Replace(body, "internal/cli.crashTest:+4", "my password is hunter2", 1),
+		"not an object": strings.Replace(body, `"crash_sites":{`, `"crash_sites":[{`, 1),
+		"a bad path":    strings.Replace(body, `"crash_sites":{"pace version"`, `"crash_sites":{"/home/alice"`, 1),
+	} {
+		p, err := Decode([]byte(bad))
+		if err == nil {
+			err = p.Validate()
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "crash_sites") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	var many strings.Builder
+	for i := range MaxCrashSites + 1 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		many.WriteString(`"internal/a.b:+` + itoa(i+1) + `":{"cumulative_count":1}`)
+	}
+	over := `{"metric_points":{},"cli_version":"v1.27.0","operating_system":"linux","id":"` + id + `","crash_sites":{"pace":{` + many.String() + `}}}`
+	if _, err := Decode([]byte(over)); err == nil || !strings.Contains(err.Error(), "more than 32 crash sites") {
+		t.Errorf("%d sites: %v", MaxCrashSites+1, err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

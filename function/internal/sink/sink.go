@@ -29,6 +29,19 @@ type Upload struct {
 	// Counters are sorted by Path, then ExitCode; each (Path, ExitCode)
 	// appears once.
 	Counters []Counter
+	// Crashes are the install's cumulative counts of crashes per command
+	// path and crash site, sorted by Path, then Site: only allow-listed
+	// paths, and sites whose every frame names one of pace's functions.
+	Crashes []Crash
+}
+
+// Crash is one cumulative count of an installation's crashes of one
+// command path at one crash site (see payload.ValidCrashSite).
+type Crash struct {
+	Path  string
+	Words []string // the words after "pace", as in Counter
+	Site  string
+	Count uint64 // cumulative, never an increment
 }
 
 // Counter is one cumulative count of an installation: how many runs of one
