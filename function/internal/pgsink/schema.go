@@ -270,7 +270,7 @@ var migrations = []string{
 	// keyed hash, kept the activity days as command_daily); crash_rollup
 	// the same per day without install keys: installs and crashes.
 	`CREATE TABLE install_crash (
-		install_key bytea NOT NULL,
+		install_key bytea NOT NULL REFERENCES install_state ON DELETE CASCADE,
 		path        text NOT NULL,
 		site        text NOT NULL,
 		count       bigint NOT NULL,
