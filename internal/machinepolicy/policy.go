@@ -43,6 +43,11 @@ const (
 	Local = "local"
 )
 
+// RegistryKey is the Windows registry key (under HKEY_LOCAL_MACHINE)
+// that Group Policy writes, from the ADMX template shipped with pace
+// (packaging/windows/pace.admx).
+const RegistryKey = `SOFTWARE\Policies\PACE\pace`
+
 // Domain is the reverse-DNS name of pace's macOS managed preferences, the
 // one the launchd agent uses too.
 const Domain = "io.github.pace-cli.pace"

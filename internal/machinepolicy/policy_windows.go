@@ -15,7 +15,7 @@ import (
 // writes the policy. Only administrators may write under
 // HKLM\SOFTWARE\Policies, so its owner is not checked as a file's is.
 const (
-	KeyPath = `SOFTWARE\Policies\PACE\pace`
+	KeyPath = RegistryKey
 	Key     = `HKLM\` + KeyPath
 )
 
