@@ -54,4 +54,3 @@ func statusOf(t *testing.T, dir string, env ...string) paceStatus {
 	}
 	return st
 }
-
