@@ -210,7 +210,6 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 
 	wineUploader(t, wineCmd, dir, prefix, folder, winFolder, r)
 	wineHardLink(t, wineCmd, dir)
-	winePolicy(t, wineCmd, dir, r)
 }
 
 // wineUploader is the per-user uploader's life under wine: install writes
