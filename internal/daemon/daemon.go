@@ -274,7 +274,7 @@ func Serve(ctx context.Context, c Config) error {
 	held := c.read()
 	var old *payload.Payload
 	settings := c.Resolve()
-	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
+	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s); machine policy: %s", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom, settings.Policy.Report(upload.Redact).Summary)
 	sched := c.schedule(settings.Interval)
 	sched.Changed(c.now().Add(-sched.Debounce)) // try at start, at once
 
