@@ -28,7 +28,16 @@ import (
 
 var bin struct{ pace, daemon, receiver string }
 
+// binDirEnv names, in a re-run test process, the folder of the binaries.
+const binDirEnv = "PACE_TEST_BIN_DIR"
+
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(binDirEnv); dir != "" {
+		// A test re-run in a private mount namespace (policy_linux_test.go)
+		// uses the binaries its parent built.
+		bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"), filepath.Join(dir, "pace-telemetryd"), filepath.Join(dir, "receiver")
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "pace-telemetryd-bin-")
 	if err != nil {
 		panic(err)

@@ -30,12 +30,15 @@ exit 0
 		cmd.Env = append(env, extra...)
 		out, err := cmd.Output()
 		var st struct {
-			Uploader struct{ Program, Service string } `json:"uploader"`
+			Uploader struct {
+				Program string
+				Service struct{ State string }
+			} `json:"uploader"`
 		}
 		if err != nil || json.Unmarshal(out, &st) != nil {
 			t.Fatalf("pace telemetry status -o json: %v\n%s", err, out)
 		}
-		return st.Uploader.Program, st.Uploader.Service
+		return st.Uploader.Program, st.Uploader.Service.State
 	}
 	if p, s := service(); p != bin.daemon || s != "not installed" {
 		t.Fatalf("before install: %q %q", p, s)

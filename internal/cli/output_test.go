@@ -79,17 +79,40 @@ func TestStatusJSON(t *testing.T) {
 		FileError string `json:"file_error"`
 		ID        string `json:"id"`
 		Counters  int    `json:"counters"`
-		Uploader  struct {
-			Program     string     `json:"program"`
-			Service     string     `json:"service"`
-			Detail      string     `json:"service_detail"`
-			LastUpload  *time.Time `json:"last_upload"`
-			LastAttempt *time.Time `json:"last_attempt"`
-			LastError   string     `json:"last_error"`
-			Failures    int        `json:"failures"`
-			StateError  string     `json:"state_error"`
-			Uploads     bool       `json:"uploads"`
-			UploadsOff  string     `json:"uploads_off_reason"`
+		Policy    struct {
+			Source, Telemetry, Summary string
+			Found                      bool
+			InEffect                   bool   `json:"in_effect"`
+			Endpoint                   string `json:"telemetry_endpoint"`
+		} `json:"policy"`
+		// The uploader in pace-telemetryd's own shape (daemon.Status).
+		Uploader struct {
+			Program string `json:"program"`
+			Service struct {
+				State, Manager, Detail string
+			} `json:"service"`
+			ConfigFolder string     `json:"config_folder"`
+			Endpoint     string     `json:"endpoint"`
+			EndpointFrom string     `json:"endpoint_from"`
+			Mode         string     `json:"mode"`
+			ModeReason   string     `json:"mode_reason"`
+			Interval     string     `json:"interval"`
+			IntervalSecs int64      `json:"interval_seconds"`
+			IntervalFrom string     `json:"interval_from"`
+			LastUpload   *time.Time `json:"last_upload"`
+			LastAttempt  *time.Time `json:"last_attempt"`
+			LastError    string     `json:"last_error"`
+			Failures     int        `json:"failures"`
+			StateError   string     `json:"state_error"`
+			Uploads      bool       `json:"uploads"`
+			UploadsOff   string     `json:"uploads_off_reason"`
+			Pending      string     `json:"pending"`
+			Policy       struct {
+				Source, Telemetry, Summary string
+				Found                      bool
+				InEffect                   bool   `json:"in_effect"`
+				Endpoint                   string `json:"telemetry_endpoint"`
+			} `json:"policy"`
 		} `json:"uploader"`
 		NoticeShown   int `json:"notice_shown"`
 		NoticeVersion int `json:"notice_version"`
@@ -104,7 +127,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 	u := st.Uploader
-	if u.Program != "" || u.Service != "not installed" || u.LastUpload == nil || !u.LastUpload.Equal(at) ||
+	if u.Program != "" || u.Service.State != "not installed" || u.ConfigFolder != s.dir || u.Mode != "on" || u.LastUpload == nil || !u.LastUpload.Equal(at) ||
 		!u.LastAttempt.Equal(at.Add(time.Minute)) || u.LastError != "receiver answered 503" || u.Failures != 2 ||
 		u.Uploads || u.UploadsOff != "pace-telemetryd is not installed" {
 		t.Fatalf("uploader without pace-telemetryd on PATH: %+v", u)
@@ -124,13 +147,13 @@ func TestStatusJSON(t *testing.T) {
 	s.env["HOME"] = t.TempDir()
 	st = status{}
 	decodeStrict(t, s.pace("telemetry", "status", "-o", "json").stdout, &st)
-	if st.Uploader.Program != daemon || st.Uploader.Service == "unknown" && !strings.Contains(st.Uploader.Detail, "pace-telemetryd") ||
+	if st.Uploader.Program != daemon || st.Uploader.Service.State == "unknown" && !strings.Contains(st.Uploader.Service.Detail, "pace-telemetryd") ||
 		st.Uploader.Uploads || st.Uploader.UploadsOff == "" {
 		t.Fatalf("uploader: %+v", st.Uploader)
 	}
 	text := s.pace("telemetry", "status").stdout
-	for _, want := range []string{"uploader:     " + daemon, "service:      " + st.Uploader.Service, "last upload:  " + at.Local().Format(time.RFC3339),
-		"uploads:      none: the counts are kept, but nothing will upload them (" + st.Uploader.UploadsOff + "); 'pace telemetry enable --upload' sets up the uploader"} {
+	for _, want := range []string{"uploader:     " + daemon, "service:      " + st.Uploader.Service.State, "last upload:  " + at.Local().Format(time.RFC3339),
+		"uploads:      none: the counts are kept, but nothing will upload them (", st.Uploader.UploadsOff + "); 'pace telemetry enable --upload' sets up the uploader"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("status text lacks %q:\n%s", want, text)
 		}

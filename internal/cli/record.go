@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/machinepolicy"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -44,6 +45,10 @@ func record(e *env, path string, code int, site string, lockWait time.Duration) 
 	}
 	settings, err := config.Load(dir)
 	d := telemetry.Decide(e.getenv, settings, err)
+	if d.Mode != telemetry.Off {
+		// The machine's policy: one failed open when there is none.
+		d = telemetry.Restrict(d, machinepolicy.Load())
+	}
 	if d.Mode == telemetry.Off {
 		debugf(log, "not recorded: telemetry is off (%s)", d.Reason)
 		return

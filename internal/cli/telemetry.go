@@ -17,7 +17,9 @@ import (
 
 	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/daemon"
 	"github.com/pace-cli/pace/internal/lockedfile"
+	"github.com/pace-cli/pace/internal/machinepolicy"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
@@ -55,6 +57,7 @@ type telemetryState struct {
 	dir      string
 	settings config.Settings
 	decision telemetry.Decision
+	policy   machinepolicy.Policy
 	store    *telemetry.Store
 }
 
@@ -64,10 +67,12 @@ func (e *env) telemetryState() (*telemetryState, error) {
 		return nil, err
 	}
 	settings, serr := config.Load(dir)
+	policy := machinepolicy.Load()
 	return &telemetryState{
 		dir:      dir,
 		settings: settings,
-		decision: telemetry.DecideRun(e.getenv, settings, serr, e.uploadInterval),
+		decision: telemetry.Restrict(telemetry.DecideRun(e.getenv, settings, serr, e.uploadInterval), policy),
+		policy:   policy,
 		store:    &telemetry.Store{Dir: dir, Version: e.version},
 	}, nil
 }
@@ -80,11 +85,13 @@ type telemetryStatus struct {
 	Folder string         `json:"config_folder" yaml:"config_folder"`
 	File   string         `json:"file" yaml:"file"`
 	// Counts is "none" (no file yet), "kept" or "unreadable".
-	Counts    string   `json:"counts" yaml:"counts"`
-	FileError string   `json:"file_error,omitempty" yaml:"file_error,omitempty"`
-	ID        string   `json:"id" yaml:"id"`
-	Counters  int      `json:"counters" yaml:"counters"`
-	Uploader  uploader `json:"uploader" yaml:"uploader"`
+	Counts    string `json:"counts" yaml:"counts"`
+	FileError string `json:"file_error,omitempty" yaml:"file_error,omitempty"`
+	ID        string `json:"id" yaml:"id"`
+	Counters  int    `json:"counters" yaml:"counters"`
+	// Policy is the machine's policy (set by an administrator).
+	Policy   machinepolicy.Report `json:"policy" yaml:"policy"`
+	Uploader daemon.Status        `json:"uploader" yaml:"uploader"`
 	// Erasure describes each `pace telemetry forget` request not yet
 	// confirmed by the receiver.
 	Erasure []string `json:"erasure_requests,omitempty" yaml:"erasure_requests,omitempty"`
@@ -115,7 +122,7 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 				return err
 			}
 			r := telemetryStatus{Mode: st.decision.Mode, Reason: st.decision.Reason, Folder: st.dir, File: st.store.Path(), Counts: "kept",
-				Notice: noticeShown(st.dir), NoticeVersion: NoticeVersion}
+				Notice: noticeShown(st.dir), NoticeVersion: NoticeVersion, Policy: st.policy.Report(upload.Redact)}
 			if err := st.store.Check(); err != nil {
 				r.Problem = err.Error()
 			}
@@ -145,6 +152,7 @@ func (r telemetryStatus) text(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "mode:\t%s\n", r.Mode)
 	fmt.Fprintf(w, "set by:\t%s\n", r.Reason)
+	r.Policy.Lines(w)
 	fmt.Fprintf(w, "file:\t%s\n", r.File)
 	if r.Problem != "" {
 		fmt.Fprintf(w, "problem:\t%s; nothing is counted until it is gone\n", r.Problem)
@@ -172,12 +180,14 @@ func (r telemetryStatus) text(out io.Writer) error {
 	}
 	u := r.Uploader
 	if u.Program == "" {
-		fmt.Fprintf(w, "uploader:\tnot installed (%s)\n", u.Detail)
+		fmt.Fprintf(w, "uploader:\tnot installed (%s)\n", u.Service.Detail)
 	} else {
 		fmt.Fprintf(w, "uploader:\t%s\n", u.Program)
-		service := u.Service
-		if u.Detail != "" {
-			service += " (" + u.Detail + ")"
+		service := u.Service.State
+		if u.Service.Detail != "" {
+			service += " (" + u.Service.Detail + ")"
+		} else if u.Service.Manager != "" {
+			service += " (" + u.Service.Manager + ")"
 		}
 		fmt.Fprintf(w, "service:\t%s\n", service)
 	}
@@ -276,6 +286,11 @@ func newTelemetryModeCmd(e *env, use string, mode telemetry.Mode, short string) 
 			st, err := e.telemetryState()
 			if err != nil {
 				return err
+			}
+			// An administrator's off cannot be lifted by a user: say so
+			// rather than save a setting that changes nothing.
+			if d := telemetry.Restrict(telemetry.Decision{Mode: telemetry.On}, st.policy); mode == telemetry.On && d.Mode == telemetry.Off {
+				return fmt.Errorf("cannot enable telemetry: %s. Nothing was changed; 'pace telemetry status' shows the policy", d.Reason)
 			}
 			if err := config.Set(st.dir, config.KeyTelemetryMode, string(mode)); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"github.com/pace-cli/pace/internal/build"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/lockedfile"
+	"github.com/pace-cli/pace/internal/machinepolicy"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 	"github.com/pace-cli/pace/internal/watch"
@@ -103,6 +104,11 @@ type Config struct {
 	BackoffMax   time.Duration
 	Jitter       func() float64
 
+	// Policy reads the machine's policy; nil: machinepolicy.Load. It is
+	// read again at every decision, as config.yaml is, so a new policy
+	// takes effect without a restart.
+	Policy func() machinepolicy.Policy
+
 	observe func(*payload.Payload) // tests: each read of the counts after a change
 }
 
@@ -113,6 +119,7 @@ type Settings struct {
 	Interval               Interval
 	IntervalFrom           string
 	Decision               telemetry.Decision
+	Policy                 machinepolicy.Policy // the machine's policy, applied
 }
 
 // Every says how often uploads may happen, in words.
@@ -132,11 +139,15 @@ func (s Settings) Uploads() (bool, string) {
 }
 
 // Resolve reads the settings now: flag, then environment, then
-// config.yaml, then the built-in default.
+// config.yaml, then the built-in default; the machine's policy restricts
+// the mode, and its endpoint wins over all of them.
 func (c *Config) Resolve() Settings {
 	file, err := config.Load(c.Dir)
-	s := Settings{Decision: telemetry.Decide(c.Getenv, file, err)}
+	s := Settings{Policy: c.policy()}
+	s.Decision = telemetry.Restrict(telemetry.Decide(c.Getenv, file, err), s.Policy)
 	switch {
+	case s.Policy.InEffect() && s.Policy.Endpoint != "":
+		s.Endpoint, s.EndpointFrom = s.Policy.Endpoint, "the machine's policy "+s.Policy.Source
 	case c.Endpoint != "":
 		s.Endpoint, s.EndpointFrom = c.Endpoint, "--endpoint"
 	case c.Getenv("PACE_TELEMETRY_ENDPOINT") != "":
@@ -161,6 +172,13 @@ func (c *Config) Resolve() Settings {
 		s.IntervalFrom += fmt.Sprintf("; PACE_TELEMETRY_UPLOAD_INTERVAL_SECONDS=%q is not a number and is ignored", env)
 	}
 	return s
+}
+
+func (c *Config) policy() machinepolicy.Policy {
+	if c.Policy != nil {
+		return c.Policy()
+	}
+	return machinepolicy.Load()
 }
 
 func (c *Config) now() time.Time {
@@ -256,7 +274,7 @@ func Serve(ctx context.Context, c Config) error {
 	held := c.read()
 	var old *payload.Payload
 	settings := c.Resolve()
-	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s)", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom)
+	c.logf(Info, "watching %s; endpoint %s (%s); %s (%s); machine policy: %s", c.Dir, orNone(upload.Redact(settings.Endpoint)), settings.EndpointFrom, settings.Every(), settings.IntervalFrom, settings.Policy.Report(upload.Redact).Summary)
 	sched := c.schedule(settings.Interval)
 	sched.Changed(c.now().Add(-sched.Debounce)) // try at start, at once
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 	"github.com/pace-cli/pace/internal/daemon"
-	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -354,144 +352,105 @@ func redactArgs(args []string) string {
 	return quoteArgs(shown)
 }
 
-// statusReport is `pace-telemetryd status -o json`, also read by
-// `pace telemetry status`; its shape is documented in docs/daemon.md.
-type statusReport struct {
-	Service      serviceReport `json:"service" yaml:"service"`
-	Installed    string        `json:"installed,omitempty" yaml:"installed,omitempty"` // the installed command, endpoint redacted
-	ConfigFolder string        `json:"config_folder" yaml:"config_folder"`
-	Endpoint     string        `json:"endpoint" yaml:"endpoint"` // redacted; "" when none
-	EndpointFrom string        `json:"endpoint_from" yaml:"endpoint_from"`
-	Mode         string        `json:"mode" yaml:"mode"`
-	ModeReason   string        `json:"mode_reason" yaml:"mode_reason"`
-	Interval     string        `json:"interval" yaml:"interval"`                 // in words
-	IntervalSecs int64         `json:"interval_seconds" yaml:"interval_seconds"` // -1: never; 0: every change
-	IntervalFrom string        `json:"interval_from" yaml:"interval_from"`
-	Uploads      bool          `json:"uploads" yaml:"uploads"`
-	UploadsOff   string        `json:"uploads_off_reason,omitempty" yaml:"uploads_off_reason,omitempty"`
-	StateError   string        `json:"state_error,omitempty" yaml:"state_error,omitempty"`
-	LastUpload   *time.Time    `json:"last_upload" yaml:"last_upload"`
-	LastAttempt  *time.Time    `json:"last_attempt" yaml:"last_attempt"`
-	LastError    string        `json:"last_error" yaml:"last_error"`
-	Failures     int           `json:"failures" yaml:"failures"`
-	Pending      string        `json:"pending" yaml:"pending"`
-	// Erasure describes each erasure request not yet confirmed.
-	Erasure []string `json:"erasure_requests,omitempty" yaml:"erasure_requests,omitempty"`
-}
-
-// serviceReport is the OS service: State is running, stopped,
-// restarting after a failure, failed, not installed or unknown; Manager
-// the service manager (linux-systemd, …); Detail what it says (an exit
-// status, an error).
-type serviceReport struct {
-	State   string `json:"state" yaml:"state"`
-	Manager string `json:"manager" yaml:"manager"`
-	Detail  string `json:"detail,omitempty" yaml:"detail,omitempty"`
-}
-
-func timeOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func (o *options) statusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "status",
-		Short:   "Show the service, the settings it runs with, the last upload and what is pending",
+		Short:   "Show the service, the settings it runs with, the machine's policy, the last upload and what is pending",
 		Example: command.Examples("pace-telemetryd status", "pace-telemetryd status -o json"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			var r statusReport
-			var notes []string // what text shows of a settings problem
-			m := newManager(o.system)
-			st, err := m.Status()
-			if err != nil {
-				r.Service = serviceReport{State: "unknown", Manager: m.Platform(), Detail: err.Error()}
-			} else {
-				r.Service = serviceReport{State: st.State.String(), Manager: m.Platform(), Detail: st.Detail}
-			}
-			// The settings are those of the installed service, with the
-			// flags given here on top.
-			eff := o
-			if err == nil && st.State != NotInstalled {
-				if args, err := m.Installed(); err != nil {
-					notes = append(notes, fmt.Sprintf("installed:\tcannot be read (%v)", err))
-				} else if inst, err := o.installed(args); err != nil {
-					r.Installed = redactArgs(args)
-					notes = append(notes, fmt.Sprintf("installed:\t%s (%v)", r.Installed, err))
-				} else {
-					r.Installed = redactArgs(args)
-					eff = inst
-				}
-			}
-			cfg, err := eff.daemonConfig(nil)
+			r, notes, err := o.status()
 			if err != nil {
 				return err
-			}
-			s := cfg.Resolve()
-			r.ConfigFolder = cfg.Dir
-			r.Endpoint, r.EndpointFrom = upload.Redact(s.Endpoint), s.EndpointFrom
-			r.Mode, r.ModeReason = string(s.Decision.Mode), s.Decision.Reason
-			r.Interval, r.IntervalFrom = s.Every(), s.IntervalFrom
-			r.IntervalSecs = s.Interval.Seconds()
-			r.Uploads, r.UploadsOff = s.Uploads()
-			up, err := upload.LoadState(cfg.Dir)
-			if err != nil {
-				r.StateError = upload.Sanitize(err.Error(), upload.MaxAnswer)
-			}
-			r.LastUpload, r.LastAttempt = timeOrNil(up.LastSuccess), timeOrNil(up.LastAttempt)
-			r.LastError, r.Failures = up.LastError, up.Failures
-			r.Pending = pending(cfg.Dir, s.Endpoint, up)
-			if r.Erasure, err = upload.ForgetStatus(cfg.Dir); err != nil {
-				r.Erasure = []string{"unknown: " + upload.Sanitize(err.Error(), upload.MaxAnswer)}
 			}
 			if o.output.Structured() {
 				return o.output.Print(o.Out, r)
 			}
-
-			w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-			if r.Service.Detail != "" {
-				fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Detail)
-			} else {
-				fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Manager)
-			}
-			for _, n := range notes {
-				fmt.Fprintln(w, n)
-			}
-			if r.Installed != "" && len(notes) == 0 {
-				fmt.Fprintf(w, "installed:\t%s\n", r.Installed)
-			}
-			endpoint := r.Endpoint
-			if s.Endpoint == "" {
-				endpoint = "none"
-			}
-			fmt.Fprintf(w, "config folder:\t%s\n", r.ConfigFolder)
-			fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, r.EndpointFrom)
-			// The reason may hold parentheses of its own: a line of its
-			// own, as in pace telemetry status.
-			fmt.Fprintf(w, "mode:\t%s\n", r.Mode)
-			fmt.Fprintf(w, "mode set by:\t%s\n", r.ModeReason)
-			fmt.Fprintf(w, "interval:\t%s (%s)\n", r.Interval, r.IntervalFrom)
-			if !r.Uploads {
-				fmt.Fprintf(w, "uploads:\toff: %s\n", r.UploadsOff)
-			}
-			if r.StateError != "" {
-				fmt.Fprintf(w, "state:\tunreadable (%s)\n", r.StateError)
-			}
-			fmt.Fprintf(w, "last upload:\t%s\n", when(up.LastSuccess))
-			if up.LastError != "" {
-				fmt.Fprintf(w, "last error:\t%s (at %s, %d failures in a row)\n", up.LastError, when(up.LastAttempt), up.Failures)
-			} else {
-				fmt.Fprintf(w, "last error:\tnone\n")
-			}
-			fmt.Fprintf(w, "pending:\t%s\n", r.Pending)
-			for _, e := range r.Erasure {
-				fmt.Fprintf(w, "erasure:\t%s\n", e)
-			}
-			return w.Flush()
+			return printStatus(o.Out, r, notes)
 		},
 	}
+}
+
+// status gathers the status: the service from the service manager, the
+// rest (daemon.Gather, which pace's own status uses too) with the
+// settings of the installed service, and the flags given here on top.
+// notes are what the text shows of a problem reading the installed
+// command.
+func (o *options) status() (r daemon.Status, notes []string, err error) {
+	var service daemon.ServiceStatus
+	var installed string
+	m := newManager(o.system)
+	st, serr := m.Status()
+	if serr != nil {
+		service = daemon.ServiceStatus{State: "unknown", Manager: m.Platform(), Detail: serr.Error()}
+	} else {
+		service = daemon.ServiceStatus{State: st.State.String(), Manager: m.Platform(), Detail: st.Detail}
+	}
+	eff := o
+	if serr == nil && st.State != NotInstalled {
+		if args, err := m.Installed(); err != nil {
+			notes = append(notes, fmt.Sprintf("installed:\tcannot be read (%v)", err))
+		} else if inst, err := o.installed(args); err != nil {
+			installed = redactArgs(args)
+			notes = append(notes, fmt.Sprintf("installed:\t%s (%v)", installed, err))
+		} else {
+			installed = redactArgs(args)
+			eff = inst
+		}
+	}
+	cfg, err := eff.daemonConfig(nil)
+	if err != nil {
+		return r, nil, err
+	}
+	r = daemon.Gather(cfg, service, installed)
+	if exe, err := os.Executable(); err == nil {
+		r.Program = exe
+	}
+	return r, notes, nil
+}
+
+// printStatus writes the status as text.
+func printStatus(out io.Writer, r daemon.Status, notes []string) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if r.Service.Detail != "" {
+		fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Detail)
+	} else {
+		fmt.Fprintf(w, "service:\t%s (%s)\n", r.Service.State, r.Service.Manager)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	if r.Installed != "" && len(notes) == 0 {
+		fmt.Fprintf(w, "installed:\t%s\n", r.Installed)
+	}
+	endpoint := r.Endpoint
+	if endpoint == "" {
+		endpoint = "none"
+	}
+	fmt.Fprintf(w, "config folder:\t%s\n", r.ConfigFolder)
+	r.Policy.Lines(w)
+	fmt.Fprintf(w, "endpoint:\t%s (%s)\n", endpoint, r.EndpointFrom)
+	// The reason may hold parentheses of its own: a line of its
+	// own, as in pace telemetry status.
+	fmt.Fprintf(w, "mode:\t%s\n", r.Mode)
+	fmt.Fprintf(w, "mode set by:\t%s\n", r.ModeReason)
+	fmt.Fprintf(w, "interval:\t%s (%s)\n", r.Interval, r.IntervalFrom)
+	if !r.Uploads {
+		fmt.Fprintf(w, "uploads:\toff: %s\n", r.UploadsOff)
+	}
+	if r.StateError != "" {
+		fmt.Fprintf(w, "state:\tunreadable (%s)\n", r.StateError)
+	}
+	fmt.Fprintf(w, "last upload:\t%s\n", when(r.LastUpload))
+	if r.LastError != "" {
+		fmt.Fprintf(w, "last error:\t%s (at %s, %d failures in a row)\n", r.LastError, when(r.LastAttempt), r.Failures)
+	} else {
+		fmt.Fprintf(w, "last error:\tnone\n")
+	}
+	fmt.Fprintf(w, "pending:\t%s\n", r.Pending)
+	for _, e := range r.Erasure {
+		fmt.Fprintf(w, "erasure:\t%s\n", e)
+	}
+	return w.Flush()
 }
 
 // installed reads the installed service's arguments (run and its flags)
@@ -517,31 +476,9 @@ func (o *options) installed(args []string) (*options, error) {
 	return i, err
 }
 
-func when(t time.Time) string {
-	if t.IsZero() {
+func when(t *time.Time) string {
+	if t == nil {
 		return "never"
 	}
-	return fmt.Sprintf("%s (%v ago)", t.Local().Format(time.RFC3339), time.Since(t).Round(time.Second))
-}
-
-// pending says whether the counts differ from what was last delivered.
-func pending(dir, endpoint string, st upload.State) string {
-	p, err := (&telemetry.Store{Dir: dir}).Load()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "no counts recorded yet"
-	case err != nil:
-		return fmt.Sprintf("telemetry.yaml cannot be read (%v)", err)
-	}
-	body, _ := upload.Body(p)
-	switch {
-	case upload.Digest(body) == st.DeliveredDigest:
-		return "no: the counts are as last delivered"
-	case upload.RefusedKey(endpoint, body) == st.RejectedDigest:
-		return "held: the receiver refused these counts; waiting for them to change"
-	}
-	if n := p.Counters(); n != 1 {
-		return fmt.Sprintf("yes: %d counters not yet delivered as they are now", n)
-	}
-	return "yes: 1 counter not yet delivered as it is now"
+	return fmt.Sprintf("%s (%v ago)", t.Local().Format(time.RFC3339), time.Since(*t).Round(time.Second))
 }

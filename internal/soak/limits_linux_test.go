@@ -59,6 +59,7 @@ func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 		p := &proc{name: "receiver", addr: addr, args: []string{bin.receiver}, env: append(base, "PORT="+strings.Split(addr, ":")[1],
 			"TELEMETRY_SINK="+pg.DSN("postgres"), "TELEMETRY_ID_KEY=limits-key-0123456789abcdef", "TELEMETRY_PG_NEW_INSTALLS_PER_SOURCE="+newPerSource)}
 		p.start(t)
+		p.ready(t)
 		t.Cleanup(func() { p.signal(syscall.SIGKILL) })
 		return p
 	}
@@ -149,6 +150,7 @@ func TestDaemonsRetryAfter429(t *testing.T) {
 	rec := &proc{name: "receiver", addr: addr, args: []string{bin.receiver}, env: append(base, "PORT="+strings.Split(addr, ":")[1],
 		"TELEMETRY_SINK="+pg.DSN("postgres"), "TELEMETRY_ID_KEY=limits-key-0123456789abcdef", "TELEMETRY_SOURCE_RATE=0.34", "TELEMETRY_SOURCE_BURST=1")}
 	rec.start(t)
+	rec.ready(t)
 	t.Cleanup(func() { rec.signal(syscall.SIGKILL) })
 	endpoint := "http://" + addr + "/"
 	var ins []*install

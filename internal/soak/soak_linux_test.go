@@ -115,6 +115,21 @@ func (p *proc) start(t *testing.T) {
 	}
 }
 
+// ready waits until the receiver p answers its readiness probe: it opens
+// its store on the first request that needs it, and tests that read the
+// store's tables before any upload need them there.
+func (p *proc) ready(t *testing.T) {
+	t.Helper()
+	testenv.EventuallyWithin(t, 60*time.Second, p.name+" to be ready", func() bool {
+		resp, err := http.Get("http://" + p.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
 func (p *proc) launch(t *testing.T) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -185,6 +200,7 @@ func TestFaultSoak(t *testing.T) {
 		p := &proc{name: name, addr: addr, args: []string{bin.receiver},
 			env: append(append(base, "PORT="+strings.Split(addr, ":")[1], "TELEMETRY_SINK="+sinkSpec, "TELEMETRY_TIMEOUT=3"), extra...)}
 		p.start(t)
+		p.ready(t)
 		t.Cleanup(func() { p.signal(syscall.SIGKILL) })
 		return p
 	}

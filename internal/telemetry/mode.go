@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/machinepolicy"
 )
 
 // Mode says what telemetry may do.
@@ -92,4 +93,24 @@ func DecideRun(getenv config.Getenv, s config.Settings, settingsErr error, flagI
 func truthy(v string) bool {
 	v = strings.TrimSpace(v)
 	return v != "" && v != "0" && !strings.EqualFold(v, "false")
+}
+
+// Restrict applies the machine's policy (set by an administrator) to d,
+// the user's own decision. A policy can only make it more private: off
+// beats local beats on, and the user's off or local stays when the policy
+// says less. A policy that cannot be read counts as off; an ignored one
+// changes nothing (status warns of it).
+func Restrict(d Decision, p machinepolicy.Policy) Decision {
+	if !p.InEffect() || d.Mode == Off {
+		return d
+	}
+	switch {
+	case p.Err != nil:
+		return Decision{Off, fmt.Sprintf("the machine's policy %s cannot be read, so it counts as off: %v; an administrator must fix it", p.Source, p.Err)}
+	case p.Telemetry == machinepolicy.Off:
+		return Decision{Off, fmt.Sprintf("the machine's policy %s sets telemetry: off (an administrator's choice; pace telemetry enable cannot change it)", p.Source)}
+	case p.Telemetry == machinepolicy.Local && d.Mode == On:
+		return Decision{Local, fmt.Sprintf("the machine's policy %s sets telemetry: local (an administrator's choice: counts never leave this machine)", p.Source)}
+	}
+	return d
 }

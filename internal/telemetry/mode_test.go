@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pace-cli/pace/internal/config"
+	"github.com/pace-cli/pace/internal/machinepolicy"
 )
 
 func TestDecide(t *testing.T) {
@@ -77,5 +78,35 @@ func TestDecideRunFlag(t *testing.T) {
 	}
 	if d := DecideRun(env(nil), config.Settings{}, nil, &hour); d.Mode != On {
 		t.Errorf("flag 3600 alone: %+v", d)
+	}
+}
+
+// The machine's policy only restricts: off beats local beats on, the
+// user's off stays, and an ignored policy changes nothing.
+func TestRestrict(t *testing.T) {
+	on, local, off := Decision{On, "default"}, Decision{Local, "user local"}, Decision{Off, "DO_NOT_TRACK is set"}
+	pol := func(tel string) machinepolicy.Policy {
+		return machinepolicy.Policy{Source: "/etc/pace/policy.yaml", Found: true, Telemetry: tel}
+	}
+	for _, c := range []struct {
+		d    Decision
+		p    machinepolicy.Policy
+		want Mode
+		why  string
+	}{
+		{on, machinepolicy.Policy{Source: "/etc/pace/policy.yaml"}, On, "default"},
+		{on, pol(""), On, "default"},
+		{on, pol("off"), Off, "sets telemetry: off"},
+		{on, pol("local"), Local, "sets telemetry: local"},
+		{local, pol("off"), Off, "sets telemetry: off"},
+		{local, pol("local"), Local, "user local"},
+		{off, pol("local"), Off, "DO_NOT_TRACK is set"},
+		{off, pol("off"), Off, "DO_NOT_TRACK is set"},
+		{on, machinepolicy.Policy{Source: "p", Found: true, Telemetry: "off", Err: errors.New("bad")}, Off, "cannot be read, so it counts as off: bad"},
+		{on, machinepolicy.Policy{Source: "p", Found: true, Telemetry: "off", Ignored: "mode 0666"}, On, "default"},
+	} {
+		if d := Restrict(c.d, c.p); d.Mode != c.want || !strings.Contains(d.Reason, c.why) {
+			t.Errorf("%+v under %+v: %+v, want %s (%s)", c.d, c.p, d, c.want, c.why)
+		}
 	}
 }

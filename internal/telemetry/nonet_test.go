@@ -15,6 +15,7 @@ func TestRecordingPathImportsNoNetwork(t *testing.T) {
 		"github.com/pace-cli/pace/internal/telemetry",
 		"github.com/pace-cli/pace/internal/config",
 		"github.com/pace-cli/pace/internal/lockedfile",
+		"github.com/pace-cli/pace/internal/machinepolicy", // read on every run
 	).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
