@@ -546,7 +546,7 @@ func isOn(spans []span, t time.Time) (bool, time.Time) {
 func (in *install) run(w *Week) {
 	counts := map[Key]uint64{}
 	crashes := map[Key]uint64{} // per path, at CrashSite (ExitCode unused)
-	var unsent []event // runs not yet uploaded
+	var unsent []event          // runs not yet uploaded
 	id := newID(in.rng)
 	version := in.version
 	installed := version
