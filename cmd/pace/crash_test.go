@@ -126,8 +126,8 @@ func TestPanicIsCountedWithItsSiteAndNothingElse(t *testing.T) {
 	if len(crashSites(t, dir)["pace list processing-platforms"]) != 1 {
 		t.Fatal("an ordinary run lost the crash sites")
 	}
-	// pace telemetry show lists them; --payload, what the daemon sends,
-	// does not carry them (until the receiver stores them).
+	// pace telemetry show lists them, and --payload, what the daemon
+	// sends, carries them.
 	r := pace(t, dir, nil, "telemetry", "show", "-o", "json")
 	var shown struct {
 		CrashSites map[string]map[string]struct {
@@ -137,7 +137,7 @@ func TestPanicIsCountedWithItsSiteAndNothingElse(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || len(shown.CrashSites["pace list processing-platforms"]) != 1 {
 		t.Fatalf("telemetry show -o json: %v\n%s", err, r.stdout)
 	}
-	if r := pace(t, dir, nil, "telemetry", "show", "--payload"); r.code != 0 || strings.Contains(r.stdout, "crash_sites") {
+	if r := pace(t, dir, nil, "telemetry", "show", "--payload"); r.code != 0 || !strings.Contains(r.stdout, `"crash_sites":{"pace list processing-platforms":{"internal/cli.crashTest:+`) {
 		t.Fatalf("telemetry show --payload: %+v", r)
 	}
 }
