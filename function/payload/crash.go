@@ -104,3 +104,14 @@ func compilerSuffix(s string) bool {
 	}
 	return false
 }
+
+// CrashFunction is the declared function of a valid site's innermost
+// frame: where the crash happened, without its line or callers.
+func CrashFunction(site string) string {
+	frame, _, _ := strings.Cut(site, " ")
+	fn, _, err := ParseCrashFrame(frame)
+	if err != nil {
+		return ""
+	}
+	return CrashFunctionBase(fn)
+}
