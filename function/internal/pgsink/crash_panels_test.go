@@ -11,6 +11,9 @@ import (
 	"github.com/pace-cli/pace/function/receiver"
 )
 
+// crashPanels are the crash panels this file checks.
+var crashPanels = []string{"Crashes per command and version", "Crash sites on the newest version"}
+
 // crashWeek is releaseWeek's fortnight, its newest release crashing
 // simweek.CrashedCommand at simweek.CrashSite (or not, clean).
 func crashWeek(clean bool) *simweek.Week {
@@ -92,7 +95,7 @@ func TestCrashPanelsAgainstTruth(t *testing.T) {
 		{"days 4-10, mid-day bounds", start.AddDate(0, 0, 3).Add(-7 * time.Hour), start.AddDate(0, 0, 10).Add(-30 * time.Minute)},
 		{"day 3", start.AddDate(0, 0, 2), start.AddDate(0, 0, 3)},
 	} {
-		for _, title := range []string{"Crashes per command and version", "Crash sites on the newest version"} {
+		for _, title := range crashPanels {
 			p := panelByTitle(t, panels, title)
 			tr := &releaseTruth{tr: week.Truth, from: ceilDay(rg.from), to: ceilDay(rg.to), vars: vars, allow: all}
 			wantCols, want := crashTruth(tr, title)
