@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/testenv"
 )
 
@@ -34,10 +35,13 @@ func TestWindowsUnderWine(t *testing.T) {
 	gcc := testenv.NeedTool(t, "x86_64-w64-mingw32-gcc")
 	dir := t.TempDir()
 	for out, pkg := range map[string]string{"pace.exe": "../pace", "pace-telemetryd.exe": "."} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		// Next to the stand-in DLL below, which Windows looks for in the program's folder first.
+		b, err := os.ReadFile(servertest.Program(t, pkg, servertest.Env("GOOS=windows", "GOARCH=amd64")))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, out), b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	// And lockedfile's Windows-only test, run below.
@@ -186,7 +190,7 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	}
 
 	run := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "run", "--endpoint", r.url, "--debounce=0", "--telemetry-upload-interval-seconds=0")
-	log := &syncBuffer{}
+	log := &servertest.SyncBuffer{}
 	run.Stdout, run.Stderr = log, log
 	if err := run.Start(); err != nil {
 		t.Fatal(err)

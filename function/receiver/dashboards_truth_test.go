@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/pace-cli/pace/function/internal/sink"
 	"io"
 	"math"
 	"net/http"
@@ -31,6 +30,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/servertest"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"
@@ -377,7 +379,7 @@ func writtenSeries(w *simweek.Week) int {
 func startPrometheus(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	conf := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(conf, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -396,7 +398,7 @@ func startPrometheus(t *testing.T) string {
 func startVictoriaMetrics(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	startServer(t, dir, addr, "victoria-metrics",
 		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
 		"-retentionPeriod=3", "-loggerLevel=WARN")
@@ -418,7 +420,7 @@ func startGraphite(t *testing.T) (carbonAddr, webURL string) {
 			t.Fatal(err)
 		}
 	}
-	webAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	webAddr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	linePort, queryPort := writeCarbonConf(t, dir, "1h:60d", "GRAPHITE_URL = http://"+webAddr+"\nTAG_BATCH_SIZE = 1000\n")
 	settings := fmt.Sprintf(`SECRET_KEY = 'pace-test'
 STORAGE_DIR = %[1]q

@@ -3,7 +3,6 @@ package receiver
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/pace-cli/pace/function/internal/sink"
 	"maps"
 	"net/http"
 	"os"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/servertest"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"
@@ -77,7 +79,7 @@ func TestHealthPanels(t *testing.T) {
 func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	needBinaries(t, "victoria-metrics")
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	startServer(t, dir, addr, "victoria-metrics", "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"), "-loggerLevel=WARN")
 	s, err := promwrite.Open("prometheus+http://"+addr+"/api/v1/write", promwrite.Auth{})
 	if err != nil {
