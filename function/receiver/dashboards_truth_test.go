@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/sink"
 	"github.com/pace-cli/pace/function/servertest"
 
@@ -116,25 +117,7 @@ type panelTarget struct {
 
 func readPanels(t *testing.T, file string) []panelTarget {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title, Type string
-			Options     struct {
-				ReduceOptions struct{ Calcs []string }
-			}
-			Targets []struct {
-				Expr, Target string
-				Instant      bool
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := dashboards.MustLoad(file)
 	var out []panelTarget
 	for _, p := range d.Panels {
 		if p.Title == healthPanel {
@@ -703,7 +686,7 @@ func graphiteErrors(t *testing.T) map[string]float64 {
 // mean absolute difference in percentage points. Each must be within what
 // docs/dashboards.md states.
 func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
-	panels := readPanels(t, "../dashboards/pace-telemetry.json")
+	panels := readPanels(t, dashboards.Graphite)
 	stated := graphiteErrors(t)
 	worst := map[string]float64{}
 	for _, sc := range truthScenarios(w) {
