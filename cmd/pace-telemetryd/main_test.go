@@ -29,13 +29,7 @@ import (
 var bin struct{ pace, daemon, receiver string }
 
 func TestMain(m *testing.M) {
-	for p, pkg := range map[*string]string{&bin.pace: "../pace", &bin.daemon: ".", &bin.receiver: "../../function/cmd/receiver"} {
-		var err error
-		if *p, err = servertest.Build(pkg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	bin.pace, bin.daemon, bin.receiver = servertest.MustBuild("../pace"), servertest.MustBuild("."), servertest.MustBuild("../../function/cmd/receiver")
 	os.Exit(servertest.Run(m))
 }
 

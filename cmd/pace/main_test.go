@@ -23,11 +23,7 @@ import (
 var paceBin string
 
 func TestMain(m *testing.M) {
-	var err error
-	if paceBin, err = servertest.Build("."); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	paceBin = servertest.MustBuild(".")
 	os.Exit(servertest.Run(m))
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // BuildOption makes a special build of a program.
-type BuildOption func(*build)
+type BuildOption func(*buildFlags)
 
-type build struct {
+type buildFlags struct {
 	env   []string
 	flags []string
 }
@@ -22,7 +22,7 @@ type build struct {
 // Env sets variables of go build, such as GOOS=windows and GOARCH=amd64
 // (the program is then named with .exe) or CGO_ENABLED=0.
 func Env(kv ...string) BuildOption {
-	return func(b *build) { b.env = append(b.env, kv...) }
+	return func(b *buildFlags) { b.env = append(b.env, kv...) }
 }
 
 // Tags builds with the build tags (go build -tags).
@@ -36,7 +36,7 @@ func LDFlags(flags string) BuildOption { return Flags("-ldflags", flags) }
 
 // Flags passes other flags to go build, such as -trimpath.
 func Flags(flags ...string) BuildOption {
-	return func(b *build) { b.flags = append(b.flags, flags...) }
+	return func(b *buildFlags) { b.flags = append(b.flags, flags...) }
 }
 
 var programs struct {
@@ -63,17 +63,26 @@ func Program(t testing.TB, pkg string, opts ...BuildOption) string {
 	if !running.Load() {
 		t.Fatal("servertest.Program: TestMain must return servertest.Run(m), which removes the programs at the end")
 	}
-	path, err := Build(pkg, opts...)
+	path, err := build(pkg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// Build is Program for TestMain, before Run: it returns the error
-// instead of failing a test.
-func Build(pkg string, opts ...BuildOption) (string, error) {
-	var b build
+// MustBuild is Program for TestMain, before it returns Run(m): a build
+// that fails is printed and ends the test binary with exit code 1.
+func MustBuild(pkg string, opts ...BuildOption) string {
+	path, err := build(pkg, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return path
+}
+
+func build(pkg string, opts ...BuildOption) (string, error) {
+	var b buildFlags
 	for _, o := range opts {
 		o(&b)
 	}

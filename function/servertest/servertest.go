@@ -43,7 +43,7 @@ func Unavailable(t testing.TB, why string) {
 var running atomic.Bool
 
 // Run runs the tests, then stops the shared PostgreSQL and removes the
-// programs Program and Build made; it returns m.Run's exit code.
+// programs Program and MustBuild made; it returns m.Run's exit code.
 func Run(m *testing.M) int {
 	running.Store(true)
 	code := m.Run()

@@ -33,13 +33,7 @@ import (
 var bin struct{ pace, daemon, receiver string }
 
 func TestMain(m *testing.M) {
-	for p, pkg := range map[*string]string{&bin.pace: "../../cmd/pace", &bin.daemon: "../../cmd/pace-telemetryd", &bin.receiver: "../../function/cmd/receiver"} {
-		var err error
-		if *p, err = servertest.Build(pkg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	bin.pace, bin.daemon, bin.receiver = servertest.MustBuild("../../cmd/pace"), servertest.MustBuild("../../cmd/pace-telemetryd"), servertest.MustBuild("../../function/cmd/receiver")
 	os.Exit(servertest.Run(m))
 }
 
