@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
 // findPackage is the package of kind ext (deb or rpm) that
@@ -23,21 +25,9 @@ func findPackage(t *testing.T, ext string) string {
 	pattern := "pace_*_linux_" + runtime.GOARCH + "." + ext
 	found, _ := filepath.Glob(filepath.Join("..", "dist", pattern))
 	if len(found) == 0 {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatal("no dist/" + pattern + ": scripts/release-snapshot.sh builds it (scripts/test.sh runs it before the tests)")
-		}
-		t.Skip("no dist/" + pattern + ": run scripts/release-snapshot.sh first (scripts/test.sh does), or set PACE_" + strings.ToUpper(ext))
+		testenv.Unavailable(t, "no dist/"+pattern+": scripts/release-snapshot.sh builds it (scripts/test.sh runs it before the tests), or set PACE_"+strings.ToUpper(ext))
 	}
 	return found[len(found)-1]
-}
-
-func need(t *testing.T, tool string) {
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatalf("%s is missing", tool)
-		}
-		t.Skipf("%s is missing", tool)
-	}
 }
 
 func run(t *testing.T, env []string, name string, args ...string) string {
@@ -58,7 +48,7 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 // pace and pace-telemetryd from it, and removes it again.
 func TestDebInstallsAndRuns(t *testing.T) {
 	deb := findPackage(t, "deb")
-	need(t, "dpkg")
+	testenv.NeedTool(t, "dpkg")
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -92,7 +82,7 @@ func TestDebInstallsAndRuns(t *testing.T) {
 // installed there with its dependencies checked, then erased.
 func TestRpmInstallsAndRuns(t *testing.T) {
 	pkg := findPackage(t, "rpm")
-	need(t, "rpm")
+	testenv.NeedTool(t, "rpm")
 	root := t.TempDir()
 	// Debian's rpm warns on stderr that it is not Debian's package
 	// manager; the root is not Debian's either.

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +21,13 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/pace-cli/pace/function/receiver"
+	"github.com/pace-cli/pace/function/servertest"
+	"github.com/pace-cli/pace/internal/testenv"
 )
 
 const (
 	rootPath     = "github.com/pace-cli/pace"
-	functionPath = "github.com/pace-cli/pace/function/receiver"
+	functionPath = "github.com/pace-cli/pace/function"
 )
 
 // TestInstallAsReleased publishes both modules the way a release does, to
@@ -38,8 +39,8 @@ func TestInstallAsReleased(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both programs from module zips; not in -short")
 	}
-	gobin := requireTool(t, "go")
-	requireTool(t, "git")
+	gobin := testenv.NeedTool(t, "go")
+	testenv.NeedTool(t, "git")
 	repo, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestInstallAsReleased(t *testing.T) {
 	}
 
 	// Run them, as a new user would, against a receiver on loopback.
-	var stored safeBuffer
+	var stored servertest.SyncBuffer
 	cfg, err := receiver.LoadConfig(func(string) string { return "" }, os.ReadFile)
 	if err != nil {
 		t.Fatal(err)
@@ -343,35 +344,4 @@ func exe(name string) string {
 		return name + ".exe"
 	}
 	return name
-}
-
-// requireTool finds a program the test needs; missing, it skips, or fails
-// under CI or PACE_TEST_STRICT.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-			t.Fatalf("%s is needed: %v", name, err)
-		}
-		t.Skipf("%s is needed: %v", name, err)
-	}
-	return p
-}
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

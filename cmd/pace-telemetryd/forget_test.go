@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -29,10 +29,9 @@ const forgetKey = "forget-test-key-0123456789abcdef"
 
 // startPGReceiver runs the receiver with a PostgreSQL sink on a fresh
 // database and returns it, the database's DSN and the receiver's log.
-func startPGReceiver(t *testing.T) (*receiver, string, *syncBuffer) {
+func startPGReceiver(t *testing.T) (*receiver, string, *servertest.SyncBuffer) {
 	t.Helper()
-	srv := pgtest.Shared(t)
-	t.Cleanup(pgtest.Stop)
+	srv := servertest.SharedPostgres(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, srv.DSN("postgres"))
 	if err != nil {
@@ -46,7 +45,7 @@ func startPGReceiver(t *testing.T) (*receiver, string, *syncBuffer) {
 	dsn := srv.DSN(db)
 	addr := freePort(t)
 	r := &receiver{url: "http://" + addr + "/telemetry"}
-	log := &syncBuffer{}
+	log := &servertest.SyncBuffer{}
 	cmd := exec.Command(bin.receiver)
 	cmd.Env = append(os.Environ(), "PORT="+strings.Split(addr, ":")[1], "TELEMETRY_SINK="+dsn, "TELEMETRY_ID_KEY="+forgetKey)
 	cmd.Stdout, cmd.Stderr = log, log

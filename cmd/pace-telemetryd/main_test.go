@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/testenv"
 )
@@ -34,28 +34,12 @@ const binDirEnv = "PACE_TEST_BIN_DIR"
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(binDirEnv); dir != "" {
 		// A test re-run in a private mount namespace (policy_linux_test.go)
-		// uses the binaries its parent built.
+		// uses the binaries its parent built, side by side in one folder.
 		bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"), filepath.Join(dir, "pace-telemetryd"), filepath.Join(dir, "receiver")
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "pace-telemetryd-bin-")
-	if err != nil {
-		panic(err)
-	}
-	exe := ""
-	if runtime.GOOS == "windows" {
-		exe = ".exe"
-	}
-	bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"+exe), filepath.Join(dir, "pace-telemetryd"+exe), filepath.Join(dir, "receiver"+exe)
-	for out, pkg := range map[string]string{bin.pace: "../pace", bin.daemon: ".", bin.receiver: "../../function/cmd/receiver"} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	bin.pace, bin.daemon, bin.receiver = servertest.MustBuild("../pace"), servertest.MustBuild("."), servertest.MustBuild("../../function/cmd/receiver")
+	os.Exit(servertest.Run(m))
 }
 
 var (
@@ -183,31 +167,14 @@ func runProgram(t *testing.T, env []string, prog string, args ...string) (int, s
 // daemon is a running pace-telemetryd.
 type daemon struct {
 	cmd *exec.Cmd
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log *servertest.SyncBuffer
 }
 
 var fastRetries = []string{"--debounce=0", "--backoff-base=50ms", "--backoff-max=300ms", "--timeout=500ms", "--telemetry-upload-interval-seconds=1"}
 
 func startDaemon(t *testing.T, dir, endpoint string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{log: &syncBuffer{}}
+	d := &daemon{log: &servertest.SyncBuffer{}}
 	d.cmd = exec.Command(bin.daemon, append([]string{"run", "--config-path", dir, "--endpoint", endpoint}, args...)...)
 	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	d.cmd.Stderr = d.log

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/upload"
 )
 
@@ -18,31 +19,23 @@ import (
 // .goreleaser.yaml does); both programs report them the same way, and
 // pace-telemetryd never prints the endpoint's secret.
 func TestStampedVersionAndEndpoint(t *testing.T) {
-	bin := t.TempDir()
 	const pkg = "github.com/pace-cli/pace/internal/build"
 	ldflags := "-X " + pkg + ".version=v9.8.7 -X " + pkg + ".endpoint=https://user:hunter2@telemetry.example/ingest"
-	for _, p := range []string{"pace", "pace-telemetryd"} {
-		src := "."
-		if p == "pace" {
-			src = "../pace"
-		}
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(bin, p), src)
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", p, err, out)
-		}
+	prog := map[string]string{}
+	for p, src := range map[string]string{"pace": "../pace", "pace-telemetryd": "."} {
+		prog[p] = servertest.Program(t, src, servertest.Flags("-trimpath"), servertest.LDFlags(ldflags), servertest.Env("CGO_ENABLED=0"))
 	}
 	env := []string{"PACE_CONFIG_PATH=" + t.TempDir(), "PACE_TELEMETRY_NOTICE=off"}
 	want := "pace-telemetryd version v9.8.7 (" + runtime.GOOS + "/" + runtime.GOARCH + ", " + runtime.Version() + ")\n"
 	for _, args := range [][]string{{"--version"}, {"version"}} {
-		cmd := exec.Command(filepath.Join(bin, "pace-telemetryd"), args...)
+		cmd := exec.Command(prog["pace-telemetryd"], args...)
 		cmd.Env = env
 		out, err := cmd.Output()
 		if err != nil || string(out) != want {
 			t.Fatalf("stamped %v: %q %v, want %q", args, out, err, want)
 		}
 	}
-	cmd := exec.Command(filepath.Join(bin, "pace-telemetryd"), "version", "-o", "json")
+	cmd := exec.Command(prog["pace-telemetryd"], "version", "-o", "json")
 	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
@@ -54,13 +47,13 @@ func TestStampedVersionAndEndpoint(t *testing.T) {
 		t.Fatalf("version -o json: %s (%v)", out, err)
 	}
 	// The daemon uses the stamped endpoint when nothing else is set.
-	cmd = exec.Command(filepath.Join(bin, "pace-telemetryd"), "status", "-o", "json")
+	cmd = exec.Command(prog["pace-telemetryd"], "status", "-o", "json")
 	cmd.Env = env
 	out, err = cmd.Output()
 	if err != nil || !strings.Contains(string(out), `"endpoint_from": "built in"`) || !strings.Contains(string(out), "telemetry.example/ingest") || strings.Contains(string(out), "hunter2") {
 		t.Fatalf("status of a stamped build: %s %v", out, err)
 	}
-	cmd = exec.Command(filepath.Join(bin, "pace"), "--version")
+	cmd = exec.Command(prog["pace"], "--version")
 	cmd.Env = env
 	if out, err := cmd.Output(); err != nil || !strings.HasPrefix(string(out), "pace version v9.8.7 (") {
 		t.Fatalf("pace --version: %q %v", out, err)

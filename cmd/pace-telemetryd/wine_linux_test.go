@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/testenv"
 )
 
@@ -27,18 +28,13 @@ import (
 // the receiver on loopback. wine's service manager cannot start a service
 // (it runs them in an interactive session), so install is not tried.
 func TestWindowsUnderWine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a wine prefix; not with -short")
-	}
+	w := testenv.NewWine(t, map[string]string{"pace.exe": "../pace", "pace-telemetryd.exe": "."})
+	dir, prefix, env := w.Dir, w.Prefix, w.Env
 	wine := testenv.NeedTool(t, "wine")
-	gcc := testenv.NeedTool(t, "x86_64-w64-mingw32-gcc")
-	dir := t.TempDir()
-	for out, pkg := range map[string]string{"pace.exe": "../pace", "pace-telemetryd.exe": "."} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
+	wineCmd := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(wine, args...)
+		cmd.Env = env
+		return cmd
 	}
 	// And lockedfile's Windows-only test, run below.
 	testBin := filepath.Join(dir, "lockedfile.test.exe")
@@ -46,43 +42,6 @@ func TestWindowsUnderWine(t *testing.T) {
 	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build lockedfile's tests: %v\n%s", err, b)
-	}
-	// Go 1.26 needs ProcessPrng from bcryptprimitives.dll, which wine 8
-	// lacks: a stand-in calls RtlGenRandom.
-	src := filepath.Join(dir, "bcryptprimitives.c")
-	os.WriteFile(src, []byte(`#include <windows.h>
-typedef BOOLEAN (WINAPI *gen)(PVOID, ULONG);
-__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
-	static gen fn = NULL;
-	if (!fn) fn = (gen)GetProcAddress(LoadLibraryA("advapi32.dll"), "SystemFunction036");
-	while (len > 0) {
-		ULONG n = len > 0x7fffffff ? 0x7fffffff : (ULONG)len;
-		if (!fn(data, n)) return FALSE;
-		data += n; len -= n;
-	}
-	return TRUE;
-}
-`), 0o644)
-	dll := filepath.Join(dir, "bcryptprimitives.dll")
-	if b, err := exec.Command(gcc, "-shared", "-o", dll, src).CombinedOutput(); err != nil {
-		t.Fatalf("stand-in DLL: %v\n%s", err, b)
-	}
-	prefix := filepath.Join(dir, "prefix")
-	env := append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=")
-	wineCmd := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(wine, args...)
-		cmd.Env = env
-		return cmd
-	}
-	boot := wineCmd("wineboot", "-i")
-	if b, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("wineboot: %v\n%s", err, b)
-	}
-	t.Cleanup(func() { c := exec.Command("wineserver", "-k"); c.Env = env; c.Run() })
-	sys32 := filepath.Join(prefix, "drive_c", "windows", "system32")
-	data, _ := os.ReadFile(dll)
-	if err := os.WriteFile(filepath.Join(sys32, "bcryptprimitives.dll"), data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 
 	// Edits that move the file aside while others wait for the lock.
@@ -186,7 +145,7 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
 	}
 
 	run := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "run", "--endpoint", r.url, "--debounce=0", "--telemetry-upload-interval-seconds=0")
-	log := &syncBuffer{}
+	log := &servertest.SyncBuffer{}
 	run.Stdout, run.Stderr = log, log
 	if err := run.Start(); err != nil {
 		t.Fatal(err)

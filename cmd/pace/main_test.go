@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
@@ -22,18 +23,8 @@ import (
 var paceBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pace-bin-")
-	if err != nil {
-		panic(err)
-	}
-	paceBin = filepath.Join(dir, "pace")
-	if out, err := exec.Command("go", "build", "-o", paceBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building pace: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	paceBin = servertest.MustBuild(".")
+	os.Exit(servertest.Run(m))
 }
 
 type result struct {

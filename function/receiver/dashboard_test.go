@@ -1,13 +1,13 @@
 package receiver
 
 import (
-	"encoding/json"
-	"github.com/pace-cli/pace/function/internal/graphite"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pace-cli/pace/function/dashboards"
+	"github.com/pace-cli/pace/function/internal/graphite"
 )
 
 // writtenTags returns the tag names the receiver really writes, taken from
@@ -31,30 +31,7 @@ var (
 )
 
 func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
-	b, err := os.ReadFile("../dashboards/pace-telemetry.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Title  string
-		Panels []struct {
-			Title      string
-			Datasource struct{ Type string }
-			Targets    []struct {
-				Target     string
-				Datasource struct{ Type string }
-			}
-		}
-		Templating struct {
-			List []struct {
-				Name, Type, Query string
-				Datasource        struct{ Type, UID string }
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("dashboard is not JSON: %v", err)
-	}
+	d := dashboards.MustLoad(dashboards.Graphite)
 	written := writtenTags(t)
 	queried := map[string]bool{}
 	check := func(where, tag string) {
@@ -95,14 +72,15 @@ func TestDashboardQueriesOnlyWrittenTags(t *testing.T) {
 		if v.Type != "query" {
 			continue // the data source (TestDashboardsProvisionable) and the lookback
 		}
-		m := tagValues.FindStringSubmatch(v.Query)
-		if m == nil || v.Datasource.Type != "graphite" {
+		query, _ := v.Query.(string)
+		m := tagValues.FindStringSubmatch(query)
+		if m == nil || v.Datasource == nil || v.Datasource.Type != "graphite" {
 			t.Errorf("variable %q: query %q is not tag_values(tag, ...) on graphite", v.Name, v.Query)
 			continue
 		}
 		check("variable "+v.Name, m[1])
 		if !strings.Contains(m[2], "name="+graphite.MetricName) {
-			t.Errorf("variable %q: %q does not select %s", v.Name, v.Query, graphite.MetricName)
+			t.Errorf("variable %q: %q does not select %s", v.Name, query, graphite.MetricName)
 		}
 	}
 	if targets < 5 {
@@ -128,32 +106,11 @@ var allCommandPanels = []string{"Unused commands", "Rarely used commands"}
 
 func TestDashboardsProvisionable(t *testing.T) {
 	for _, c := range []struct{ file, dsType, queryField, commandFilter string }{
-		{"../dashboards/pace-telemetry.json", "graphite", "target", "${command:regex}"},
-		{"../dashboards/pace-telemetry-prometheus.json", "prometheus", "expr", "${command:regex}"},
-		{"../dashboards/pace-telemetry-postgres.json", "grafana-postgresql-datasource", "rawSql", "$command"},
+		{dashboards.Graphite, "graphite", "target", "${command:regex}"},
+		{dashboards.Prometheus, "prometheus", "expr", "${command:regex}"},
+		{dashboards.Postgres, "grafana-postgresql-datasource", "rawSql", "$command"},
 	} {
-		b, err := os.ReadFile(c.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d struct {
-			Inputs     []any `json:"__inputs"`
-			Templating struct {
-				List []struct {
-					Name, Type string
-					Query      any
-					Datasource *struct{ Type, UID string }
-				}
-			}
-			Panels []struct {
-				Title      string
-				Datasource struct{ Type, UID string }
-				Targets    []map[string]any
-			}
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
+		d := dashboards.MustLoad(c.file)
 		if len(d.Inputs) > 0 {
 			t.Errorf("%s: __inputs need an import by hand", c.file)
 		}
@@ -174,8 +131,8 @@ func TestDashboardsProvisionable(t *testing.T) {
 				t.Errorf("%s: panel %q: data source %+v", c.file, p.Title, p.Datasource)
 			}
 			for _, tg := range p.Targets {
-				q, _ := tg[c.queryField].(string)
-				ds, _ := tg["datasource"].(map[string]any)
+				q, _ := tg.Raw[c.queryField].(string)
+				ds, _ := tg.Raw["datasource"].(map[string]any)
 				if ds["uid"] != "${datasource}" {
 					t.Errorf("%s: panel %q: target data source %v", c.file, p.Title, ds)
 				}

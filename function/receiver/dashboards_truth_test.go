@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/pace-cli/pace/function/internal/sink"
 	"io"
 	"math"
 	"net/http"
@@ -31,6 +30,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/dashboards"
+	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/servertest"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"
@@ -114,25 +117,7 @@ type panelTarget struct {
 
 func readPanels(t *testing.T, file string) []panelTarget {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title, Type string
-			Options     struct {
-				ReduceOptions struct{ Calcs []string }
-			}
-			Targets []struct {
-				Expr, Target string
-				Instant      bool
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := dashboards.MustLoad(file)
 	var out []panelTarget
 	for _, p := range d.Panels {
 		if p.Title == healthPanel {
@@ -377,7 +362,7 @@ func writtenSeries(w *simweek.Week) int {
 func startPrometheus(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	conf := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(conf, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -396,7 +381,7 @@ func startPrometheus(t *testing.T) string {
 func startVictoriaMetrics(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	startServer(t, dir, addr, "victoria-metrics",
 		"-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
 		"-retentionPeriod=3", "-loggerLevel=WARN")
@@ -418,7 +403,7 @@ func startGraphite(t *testing.T) (carbonAddr, webURL string) {
 			t.Fatal(err)
 		}
 	}
-	webAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	webAddr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	linePort, queryPort := writeCarbonConf(t, dir, "1h:60d", "GRAPHITE_URL = http://"+webAddr+"\nTAG_BATCH_SIZE = 1000\n")
 	settings := fmt.Sprintf(`SECRET_KEY = 'pace-test'
 STORAGE_DIR = %[1]q
@@ -701,7 +686,7 @@ func graphiteErrors(t *testing.T) map[string]float64 {
 // mean absolute difference in percentage points. Each must be within what
 // docs/dashboards.md states.
 func checkGraphiteDashboard(t *testing.T, base string, w *simweek.Week) {
-	panels := readPanels(t, "../dashboards/pace-telemetry.json")
+	panels := readPanels(t, dashboards.Graphite)
 	stated := graphiteErrors(t)
 	worst := map[string]float64{}
 	for _, sc := range truthScenarios(w) {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // e2eWait bounds every wait for a server.
@@ -35,22 +36,9 @@ func needBinaries(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" {
-				t.Fatalf("%s is not installed; CI must install it: %v", name, err)
-			}
-			t.Skipf("%s is not installed: %v", name, err)
+			servertest.Unavailable(t, fmt.Sprintf("%s is not installed: %v", name, err))
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startServer starts a server in the foreground, logging to dir, and stops
@@ -164,7 +152,7 @@ func expectSinkDown(t *testing.T, resp *http.Response) {
 // plaintext and cache-query ports.
 func writeCarbonConf(t *testing.T, dir, retentions, extra string) (linePort, queryPort int) {
 	t.Helper()
-	linePort, picklePort, queryPort := freePort(t), freePort(t), freePort(t)
+	linePort, picklePort, queryPort := servertest.FreePort(t), servertest.FreePort(t), servertest.FreePort(t)
 	conf := fmt.Sprintf(`[cache]
 STORAGE_DIR = %[1]s
 LOCAL_DATA_DIR = %[1]s/whisper
@@ -273,8 +261,8 @@ func pollWhisper(t *testing.T, file string, ts int64) (float64, bool) {
 func TestE2EVictoriaMetrics(t *testing.T) {
 	needBinaries(t, "victoria-metrics")
 	dir := t.TempDir()
-	graphiteAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	graphiteAddr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	now := time.Now().Truncate(time.Second)
 	fn := serveFunction(t, graphiteAddr, now)
 
@@ -284,7 +272,7 @@ func TestE2EVictoriaMetrics(t *testing.T) {
 		"-graphiteListenAddr="+graphiteAddr, "-httpListenAddr="+httpAddr,
 		"-storageDataPath="+filepath.Join(dir, "data"), "-loggerLevel=WARN")
 	// The Graphite listener may open after the HTTP one.
-	waitListening(t, graphiteAddr)
+	servertest.WaitListening(t, graphiteAddr)
 	expectOK(t, postJSON(t, fn, e2eBody))
 
 	// Tags become labels; the name becomes __name__.
@@ -303,22 +291,6 @@ func TestE2EVictoriaMetrics(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("VictoriaMetrics holds\n%v\nwant\n%v", got, want)
-	}
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(e2eWait)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listening on %s: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

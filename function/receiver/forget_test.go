@@ -2,12 +2,13 @@ package receiver
 
 import (
 	"bytes"
-	"github.com/pace-cli/pace/function/internal/sink"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/internal/sink"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"

@@ -1,17 +1,18 @@
 package receiver
 
 import (
-	"encoding/json"
 	"fmt"
-	"github.com/pace-cli/pace/function/internal/sink"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/dashboards"
+	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/servertest"
 
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"
@@ -23,23 +24,8 @@ const healthPanel = "Receiver health"
 // healthQuery returns the health panel's query of a dashboard.
 func healthQuery(t *testing.T, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title   string
-			Targets []struct{ Expr, Target string }
-		}
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range d.Panels {
-		if p.Title == healthPanel && len(p.Targets) == 1 {
-			return p.Targets[0].Expr + p.Targets[0].Target
-		}
+	if p := dashboards.MustLoad(file).Panel(healthPanel); p != nil && len(p.Targets) == 1 {
+		return p.Targets[0].Query()
 	}
 	t.Fatalf("%s: no panel %q of one query", file, healthPanel)
 	return ""
@@ -49,7 +35,7 @@ func healthQuery(t *testing.T, file string) string {
 // the health series, by the labels they have (never an id).
 func TestHealthPanels(t *testing.T) {
 	healthTags := []string{"outcome", "reason", "receiver"}
-	g := healthQuery(t, "../dashboards/pace-telemetry.json")
+	g := healthQuery(t, dashboards.Graphite)
 	if !strings.Contains(g, "seriesByTag('name="+graphite.HealthMetric+"')") {
 		t.Errorf("Graphite: %s does not select %s", g, graphite.HealthMetric)
 	}
@@ -58,7 +44,7 @@ func TestHealthPanels(t *testing.T) {
 			t.Errorf("Graphite: uses tag %q, which the health series do not have", m[1])
 		}
 	}
-	p := healthQuery(t, "../dashboards/pace-telemetry-prometheus.json")
+	p := healthQuery(t, dashboards.Prometheus)
 	for _, m := range promMetric.FindAllString(p, -1) {
 		if m != promwrite.HealthMetric {
 			t.Errorf("Prometheus: metric %q, want %q", m, promwrite.HealthMetric)
@@ -77,7 +63,7 @@ func TestHealthPanels(t *testing.T) {
 func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	needBinaries(t, "victoria-metrics")
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	startServer(t, dir, addr, "victoria-metrics", "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"), "-loggerLevel=WARN")
 	s, err := promwrite.Open("prometheus+http://"+addr+"/api/v1/write", promwrite.Auth{})
 	if err != nil {
@@ -106,7 +92,7 @@ func TestHealthSeriesInVictoriaMetrics(t *testing.T) {
 	expectOK(t, postJSON(t, fn, e2eBody))
 	pollQuery(t, "http://"+addr, q, t0.Add(sink.HealthEvery+time.Second), map[string]float64{"outcome=accepted;reason=none": 4, "outcome=refused;reason=invalid": 1}, flush)
 	// The dashboard's panel: uploads per bar, by when they were written.
-	panel := strings.NewReplacer("$lookback", "30d", "$__interval", "1h").Replace(healthQuery(t, "../dashboards/pace-telemetry-prometheus.json"))
+	panel := strings.NewReplacer("$lookback", "30d", "$__interval", "1h").Replace(healthQuery(t, dashboards.Prometheus))
 	for _, c := range []struct {
 		at   time.Time
 		want map[string]float64

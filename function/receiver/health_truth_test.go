@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/graphite"
 	"github.com/pace-cli/pace/function/internal/promwrite"
 	"github.com/pace-cli/pace/function/internal/sink"
@@ -279,7 +280,7 @@ func checkGraphiteHealth(t *testing.T, base string, t0 time.Time, truth map[int6
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	target := healthQuery(t, "../dashboards/pace-telemetry.json")
+	target := healthQuery(t, dashboards.Graphite)
 	bars := 0
 	for _, sc := range healthScenarios(t0) {
 		q := substitute(t, target, sc, graphiteCommand)

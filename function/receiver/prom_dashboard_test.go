@@ -1,16 +1,16 @@
 package receiver
 
 import (
-	"encoding/json"
-	"github.com/pace-cli/pace/function/internal/promwrite"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pace-cli/pace/function/dashboards"
+	"github.com/pace-cli/pace/function/internal/promwrite"
 )
 
-const promDashboard = "../dashboards/pace-telemetry-prometheus.json"
+const promDashboard = dashboards.Prometheus
 
 var (
 	// A matcher inside a selector's braces: label, operator, quoted value.
@@ -24,35 +24,9 @@ var (
 	grafanaVar = regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]+`)
 )
 
-type promDashboardJSON struct {
-	Panels []struct {
-		Title      string
-		Datasource struct{ Type string }
-		Targets    []struct {
-			Expr       string
-			Datasource struct{ Type string }
-		}
-	}
-	Templating struct {
-		List []struct {
-			Name, Type string
-			Query      json.RawMessage
-			Datasource struct{ Type string }
-		}
-	}
-}
-
-func readPromDashboard(t *testing.T) promDashboardJSON {
+func readPromDashboard(t *testing.T) *dashboards.Dashboard {
 	t.Helper()
-	b, err := os.ReadFile(promDashboard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d promDashboardJSON
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("dashboard is not JSON: %v", err)
-	}
-	return d
+	return dashboards.MustLoad(promDashboard)
 }
 
 // promLabelsUsed returns the label names expr matches on or groups by.
@@ -125,12 +99,12 @@ func TestPromDashboardQueriesOnlyWrittenLabels(t *testing.T) {
 		if v.Type != "query" {
 			continue // the data source and the lookback
 		}
-		var q struct{ Query string }
-		if err := json.Unmarshal(v.Query, &q); err != nil {
-			t.Fatalf("variable %q: %v", v.Name, err)
+		if _, ok := v.Query.(map[string]any); !ok {
+			t.Fatalf("variable %q: query %v is not an object", v.Name, v.Query)
 		}
+		q := struct{ Query string }{v.QueryText()}
 		m := labelValues.FindStringSubmatch(q.Query)
-		if m == nil || v.Datasource.Type != "prometheus" {
+		if m == nil || v.Datasource == nil || v.Datasource.Type != "prometheus" {
 			t.Errorf("variable %q: query %q is not label_values(metric, label) on prometheus", v.Name, q.Query)
 			continue
 		}
@@ -170,17 +144,5 @@ var promOnlyPanels = []string{"Installs per command"}
 
 func readGraphiteTitles(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile("../dashboards/pace-telemetry.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct{ Panels []struct{ Title string } }
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	var titles []string
-	for _, p := range d.Panels {
-		titles = append(titles, p.Title)
-	}
-	return titles
+	return dashboards.MustLoad(dashboards.Graphite).Titles()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pace-cli/pace/function/internal/promwrite"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // e2ePromWant maps each series e2eBody stores, as its sorted labels without
@@ -140,7 +141,7 @@ func checkPromStore(t *testing.T, fn, base string, clock *testClock, flush func(
 func TestE2EPrometheus(t *testing.T) {
 	needBinaries(t, "prometheus")
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	conf := filepath.Join(dir, "prometheus.yml")
 	// No scrapes: the data comes by remote write only.
 	if err := os.WriteFile(conf, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
@@ -176,7 +177,7 @@ func TestE2EPrometheus(t *testing.T) {
 func TestE2EVictoriaMetricsRemoteWrite(t *testing.T) {
 	needBinaries(t, "victoria-metrics")
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	clock := &testClock{}
 	fn := servePromFunction(t, "http://"+addr+"/api/v1/write", clock)
 

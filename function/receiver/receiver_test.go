@@ -17,32 +17,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function/internal/pgserver"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgserver.Stop()
-	os.Exit(code)
-}
-
-// syncBuffer is a log both the test and the receiver's goroutines use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }
 
 // newFromEnv is what the function's shim and cmd/receiver do: one Config,
 // one Receiver, nothing opened.
@@ -92,8 +70,8 @@ func criticalLines(t *testing.T, log string) []map[string]any {
 // line with the reason, and the next request tries again. /healthz says
 // the process is up, /readyz that the store is not.
 func TestUnreachableStoreIs503AndRetried(t *testing.T) {
-	var log syncBuffer
-	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var log servertest.SyncBuffer
+	dead := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 	r := newFromEnv(t, map[string]string{"TELEMETRY_SINK": "postgres://pace@" + dead + "/telemetry?sslmode=disable&connect_timeout=2",
 		"TELEMETRY_ID_KEY": "0123456789abcdef0123456789abcdef"}, io.Discard, &log)
 	if log.String() != "" {
@@ -126,8 +104,8 @@ func TestUnreachableStoreIs503AndRetried(t *testing.T) {
 // /readyz follows the store: 503 while carbon's port is closed, 200 once
 // it listens; uploads still go to every other path.
 func TestReadyzFollowsTheStore(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var stdout syncBuffer
+	addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+	var stdout servertest.SyncBuffer
 	r := newFromEnv(t, map[string]string{"TELEMETRY_SINK": "carbon+tcp://" + addr}, &stdout, io.Discard)
 	if w := get(r, "/readyz"); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("readyz with carbon down: %d %q", w.Code, w.Body)
@@ -159,7 +137,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 
 // Close waits for the store, closes it once, and later requests get 503.
 func TestCloseClosesTheStore(t *testing.T) {
-	var stdout syncBuffer
+	var stdout servertest.SyncBuffer
 	r := newFromEnv(t, map[string]string{}, &stdout, io.Discard)
 	if w := postTo(r, "/", e2eBody); w.Code != 200 {
 		t.Fatalf("upload: %d %q", w.Code, w.Body)
@@ -260,7 +238,7 @@ func storeCases() []storeCase {
 		{
 			name: "postgres",
 			start: func(t *testing.T) map[string]string {
-				return map[string]string{"TELEMETRY_SINK": pgserver.NewDB(t), "TELEMETRY_ID_KEY": "0123456789abcdef0123456789abcdef"}
+				return map[string]string{"TELEMETRY_SINK": servertest.NewDatabase(t), "TELEMETRY_ID_KEY": "0123456789abcdef0123456789abcdef"}
 			},
 			stored: func(t *testing.T, env map[string]string, _ string) bool {
 				return pgCount(t, env["TELEMETRY_SINK"], `SELECT count(*) FROM install_state`) == 1
@@ -331,7 +309,7 @@ func TestEveryStoreDoesItsDuties(t *testing.T) {
 				t.Fatal(err)
 			}
 			covered[cfg.storeKind().name] = true
-			var stdout, log syncBuffer
+			var stdout, log servertest.SyncBuffer
 			r, err := New(cfg, Options{Stdout: &stdout, Logger: NewLogger(&log), Commands: []string{"pace", "pace version"}})
 			if err != nil {
 				t.Fatal(err)

@@ -4,11 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }

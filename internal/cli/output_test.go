@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/lockedfile"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/upload"
@@ -135,14 +135,8 @@ func TestStatusJSON(t *testing.T) {
 
 	// With the real pace-telemetryd on PATH, its own status says what its
 	// service is: here no unit was ever installed.
-	bin := t.TempDir()
-	daemon := filepath.Join(bin, "pace-telemetryd")
-	if runtime.GOOS == "windows" {
-		daemon += ".exe"
-	}
-	if out, err := exec.Command("go", "build", "-o", daemon, "../../cmd/pace-telemetryd").CombinedOutput(); err != nil {
-		t.Fatalf("build pace-telemetryd: %v\n%s", err, out)
-	}
+	daemon := servertest.Program(t, "../../cmd/pace-telemetryd")
+	bin := filepath.Dir(daemon)
 	s.env["PATH"] = bin
 	s.env["HOME"] = t.TempDir()
 	st = status{}

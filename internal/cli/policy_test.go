@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
 
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/policy"
 )
 
@@ -21,7 +21,7 @@ import (
 // the roles of the demo policy.
 func pgSandbox(t *testing.T) (*sandbox, *pgx.Conn) {
 	t.Helper()
-	srv := pgtest.Shared(t)
+	srv := servertest.SharedPostgres(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, srv.DSN("postgres"))
 	if err != nil {

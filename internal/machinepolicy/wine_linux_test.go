@@ -23,55 +23,8 @@ import (
 // own, apart from cmd/pace-telemetryd's wine test, so that each has its
 // own time limit.)
 func TestMachinePolicyUnderWine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a wine prefix; not with -short")
-	}
-	wine := testenv.NeedTool(t, "wine")
-	gcc := testenv.NeedTool(t, "x86_64-w64-mingw32-gcc")
-	dir := t.TempDir()
-	for out, pkg := range map[string]string{"pace.exe": "../../cmd/pace", "pace-telemetryd.exe": "../../cmd/pace-telemetryd"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	// Go 1.26 needs ProcessPrng from bcryptprimitives.dll, which wine 8
-	// lacks: a stand-in calls RtlGenRandom (as cmd/pace-telemetryd's wine
-	// test does).
-	src := filepath.Join(dir, "bcryptprimitives.c")
-	os.WriteFile(src, []byte(`#include <windows.h>
-typedef BOOLEAN (WINAPI *gen)(PVOID, ULONG);
-__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
-	static gen fn = NULL;
-	if (!fn) fn = (gen)GetProcAddress(LoadLibraryA("advapi32.dll"), "SystemFunction036");
-	while (len > 0) {
-		ULONG n = len > 0x7fffffff ? 0x7fffffff : (ULONG)len;
-		if (!fn(data, n)) return FALSE;
-		data += n; len -= n;
-	}
-	return TRUE;
-}
-`), 0o644)
-	dll := filepath.Join(dir, "bcryptprimitives.dll")
-	if b, err := exec.Command(gcc, "-shared", "-o", dll, src).CombinedOutput(); err != nil {
-		t.Fatalf("stand-in DLL: %v\n%s", err, b)
-	}
-	prefix := filepath.Join(dir, "prefix")
-	env := append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "PACE_TELEMETRY_NOTICE=off")
-	wineCmd := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(wine, args...)
-		cmd.Env = env
-		return cmd
-	}
-	if b, err := wineCmd("wineboot", "-i").CombinedOutput(); err != nil {
-		t.Fatalf("wineboot: %v\n%s", err, b)
-	}
-	t.Cleanup(func() { c := exec.Command("wineserver", "-k"); c.Env = env; c.Run() })
-	data, _ := os.ReadFile(dll)
-	if err := os.WriteFile(filepath.Join(prefix, "drive_c", "windows", "system32", "bcryptprimitives.dll"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	w := testenv.NewWine(t, map[string]string{"pace.exe": "../../cmd/pace", "pace-telemetryd.exe": "../../cmd/pace-telemetryd"}, "PACE_TELEMETRY_NOTICE=off")
+	dir, wineCmd := w.Dir, w.Cmd
 
 	const key = `HKLM\` + RegistryKey
 	reg := func(args ...string) {

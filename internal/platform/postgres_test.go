@@ -8,21 +8,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }
 
 // Apply's statements go one at a time: even SQL that got past the checks
 // cannot carry a second statement. Outside a transaction, so that a
 // statement that ran would stay.
 func TestExecOneRefusesASecondStatement(t *testing.T) {
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.Shared(t).DSN("postgres"))
+	conn, err := pgx.Connect(ctx, servertest.SharedPostgres(t).DSN("postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}

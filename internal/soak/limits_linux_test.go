@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/testenv"
 )
@@ -52,7 +52,7 @@ func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 	if left := time.Until(time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)); left < 3*time.Minute {
 		time.Sleep(left + 2*time.Second)
 	}
-	pg := pgtest.Start(t)
+	pg := servertest.StartPostgres(t)
 	addr := testenv.FreeAddr(t)
 	base := []string{"PATH=" + os.Getenv("PATH")}
 	receiver := func(newPerSource string) *proc {
@@ -144,7 +144,7 @@ func TestDaemonWaitsOutNewInstallsBound(t *testing.T) {
 // upload every 3 s; four daemons behind one address start at once. The
 // refused ones are told Retry-After, wait it out, and all arrive, exactly.
 func TestDaemonsRetryAfter429(t *testing.T) {
-	pg := pgtest.Start(t)
+	pg := servertest.StartPostgres(t)
 	addr := testenv.FreeAddr(t)
 	base := []string{"PATH=" + os.Getenv("PATH")}
 	rec := &proc{name: "receiver", addr: addr, args: []string{bin.receiver}, env: append(base, "PORT="+strings.Split(addr, ":")[1],

@@ -2,7 +2,6 @@ package soak
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -26,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pace-cli/pace/function/payload"
-	"github.com/pace-cli/pace/internal/pgtest"
+	"github.com/pace-cli/pace/function/servertest"
 	"github.com/pace-cli/pace/internal/telemetry"
 	"github.com/pace-cli/pace/internal/testenv"
 )
@@ -34,20 +33,8 @@ import (
 var bin struct{ pace, daemon, receiver string }
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pace-soak-bin-")
-	if err != nil {
-		panic(err)
-	}
-	bin.pace, bin.daemon, bin.receiver = filepath.Join(dir, "pace"), filepath.Join(dir, "pace-telemetryd"), filepath.Join(dir, "receiver")
-	for out, pkg := range map[string]string{bin.pace: "../../cmd/pace", bin.daemon: "../../cmd/pace-telemetryd", bin.receiver: "../../function/cmd/receiver"} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	bin.pace, bin.daemon, bin.receiver = servertest.MustBuild("../../cmd/pace"), servertest.MustBuild("../../cmd/pace-telemetryd"), servertest.MustBuild("../../function/cmd/receiver")
+	os.Exit(servertest.Run(m))
 }
 
 // proc is a program the test starts, kills and starts again.
@@ -56,31 +43,11 @@ type proc struct {
 	args []string
 	env  []string
 	addr string // for a server: wait until it listens here
-	log  *syncBuffer
+	log  *servertest.SyncBuffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 { // keep the tail only
-		s.b.Next(s.b.Len() / 2)
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start starts p. A server that exits before it listens (a receiver
@@ -134,7 +101,7 @@ func (p *proc) launch(t *testing.T) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.log == nil {
-		p.log = &syncBuffer{}
+		p.log = &servertest.SyncBuffer{Max: 1 << 20} // keep the tail only
 	}
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env = p.env
@@ -183,7 +150,7 @@ func TestFaultSoak(t *testing.T) {
 		t.Skip("a fault soak of about 80 s; not in -short")
 	}
 	vmBin := testenv.NeedTool(t, "victoria-metrics")
-	pg := pgtest.Start(t)
+	pg := servertest.StartPostgres(t)
 	dsn := pg.DSN("postgres")
 	base := []string{"PATH=" + os.Getenv("PATH")}
 	const idKey = "soak-key-0123456789abcdef"

@@ -1,35 +1,36 @@
-// Package testenv holds the root module's test helpers, one set for all
-// its tests: waiting for a condition, free loopback ports, tools a test
-// needs (a skip with the reason, or a failure where CI or
-// PACE_TEST_STRICT is set), and a fake receiver with queued answers.
+// Package testenv holds the root module's own test helpers, one set for
+// all its tests: waiting for a condition, tools a test needs (a skip with
+// the reason, or a failure where CI or PACE_TEST_STRICT is set), pace's
+// first-run notice as a terminal showed it, and a fake receiver with
+// queued answers. What both modules' tests need (PostgreSQL, the
+// programs built once, free ports, waiting for a listener, a
+// synchronized buffer) is the receiver module's servertest; Strict,
+// Unavailable and FreeAddr here are its.
 // Only tests import it.
 package testenv
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // Strict tells whether a test whose server or tool is missing must fail
 // rather than skip: in CI, and under scripts/test.sh.
-func Strict() bool { return os.Getenv("CI") != "" || os.Getenv("PACE_TEST_STRICT") != "" }
+func Strict() bool { return servertest.Strict() }
 
 // Unavailable skips t with the reason, or fails it when Strict.
 func Unavailable(t testing.TB, why string) {
 	t.Helper()
-	if Strict() {
-		t.Fatalf("cannot run: %s (scripts/test.sh installs what the tests need)", why)
-	}
-	t.Skipf("cannot run: %s (scripts/test.sh installs what the tests need)", why)
+	servertest.Unavailable(t, why)
 }
 
 // NeedTool returns the path of a program the test needs.
@@ -64,12 +65,7 @@ func EventuallyWithin(t testing.TB, d time.Duration, what string, cond func() bo
 // FreeAddr returns a loopback address nothing listens on (for now).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return servertest.FreeAddr(t)
 }
 
 // Answer writes one answer of a fake receiver.

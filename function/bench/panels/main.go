@@ -19,9 +19,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pace-cli/pace/function/internal/fleetbench"
-	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/receiver"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 const target = time.Second
@@ -60,7 +60,7 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	if err != nil {
 		return err
 	}
-	srv, err := pgserver.Start()
+	srv, err := servertest.NewPostgres()
 	if err != nil {
 		return err
 	}

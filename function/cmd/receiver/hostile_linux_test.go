@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pace-cli/pace/function/receiver"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/receiver"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // TestHostileLoad starts cmd/receiver as its own process on 127.0.0.1 under a
@@ -33,11 +34,8 @@ func TestHostileLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a bounded load run of about 25 s; not in -short")
 	}
-	bin := filepath.Join(t.TempDir(), "receiver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	port := freePort(t)
+	bin := servertest.Program(t, ".")
+	port := strconv.Itoa(servertest.FreePort(t))
 	addr := "127.0.0.1:" + port
 	var stdout, stderr bytes.Buffer
 	srv := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0"`, bin)
@@ -55,7 +53,7 @@ func TestHostileLoad(t *testing.T) {
 			t.Logf("server stderr (last 2000 bytes): %s", tail(stderr.String(), 2000))
 		}
 	}()
-	waitListening(t, addr)
+	servertest.WaitListening(t, addr)
 
 	upload := func(ctx context.Context) (time.Duration, error) {
 		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

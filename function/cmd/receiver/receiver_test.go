@@ -7,34 +7,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pace-cli/pace/function/servertest"
 )
 
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }
+
 const uploadBody = `{"metric_points":{"pace version":{"0":{"cumulative_count":3}}},"cli_version":"1.25.0","operating_system":"linux","id":"36be4c46-4e1b-431d-b9db-1b315f537a85"}`
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("the server did not listen on %s", addr)
-}
 
 func TestRunRefusesBadSettings(t *testing.T) {
 	for _, tc := range []struct{ env, want string }{
@@ -61,7 +45,7 @@ func TestRunRefusesBadSettings(t *testing.T) {
 // The server answers an upload, refuses oversized headers with 431, and
 // stops when its context ends.
 func TestRunServesAndStops(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(servertest.FreePort(t))
 	addr := "127.0.0.1:" + port
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer
@@ -74,7 +58,7 @@ func TestRunServesAndStops(t *testing.T) {
 			return ""
 		}, &stdout, io.Discard)
 	}()
-	waitListening(t, addr)
+	servertest.WaitListening(t, addr)
 
 	resp, err := http.Post("http://"+addr+"/", "application/json", strings.NewReader(uploadBody))
 	if err != nil {

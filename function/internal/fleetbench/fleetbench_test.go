@@ -15,20 +15,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pace-cli/pace/function/internal/fleetbench"
-	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/receiver"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgserver.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }
 
 func TestSmallFleetRunsEveryPanel(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgserver.NewDB(t)
+	dsn := servertest.NewDatabase(t)
 	s, err := pgsink.Open(ctx, pgsink.Config{DSN: dsn, IDKey: []byte("0123456789abcdef0123456789abcdef"), Commands: receiver.Commands(), ActivityDays: 30})
 	if err != nil {
 		t.Fatal(err)

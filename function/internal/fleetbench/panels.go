@@ -2,9 +2,7 @@ package fleetbench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/grafanasql"
 )
 
@@ -26,54 +25,19 @@ type Query struct {
 type Dashboard struct {
 	Queries  []Query
 	From, To string // its default range, in Grafana's relative syntax
-	vars     []variable
-}
-
-type variable struct {
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	Query      any             `json:"query"`
-	Multi      bool            `json:"multi"`
-	IncludeAll bool            `json:"includeAll"`
-	AllValue   string          `json:"allValue"`
-	Current    json.RawMessage `json:"current"`
-	Options    []struct {
-		Value string `json:"value"`
-	} `json:"options"`
-}
-
-type panel struct {
-	Title   string `json:"title"`
-	Targets []struct {
-		RefID  string `json:"refId"`
-		RawSQL string `json:"rawSql"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"` // a collapsed row's
+	vars     []dashboards.Variable
 }
 
 // ReadDashboard reads every rawSql target, the default range and the
 // variables of a Grafana dashboard file.
 func ReadDashboard(file string) (*Dashboard, error) {
-	b, err := os.ReadFile(file)
+	d, err := dashboards.Read(file)
 	if err != nil {
 		return nil, err
 	}
-	var d struct {
-		Panels []panel `json:"panels"`
-		Time   struct {
-			From string `json:"from"`
-			To   string `json:"to"`
-		} `json:"time"`
-		Templating struct {
-			List []variable `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
-	}
 	out := &Dashboard{From: d.Time.From, To: d.Time.To, vars: d.Templating.List}
-	var walk func([]panel)
-	walk = func(ps []panel) {
+	var walk func([]dashboards.Panel)
+	walk = func(ps []dashboards.Panel) {
 		for _, p := range ps {
 			n := 0
 			for _, t := range p.Targets {
@@ -159,14 +123,8 @@ func (d *Dashboard) Vars(ctx context.Context, c *pgx.Conn, from, to time.Time) (
 		if v.Type == "datasource" {
 			continue
 		}
-		var cur struct {
-			Value any `json:"value"`
-		}
-		if len(v.Current) > 0 {
-			json.Unmarshal(v.Current, &cur)
-		}
 		var values []string
-		switch x := cur.Value.(type) {
+		switch x := v.Current.Value.(type) {
 		case string:
 			values = []string{x}
 		case []any:
@@ -174,10 +132,7 @@ func (d *Dashboard) Vars(ctx context.Context, c *pgx.Conn, from, to time.Time) (
 				values = append(values, fmt.Sprint(e))
 			}
 		}
-		query, _ := v.Query.(string)
-		if m, ok := v.Query.(map[string]any); ok {
-			query, _ = m["query"].(string)
-		}
+		query := v.QueryText()
 		all := len(values) == 0 || slices.Contains(values, "$__all")
 		if all && v.IncludeAll && v.AllValue != "" {
 			vars[v.Name] = v.AllValue

@@ -4,7 +4,6 @@ package pgsink_test
 // the real handler into a real PostgreSQL.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // send posts b as coming from the address src and returns the answer.
@@ -262,7 +262,7 @@ func TestTwoInstancesOneDaySalt(t *testing.T) {
 // rollup did not read stays for the next prune. A failing background
 // prune is logged.
 func TestPruneDropsAddressStateWhenRollupFails(t *testing.T) {
-	var logged syncBuffer
+	var logged servertest.SyncBuffer
 	r := newRig(t, func(c *pgsink.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logged, nil)) })
 	day := time.Date(2026, 11, 2, 18, 0, 0, 0, time.UTC)
 	r.at(day)
@@ -311,22 +311,4 @@ func TestPruneDropsAddressStateWhenRollupFails(t *testing.T) {
 	if err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM activity_rollup WHERE day = $1 AND dau = 1), (SELECT count(*) FROM active_daily WHERE day = $1)`, day.Truncate(24*time.Hour)).Scan(&rolled, &left); err != nil || rolled != 1 || left != 0 {
 		t.Fatalf("the next prune: %d rollups of the day (%v), its activity rows %d", rolled, err, left)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

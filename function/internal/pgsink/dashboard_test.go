@@ -9,13 +9,11 @@ package pgsink_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,37 +23,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/simweek"
 )
 
-type pgPanel struct {
-	Title   string `json:"title"`
-	Targets []struct {
-		RawSQL string `json:"rawSql"`
-	} `json:"targets"`
-}
-
-func readDashboard(t *testing.T) (panels []pgPanel, commandQuery string) {
-	b, err := os.ReadFile("../../dashboards/pace-telemetry-postgres.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels     []pgPanel `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name  string `json:"name"`
-				Query any    `json:"query"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range d.Templating.List {
-		if v.Name == "command" {
-			commandQuery, _ = v.Query.(string)
-		}
+// readDashboard returns the PostgreSQL dashboard's panels and the query
+// of its command variable.
+func readDashboard(t *testing.T) (panels []dashboards.Panel, commandQuery string) {
+	d := dashboards.MustLoad(dashboards.Postgres)
+	if v := d.Variable("command"); v != nil {
+		commandQuery, _ = v.Query.(string)
 	}
 	return d.Panels, commandQuery
 }

@@ -1,7 +1,7 @@
 package pgsink_test
 
 // Tests of the PostgreSQL sink through the receiver's real handler against
-// a real PostgreSQL on 127.0.0.1 (package pgserver).
+// a real PostgreSQL on 127.0.0.1 (package servertest).
 
 import (
 	"context"
@@ -19,16 +19,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pace-cli/pace/function/internal/pgserver"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/receiver"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgserver.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(servertest.Run(m)) }
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
@@ -42,7 +38,7 @@ type rig struct {
 
 func newRig(t testing.TB, opts ...func(*pgsink.Config)) *rig {
 	t.Helper()
-	r := &rig{dsn: pgserver.NewDB(t)}
+	r := &rig{dsn: servertest.NewDatabase(t)}
 	cfg := pgsink.Config{DSN: r.dsn, IDKey: testKey, MaxConns: 16, Commands: receiver.Commands()}
 	for _, o := range opts {
 		o(&cfg)
@@ -247,7 +243,7 @@ func TestRawIDNeverStored(t *testing.T) {
 }
 
 func TestMigrationIdempotentAndConcurrent(t *testing.T) {
-	dsn := pgserver.NewDB(t)
+	dsn := servertest.NewDatabase(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 6)
 	for i := 0; i < 6; i++ {

@@ -8,11 +8,9 @@ package pgsink_test
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -24,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/pgsink"
 	"github.com/pace-cli/pace/function/internal/simweek"
 	"github.com/pace-cli/pace/function/receiver"
@@ -39,26 +38,8 @@ var releasePanels = []string{
 
 // dashboardVars returns the defaults of the dashboard's custom variables.
 func dashboardVars(t testing.TB) map[string]string {
-	b, err := os.ReadFile("../../dashboards/pace-telemetry-postgres.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Templating struct {
-			List []struct {
-				Name    string `json:"name"`
-				Type    string `json:"type"`
-				Current struct {
-					Value any `json:"value"`
-				} `json:"current"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for _, v := range d.Templating.List {
+	for _, v := range dashboards.MustLoad(dashboards.Postgres).Templating.List {
 		if v.Type == "custom" {
 			out[v.Name] = fmt.Sprint(v.Current.Value)
 		}
@@ -629,10 +610,10 @@ func releaseWeek() (*simweek.Week, time.Time) {
 
 // checkReleasePanels runs every release panel over several ranges and
 // compares it with the truth; it returns how many queries it compared.
-func checkReleasePanels(t *testing.T, c *pgx.Conn, week *simweek.Week, panels []pgPanel, all []string) int {
+func checkReleasePanels(t *testing.T, c *pgx.Conn, week *simweek.Week, panels []dashboards.Panel, all []string) int {
 	vars := dashboardVars(t)
 	start := week.Start
-	byTitle := map[string]pgPanel{}
+	byTitle := map[string]dashboards.Panel{}
 	for _, p := range panels {
 		byTitle[p.Title] = p
 	}
