@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // A crash of a real pace, end to end: pace counts it with its site, the
@@ -16,10 +18,7 @@ import (
 // keyed hash; the panic's text, which could be anything of the user's, is
 // nowhere: not in the file, the sent log, the receiver's log or any table.
 func TestCrashEndToEnd(t *testing.T) {
-	crashPace := filepath.Join(t.TempDir(), "pace")
-	if out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", crashPace, "../pace").CombinedOutput(); err != nil {
-		t.Fatalf("building pace -tags crashtest: %v\n%s", err, out)
-	}
+	crashPace := servertest.Program(t, "../pace", servertest.Tags("crashtest"))
 	r, dsn, rlog := startPGReceiver(t)
 	dir := t.TempDir()
 	const secret = "s3cr3t-token-/home/alice/prod.yaml"

@@ -8,36 +8,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/pace-cli/pace/function/payload"
+	"github.com/pace-cli/pace/function/servertest"
 )
 
 // crashBin is pace built with the tag crashtest, whose commands panic with
-// PACE_CRASHTEST_PANIC's text (internal/cli/crashtest_on.go); built once,
-// by the first test that needs it.
-var crashBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "pace-crashtest-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "pace")
-	if out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building pace -tags crashtest: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// PACE_CRASHTEST_PANIC's text (internal/cli/crashtest_on.go).
+func crashBin(t *testing.T) string {
+	t.Helper()
+	return servertest.Program(t, ".", servertest.Tags("crashtest"))
+}
 
 func crashPace(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	bin, err := crashBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(crashBin(t), args...)
 	cmd.Env = append([]string{"PACE_CONFIG_PATH=" + dir, "PATH=" + os.Getenv("PATH"), "PACE_TELEMETRY_NOTICE=off"}, env...)
 	return run(t, cmd)
 }

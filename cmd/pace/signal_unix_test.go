@@ -78,10 +78,7 @@ func TestInterruptedCommandsAreCounted(t *testing.T) {
 // and pace exits after the grace period; a second signal does not wait for
 // even that.
 func TestInterruptDoesNotWaitForACommandThatHangs(t *testing.T) {
-	bin, err := crashBin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := crashBin(t)
 	dir := t.TempDir()
 	hang := []string{"PACE_CRASHTEST_HANG=1"}
 	settle := func() { time.Sleep(300 * time.Millisecond) }

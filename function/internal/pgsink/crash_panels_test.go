@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pace-cli/pace/function/dashboards"
 	"github.com/pace-cli/pace/function/internal/simweek"
 	"github.com/pace-cli/pace/function/payload"
 	"github.com/pace-cli/pace/function/receiver"
@@ -158,7 +159,7 @@ func TestCrashSiteAlertRule(t *testing.T) {
 	}
 }
 
-func panelByTitle(t *testing.T, panels []pgPanel, title string) pgPanel {
+func panelByTitle(t *testing.T, panels []dashboards.Panel, title string) dashboards.Panel {
 	t.Helper()
 	for _, p := range panels {
 		if p.Title == title {
@@ -166,5 +167,5 @@ func panelByTitle(t *testing.T, panels []pgPanel, title string) pgPanel {
 		}
 	}
 	t.Fatalf("no panel %q", title)
-	return pgPanel{}
+	return dashboards.Panel{}
 }
