@@ -12,7 +12,7 @@
 -- then give the role a password (\password pace_grafana), or on Cloud SQL
 -- create the user first (gcloud sql users create pace_grafana ...); the
 -- script keeps an existing role. Run it again after a receiver upgrade
--- that adds tables (docs/deploy.md, "The dashboard's role").
+-- that adds tables (docs/postgresql.md, "The dashboard's role").
 DO $$
 BEGIN
 	CREATE ROLE pace_grafana LOGIN;
