@@ -3,7 +3,7 @@
 # packages the real-server tests need when they are missing (where apt-get
 # and root or sudo exist; elsewhere it names them and stops), builds the
 # release snapshot into dist/ (scripts/release-snapshot.sh), then runs
-# `go test -race -count=1 ./... ./function/...` with PACE_TEST_STRICT=1, so
+# `go test -race -count=1 -timeout 30m ./... ./function/...` with PACE_TEST_STRICT=1, so
 # a test whose server or tool is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,5 +55,5 @@ fi
 ./scripts/release-snapshot.sh
 
 export PACE_TEST_STRICT=1
-echo "== go test -race -count=1 ./... ./function/..."
-go test -race -count=1 ./... ./function/...
+echo "== go test -race -count=1 -timeout 30m ./... ./function/..."
+go test -race -count=1 -timeout 30m ./... ./function/...

@@ -202,7 +202,7 @@ func TestForgetEndToEnd(t *testing.T) {
 		t.Fatalf("after: %v, before %v", after, before)
 	}
 	eventually(t, "the daemon to log the confirmation", func() bool {
-		return strings.Contains(d.log.String(), "confirmed an erasure request: active_daily 1, command_daily 2, install_counter 2, install_day 1, install_state 1")
+		return strings.Contains(d.log.String(), "confirmed an erasure request: active_daily 1, command_daily 2, crash_daily 0, install_counter 2, install_crash 0, install_day 1, install_state 1")
 	})
 	if !strings.Contains(d.log.String(), "500 Internal Server Error") {
 		t.Errorf("daemon log lacks the failures:\n%s", d.log.String())
@@ -217,7 +217,7 @@ func TestForgetEndToEnd(t *testing.T) {
 	}
 	// The faults fall on whichever request comes: at least the first
 	// erasure request fails.
-	if len(forgets) < 2 || !strings.Contains(forgets[0], "HTTP 500") || !strings.Contains(forgets[len(forgets)-1], "HTTP 200: erased active_daily 1, command_daily 2, install_counter 2, install_day 1, install_state 1") {
+	if len(forgets) < 2 || !strings.Contains(forgets[0], "HTTP 500") || !strings.Contains(forgets[len(forgets)-1], "HTTP 200: erased active_daily 1, command_daily 2, crash_daily 0, install_counter 2, install_crash 0, install_day 1, install_state 1") {
 		t.Fatalf("sent log's erasure entries: %q", forgets)
 	}
 	for _, e := range forgets {
@@ -231,13 +231,15 @@ func TestForgetEndToEnd(t *testing.T) {
 	if st := paceOut(t, dir, "telemetry", "status"); strings.Contains(st, "erasure:") {
 		t.Fatalf("status after the confirmation:\n%s", st)
 	}
+	// That status run is counted too, and the running daemon delivers it.
+	eventually(t, "the second status run's count", func() bool { return rows(t, dsn)["runs"] == before["runs"]+2 })
 
 	// PACE's original fleet (POST /telemetry) keeps uploading as before.
 	runPace(t, other, "version")
 	if code, out := daemonCmd(t, env, "flush", "--config-path", other, "--endpoint", r.url); code != 0 {
 		t.Fatalf("flush: %d %s", code, out)
 	}
-	if got := rows(t, dsn); got["runs"] != before["runs"]+2 {
+	if got := rows(t, dsn); got["runs"] != before["runs"]+3 {
 		t.Fatalf("after new uploads: %v", got)
 	}
 
@@ -247,7 +249,7 @@ func TestForgetEndToEnd(t *testing.T) {
 	runPace(t, never, "version")
 	paceOut(t, never, "telemetry", "forget")
 	code, fout := daemonCmd(t, env, "flush", "--config-path", never, "--endpoint", r.url)
-	if code != 0 || !strings.Contains(fout, "Erasure confirmed by the receiver: active_daily 0, command_daily 0, install_counter 0, install_day 0, install_state 0.") {
+	if code != 0 || !strings.Contains(fout, "Erasure confirmed by the receiver: active_daily 0, command_daily 0, crash_daily 0, install_counter 0, install_crash 0, install_day 0, install_state 0.") {
 		t.Fatalf("flush of an unknown id's erasure: %d %s", code, fout)
 	}
 }

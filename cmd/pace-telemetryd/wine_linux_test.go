@@ -128,9 +128,31 @@ func TestWindowsUnderWine(t *testing.T) {
 		testenv.CheckNotice(t, string(out), cols, noticeDir+`\telemetry.yaml`)
 	}
 
+	// A panic on Windows: Go's report on stderr, exit 70, the run and its
+	// crash site counted, the panic's text nowhere in the file. (Ctrl+C and
+	// Ctrl+Break run on the Windows runner: wine's console cannot send
+	// them to another process.)
+	crashExe := filepath.Join(dir, "pace-crash.exe")
+	if b, err := os.ReadFile(servertest.Program(t, "../pace", servertest.Env("GOOS=windows", "GOARCH=amd64"), servertest.Tags("crashtest"))); err != nil || os.WriteFile(crashExe, b, 0o755) != nil {
+		t.Fatalf("crashtest pace.exe: %v", err)
+	}
+	crashDir := filepath.Join(dir, "crash config")
+	crash := wineCmd(crashExe, "version")
+	crash.Env = append(slices.Clone(env), "PACE_CONFIG_PATH="+testenv.Path(crashDir), "PACE_CRASHTEST_PANIC=s3cr3t", "PACE_TELEMETRY_NOTICE=off")
+	out, err := crash.CombinedOutput()
+	if exitCode(err) != 70 || !strings.Contains(string(out), "panic: s3cr3t") {
+		t.Fatalf("crashing pace.exe: %v\n%s", err, out)
+	}
+	if got := want(t, crashDir)["version 70"]; got != 1 {
+		t.Fatalf("the crashed run counted %d times", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(crashDir, "telemetry.yaml")); !strings.Contains(string(b), "internal/cli.crashTest:+") || strings.Contains(string(b), "s3cr3t") {
+		t.Fatalf("telemetry.yaml after a crash on Windows:\n%s", b)
+	}
+
 	// No machine-wide service on Windows: it would run as LocalSystem on
 	// a folder the user can write. Said, with what to do instead.
-	out, err := wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "install", "--system").CombinedOutput()
+	out, err = wineCmd(filepath.Join(dir, "pace-telemetryd.exe"), "install", "--system").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "refused on Windows") || !strings.Contains(string(out), "'pace-telemetryd install'") {
 		t.Fatalf("install --system: %v\n%s", err, out)
 	}

@@ -81,7 +81,7 @@ func strays(t *testing.T, dir string) []string {
 	var odd []string
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case name == "telemetry.yaml", name == "telemetry.yaml.lock", strings.HasPrefix(name, "telemetry.yaml.tmp-"):
+		case name == "telemetry.yaml", name == "telemetry.yaml.lock", strings.HasPrefix(name, "telemetry.yaml.tmp-"), name == "telemetry-notice":
 		default:
 			odd = append(odd, name)
 		}

@@ -39,7 +39,7 @@ func Decode(data []byte) (*Payload, error) {
 	if err := openObject(d, "body"); err != nil {
 		return nil, err
 	}
-	var seen [4]bool
+	var seen [5]bool
 	for d.More() {
 		key, err := key(d, "body")
 		if err != nil {
@@ -69,6 +69,13 @@ func Decode(data []byte) (*Payload, error) {
 			if !seen[i] {
 				p.ID, err = str(d, key)
 			}
+		case "crash_sites":
+			// Optional: PACE's original CLI and pace before 1.27 never
+			// send it.
+			i = 4
+			if !seen[i] {
+				p.CrashSites, err = decodeCrashSites(d)
+			}
 		default:
 			return nil, fmt.Errorf("%s: unknown field", Quote(key))
 		}
@@ -95,6 +102,54 @@ func Decode(data []byte) (*Payload, error) {
 		return nil, errors.New("body: unexpected data after the JSON object")
 	}
 	return p, nil
+}
+
+// decodeCrashSites reads {"<command path>": {"<site>": {"cumulative_count":
+// N}}}, at most MaxCrashSites sites in all. Their shapes are Validate's.
+func decodeCrashSites(d *json.Decoder) (map[string]map[string]Point, error) {
+	const field = "crash_sites"
+	if err := openObject(d, field); err != nil {
+		return nil, err
+	}
+	all := map[string]map[string]Point{}
+	n := 0
+	for d.More() {
+		path, err := key(d, field)
+		if err != nil {
+			return nil, err
+		}
+		pathField := func() string { return field + "[" + Quote(path) + "]" }
+		if _, dup := all[path]; dup {
+			return nil, fmt.Errorf("%s: duplicate command path", pathField())
+		}
+		if err := openObject(d, ""); err != nil {
+			return nil, rename(err, pathField())
+		}
+		sites := map[string]Point{}
+		for d.More() {
+			site, err := key(d, "")
+			if err != nil {
+				return nil, rename(err, pathField())
+			}
+			siteField := func() string { return pathField() + "[" + Quote(site) + "]" }
+			if _, dup := sites[site]; dup {
+				return nil, fmt.Errorf("%s: duplicate crash site", siteField())
+			}
+			if n++; n > MaxCrashSites {
+				return nil, fmt.Errorf("%s: more than %d crash sites", field, MaxCrashSites)
+			}
+			pt, err := decodePoint(d)
+			if err != nil {
+				return nil, rename(err, siteField())
+			}
+			sites[site] = pt
+		}
+		if err := closeObject(d, ""); err != nil {
+			return nil, rename(err, pathField())
+		}
+		all[path] = sites
+	}
+	return all, closeObject(d, field)
 }
 
 func decodePoints(d *json.Decoder) (map[string]map[int]Point, error) {

@@ -3,6 +3,7 @@ package payload
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -17,21 +18,42 @@ const DevVersion = "v0.0.0-dev"
 const UnknownOS = "unknown"
 
 // Exit codes. pace defines 0–5 (internal/cli/exitcode.go; PACE's original
-// CLI sends 0 and 1). The receiver keeps those and folds every other code
-// into one catch-all, so that a client cannot make 256 series per command.
+// CLI sends 0 and 1), ExitPanic for a crash, and 128+n for a run ended by
+// signal n (SIGHUP, SIGINT, SIGTERM). The receiver keeps those and folds
+// every other code into one catch-all, so that a client cannot make 256
+// series per command.
 const (
 	MaxPaceExitCode = 5
-	// OtherExitCode is the key Normalize folds exit codes above
-	// MaxPaceExitCode into; ExitCodeTag writes it as OtherExitCodeTag.
+	// OtherExitCode is the key Normalize folds the codes it does not keep
+	// into; ExitCodeTag writes it as OtherExitCodeTag.
 	OtherExitCode    = MaxPaceExitCode + 1
 	OtherExitCodeTag = "other"
+	// ExitPanic is what pace counts a crashed run as (EX_SOFTWARE).
+	ExitPanic = 70
+	// The codes of runs ended by SIGHUP, SIGINT and SIGTERM.
+	ExitSIGHUP  = 128 + 1
+	ExitSIGINT  = 128 + 2
+	ExitSIGTERM = 128 + 15
 )
 
+// KeptExitCode reports whether the receiver stores code as it is: 0–5,
+// ExitPanic and the three signal codes.
+func KeptExitCode(code int) bool {
+	switch {
+	case code >= 0 && code <= MaxPaceExitCode, code == ExitPanic, code == ExitSIGHUP, code == ExitSIGINT, code == ExitSIGTERM:
+		return true
+	}
+	return false
+}
+
 // ExitCodeTag is the tag value the receiver stores for a normalized exit
-// code: the number for 0–5, OtherExitCodeTag for the rest.
+// code: the number for a kept code, OtherExitCodeTag for the rest.
 func ExitCodeTag(code int) string {
 	if code >= 0 && code <= MaxPaceExitCode {
 		return string(rune('0' + code))
+	}
+	if KeptExitCode(code) {
+		return strconv.Itoa(code)
 	}
 	return OtherExitCodeTag
 }
@@ -89,7 +111,7 @@ func NormalizeVersion(v string) (string, error) {
 // Normalize turns a decoded upload into what the receiver stores, so that
 // every client's spelling of the same thing lands in one series: the
 // version as NormalizeVersion gives it, an empty OS as UnknownOS, exit
-// codes above MaxPaceExitCode summed into OtherExitCode (saturating at
+// codes it does not keep (KeptExitCode) summed into OtherExitCode (saturating at
 // MaxCount, like the CLI). It answers an error, "<field>: <what is wrong>",
 // for a value that is malformed: an id that is not a lowercase UUID (never
 // quoted: it must not reach logs), a version that is not one, an OS that
@@ -124,7 +146,7 @@ func (p *Payload) Normalize() error {
 			}
 		}
 		for code, pt := range codes {
-			if code <= MaxPaceExitCode || code == OtherExitCode {
+			if KeptExitCode(code) || code == OtherExitCode {
 				continue
 			}
 			// Each is cumulative, so their sum is too.

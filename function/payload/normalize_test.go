@@ -73,7 +73,7 @@ func TestNormalize(t *testing.T) {
 	p := &Payload{
 		MetricPoints: map[string]map[int]Point{
 			"pace version":    {0: {3}, 1: {1}, 5: {2}, 6: {10}, 7: {20}, 255: {MaxCount}},
-			"pace __complete": {0: {9}, 130: {1}},
+			"pace __complete": {0: {9}, 131: {1}},
 		},
 		CLIVersion: "1.25.0",
 		ID:         "36be4c46-4e1b-431d-b9db-1b315f537a85",
@@ -121,6 +121,25 @@ func TestExitCodeTag(t *testing.T) {
 	for code, want := range map[int]string{0: "0", 1: "1", 5: "5", 6: "other", 255: "other"} {
 		if got := ExitCodeTag(code); got != want {
 			t.Errorf("ExitCodeTag(%d) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+// A crash and the three signals that end a run stay distinct: the team reads
+// them; any other code above 5 is still folded.
+func TestNormalizeKeepsCrashAndSignalCodes(t *testing.T) {
+	p := &Payload{MetricPoints: map[string]map[int]Point{"pace version": {70: {2}, 129: {1}, 130: {3}, 143: {4}, 131: {5}, 255: {6}}},
+		CLIVersion: "v1.27.0", OperatingSystem: "linux", ID: "36be4c46-4e1b-431d-b9db-1b315f537a85"}
+	if err := p.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]Point{70: {2}, 129: {1}, 130: {3}, 143: {4}, OtherExitCode: {11}}
+	if !reflect.DeepEqual(p.MetricPoints["pace version"], want) {
+		t.Fatalf("got %v, want %v", p.MetricPoints["pace version"], want)
+	}
+	for code, tag := range map[int]string{0: "0", 5: "5", 70: "70", 130: "130", 143: "143", 129: "129", OtherExitCode: "other", 131: "other"} {
+		if got := ExitCodeTag(code); got != tag {
+			t.Errorf("ExitCodeTag(%d) = %q, want %q", code, got, tag)
 		}
 	}
 }

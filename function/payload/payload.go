@@ -20,6 +20,10 @@ type Payload struct {
 	CLIVersion      string                   `json:"cli_version" yaml:"cli_version"`
 	OperatingSystem string                   `json:"operating_system" yaml:"operating_system"`
 	ID              string                   `json:"id" yaml:"id"`
+
+	// CrashSites counts, per command path, the runs that panicked at each
+	// crash site (see ValidCrashSite). PACE's original CLI never writes it.
+	CrashSites map[string]map[string]Point `json:"crash_sites,omitempty" yaml:"crash_sites,omitempty"`
 }
 
 // Point is one counter. It is a struct rather than a bare number to keep

@@ -128,5 +128,18 @@ func (p *Payload) Validate() error {
 			}
 		}
 	}
+	for path, sites := range p.CrashSites {
+		if err := ValidCommandPath(path); err != nil {
+			return fmt.Errorf("crash_sites[%s]: must be \"pace\" and at most %d words of [a-z0-9][a-z0-9-]*", Quote(path), MaxPathWords-1)
+		}
+		for site, pt := range sites {
+			if ValidCrashSite(site) != nil {
+				return fmt.Errorf("crash_sites[%s][%s]: must be 1 to %d frames <package>.<function>:+<line>, separated by single spaces", Quote(path), Quote(site), MaxCrashFrames)
+			}
+			if pt.CumulativeCount > MaxCount {
+				return fmt.Errorf("crash_sites[%s][%s].cumulative_count: must be at most %d", Quote(path), Quote(site), uint64(MaxCount))
+			}
+		}
+	}
 	return nil
 }

@@ -32,8 +32,9 @@ const (
 	DefaultTimeout  = 10 * time.Second
 )
 
-// DroppedHeader is the response header with the number of counters whose
-// command path is not on the allow-list and was not stored.
+// DroppedHeader is the response header with the number of counters and
+// crash sites not stored: their command path, or a crash site's function,
+// is not on the allow-list.
 const DroppedHeader = "X-Pace-Dropped"
 
 // HandlerConfig is what the upload and erasure routes are built from: a
@@ -86,7 +87,11 @@ func newRoutes(cfg HandlerConfig) (*routes, error) {
 	if cfg.Source == "" {
 		cfg.Source = SourcePeer
 	}
-	r := &routes{sink: cfg.Store, now: cfg.Now, known: known, source: cfg.Source, log: cfg.Logger, timeout: cfg.Timeout}
+	functions, err := crashFunctions()
+	if err != nil {
+		return nil, err
+	}
+	r := &routes{sink: cfg.Store, now: cfg.Now, known: known, functions: functions, source: cfg.Source, log: cfg.Logger, timeout: cfg.Timeout}
 	if cfg.SourceRate > 0 {
 		r.limit = newLimiter(cfg.SourceRate, max(cfg.SourceBurst, 1))
 	}
@@ -115,13 +120,14 @@ func allowList(paths []string) (map[string][]string, error) {
 // routes serves uploads at every path and erasure requests at
 // <path>/forget, on one open store.
 type routes struct {
-	sink    sink.Store
-	now     func() time.Time
-	known   map[string][]string // allow-listed path -> its words after "pace"
-	source  Source
-	limit   *limiter // nil: no per-address bucket
-	log     *slog.Logger
-	timeout time.Duration
+	sink      sink.Store
+	now       func() time.Time
+	known     map[string][]string // allow-listed path -> its words after "pace"
+	functions map[string]bool     // the functions a crash site may name
+	source    Source
+	limit     *limiter // nil: no per-address bucket
+	log       *slog.Logger
+	timeout   time.Duration
 }
 
 // wrap puts next in the routes' middleware: one log line per request,
@@ -257,7 +263,7 @@ func (h *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.version, out.os = p.CLIVersion, p.OperatingSystem
-	u, dropped := toUpload(p, h.known, h.now(), src)
+	u, dropped := toUpload(p, h.known, h.functions, h.now(), src)
 	out.series, out.dropped = len(u.Counters), dropped
 	if len(u.Counters) > 0 {
 		err = h.sink.Write(r.Context(), u)

@@ -222,16 +222,25 @@ func TestMaxSeries(t *testing.T) {
 	if w := tr.post(body(manySeries(1000))); w.Code != 200 {
 		t.Fatalf("1000 series: got %d %s", w.Code, w.Body)
 	}
-	// Exit codes above 5 are folded into one series per path: 4 paths
-	// times 0-5 and "other".
-	if len(tr.sink.series) != 4*(payload.MaxPaceExitCode+2) {
-		t.Fatalf("got %d series", len(tr.sink.series))
+	// Exit codes above 5 are folded into one series per path, but for a
+	// crash (70) and the three signal codes (129, 130, 143): 4 paths times
+	// 0-5, those 4 and "other".
+	kept := 0
+	for c := payload.MaxPaceExitCode + 1; c <= payload.MaxExitCode; c++ {
+		if payload.KeptExitCode(c) {
+			kept++
+		}
+	}
+	if kept != 4 || len(tr.sink.series) != 4*(payload.MaxPaceExitCode+2+kept) {
+		t.Fatalf("got %d series (%d codes above 5 kept)", len(tr.sink.series), kept)
 	}
 	// manySeries gives code c the count c, and "pace" codes 0..249: its
-	// "other" series holds the sum of 6..249.
+	// "other" series holds the sum of 6..249 but the kept codes.
 	var other uint64
 	for c := 6; c*4 < 1000; c++ {
-		other += uint64(c)
+		if !payload.KeptExitCode(c) {
+			other += uint64(c)
+		}
 	}
 	for _, s := range tr.sink.series {
 		if s.Tags[0] == (graphite.Tag{Key: "command", Value: graphite.RootCommand}) && s.Tags[1].Value == payload.OtherExitCodeTag && s.Value != other {

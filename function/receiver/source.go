@@ -35,7 +35,7 @@ const (
 // appends, which no client can choose. Behind the load balancer every
 // upload would then share the balancer's address, which fails closed
 // (uploads wait) instead of letting clients pick their own address; set
-// xff-second-to-last there (docs/deploy.md).
+// xff-second-to-last there (docs/abuse.md).
 const DefaultSource = SourceXFFLast
 
 func parseSource(v string) (Source, error) {
@@ -101,7 +101,7 @@ func (s Source) hop(r *http.Request) string {
 // a NAT of a thousand daemons uploading each minute (about 17 a second)
 // stays under it; a flood from one address is answered 429 after the
 // burst. The fleet-wide limit belongs in front (Cloud Armor,
-// docs/deploy.md).
+// docs/abuse.md).
 const (
 	DefaultSourceRate  = 20  // uploads per second per source address
 	DefaultSourceBurst = 200 // uploads at once

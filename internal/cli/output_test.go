@@ -114,6 +114,8 @@ func TestStatusJSON(t *testing.T) {
 				Endpoint                   string `json:"telemetry_endpoint"`
 			} `json:"policy"`
 		} `json:"uploader"`
+		NoticeShown   int `json:"notice_shown"`
+		NoticeVersion int `json:"notice_version"`
 	}
 	var st status
 	decodeStrict(t, s.pace("telemetry", "status", "-o", "json").stdout, &st)
@@ -121,7 +123,7 @@ func TestStatusJSON(t *testing.T) {
 	var kept struct{ ID string }
 	yaml.Unmarshal(file, &kept)
 	if st.Mode != "on" || st.Reason != "default" || st.Folder != s.dir || st.File != filepath.Join(s.dir, "telemetry.yaml") ||
-		st.Counts != "kept" || st.ID != kept.ID || st.Counters != 3 {
+		st.Counts != "kept" || st.ID != kept.ID || st.Counters != 3 || st.NoticeShown != 0 || st.NoticeVersion != 2 {
 		t.Fatalf("status: %+v", st)
 	}
 	u := st.Uploader

@@ -13,10 +13,12 @@ import (
 	"github.com/pace-cli/pace/internal/telemetry"
 )
 
-// record counts one finished run. It prints nothing unless
-// PACE_TELEMETRY_DEBUG=1 asks it to explain, or it has just created the
-// file and owes the user the one-time notice (on stderr, never stdout).
-func record(e *env, path string, code int) {
+// record counts one finished run, and its crash site if it panicked
+// (site is "" otherwise). It prints nothing unless PACE_TELEMETRY_DEBUG=1
+// asks it to explain, or it has just created the file and owes the user the
+// one-time notice (on stderr, never stdout). lockWait, when not 0, bounds
+// the wait for the file's lock, whoever holds it.
+func record(e *env, path string, code int, site string, lockWait time.Duration) {
 	start := time.Now()
 	var log io.Writer
 	if e.getenv("PACE_TELEMETRY_DEBUG") == "1" {
@@ -51,9 +53,9 @@ func record(e *env, path string, code int) {
 		debugf(log, "not recorded: telemetry is off (%s)", d.Reason)
 		return
 	}
-	store := &telemetry.Store{Dir: dir, Version: e.version, Log: log}
-	if store.Record(path, code) {
-		notice(e.Err, e.getenv, d.Mode, store.Path())
+	store := &telemetry.Store{Dir: dir, Version: e.version, Log: log, LockTimeout: lockWait, MaxLockWait: lockWait}
+	if r := store.RecordRun(path, code, site); r.Created || r.NewVersion && noticeShown(dir) < NoticeVersion {
+		notice(e.Err, e.getenv, d.Mode, dir, store.Path(), r.Created)
 	}
 	debugf(log, "telemetry took %v", time.Since(start).Round(time.Microsecond))
 }

@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pace-cli/pace/internal/build"
 	"github.com/pace-cli/pace/internal/command"
 	"github.com/pace-cli/pace/internal/config"
 )
@@ -29,18 +29,10 @@ type env struct {
 	output  command.Output // -o/--output
 
 	uploadInterval *int // --telemetry-upload-interval-seconds, when given
-}
 
-// Main runs pace with args (without the program name) and returns the
-// process exit code. The run is counted in telemetry after it finished.
-func Main(args []string, streams IO, getenv config.Getenv) int {
-	e := &env{IO: streams, getenv: getenv, version: build.Version()}
-	root := newRoot(e)
-	cmd, code := command.Execute(root, args, e.Err, "Error: ", exitCode)
-	if cmd != nil && counted(cmd) {
-		record(e, cmd.CommandPath(), code)
-	}
-	return code
+	// current is the command that runs, once its flags are parsed: what an
+	// interrupt, which comes from another goroutine, is counted under.
+	current atomic.Pointer[cobra.Command]
 }
 
 // skipTelemetry marks commands that are not counted.
@@ -72,7 +64,11 @@ func newRoot(e *env) *cobra.Command {
 	command.AddVersion(root, func() command.VersionInfo { return command.NewVersionInfo("pace", e.version) }, &e.output, func() io.Writer { return e.Out })
 	command.AddOutputFlag(root, &e.output)
 	addTelemetryFlags(root, e)
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return e.output.Validate() }
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		e.current.Store(c) // from here on, an interrupt or a panic counts under c
+		crashTest(e.getenv)
+		return e.output.Validate()
+	}
 	root.Long = "pace is the command-line client of PACE, the Policy As Code Engine.\n\n" +
 		"pace counts which commands you run and their exit codes, nothing else;\n" +
 		"see 'pace telemetry --help'."

@@ -95,6 +95,11 @@ type telemetryStatus struct {
 	// Erasure describes each `pace telemetry forget` request not yet
 	// confirmed by the receiver.
 	Erasure []string `json:"erasure_requests,omitempty" yaml:"erasure_requests,omitempty"`
+	// Notice is the version of the first-run notice last shown here (0:
+	// never); NoticeVersion is the current one, shown once more to an
+	// install that saw an older one.
+	Notice        int `json:"notice_shown" yaml:"notice_shown"`
+	NoticeVersion int `json:"notice_version" yaml:"notice_version"`
 	// Problem is why nothing is counted in this folder or file now (a
 	// folder others can write, a link or a pipe in the way); "" when none.
 	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
@@ -117,7 +122,7 @@ func newTelemetryStatusCmd(e *env) *cobra.Command {
 				return err
 			}
 			r := telemetryStatus{Mode: st.decision.Mode, Reason: st.decision.Reason, Folder: st.dir, File: st.store.Path(), Counts: "kept",
-				Policy: st.policy.Report(upload.Redact)}
+				Notice: noticeShown(st.dir), NoticeVersion: NoticeVersion, Policy: st.policy.Report(upload.Redact)}
 			if err := st.store.Check(); err != nil {
 				r.Problem = err.Error()
 			}
@@ -164,6 +169,14 @@ func (r telemetryStatus) text(out io.Writer) error {
 	default:
 		fmt.Fprintf(w, "id:\t%s\n", r.ID)
 		fmt.Fprintf(w, "counters:\t%d\n", r.Counters)
+	}
+	switch {
+	case r.Notice == 0:
+		fmt.Fprintf(w, "notice:\tnot shown yet (version %d is shown on the next counted run)\n", r.NoticeVersion)
+	case r.Notice < r.NoticeVersion:
+		fmt.Fprintf(w, "notice:\tversion %d shown; version %d, which says what changed, is shown on the next counted run\n", r.Notice, r.NoticeVersion)
+	default:
+		fmt.Fprintf(w, "notice:\tversion %d shown\n", r.Notice)
 	}
 	u := r.Uploader
 	if u.Program == "" {
@@ -241,7 +254,11 @@ sent.`,
 			if err != nil {
 				return whatNext(err)
 			}
-			body, err := p.Marshal()
+			marshal := p.Marshal
+			if asPayload {
+				marshal = func() ([]byte, error) { return upload.Body(p) }
+			}
+			body, err := marshal()
 			if err != nil {
 				return err
 			}
@@ -345,14 +362,15 @@ func newTelemetryResetCmd(e *env) *cobra.Command {
 
 // cleanable tells whether name, in the config folder, is one of the
 // telemetry files `pace telemetry clean` deletes: the counts, a file moved
-// aside, a temporary file, the daemon's upload state and its sent log. Lock
+// aside, a temporary file, the daemon's upload state, its sent log and the
+// version of the notice shown (counting again shows it again). Lock
 // files are empty and stay, as a running pace or daemon may hold them;
 // config.yaml, which holds the setting, stays.
 func cleanable(name string) bool {
 	if strings.HasSuffix(name, ".lock") {
 		return false
 	}
-	for _, base := range []string{config.TelemetryName, config.UploadStateName, config.SentLogName, config.ForgetName} {
+	for _, base := range []string{config.TelemetryName, config.UploadStateName, config.SentLogName, config.ForgetName, config.NoticeName} {
 		if name == base || strings.HasPrefix(name, base+".") {
 			return true
 		}

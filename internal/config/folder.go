@@ -21,6 +21,7 @@ const (
 	DaemonLockName  = "telemetryd.lock"       // one daemon per folder
 	PoliciesName    = "data-policies"         // a folder of data policies
 	ForgetName      = "telemetry-forget.json" // erasure requests not yet confirmed by the receiver
+	NoticeName      = "telemetry-notice"      // the version of the first-run notice last shown
 
 	// LockSuffix names the lock beside a shared file (config.yaml.lock,
 	// telemetry.yaml.lock); TempSuffix starts the random name of a file
@@ -45,6 +46,7 @@ func (f Folder) SentLog() string     { return filepath.Join(f.dir, SentLogName) 
 func (f Folder) DaemonLock() string  { return filepath.Join(f.dir, DaemonLockName) }
 func (f Folder) Policies() string    { return filepath.Join(f.dir, PoliciesName) }
 func (f Folder) Forget() string      { return filepath.Join(f.dir, ForgetName) }
+func (f Folder) Notice() string      { return filepath.Join(f.dir, NoticeName) }
 
 // UnsafeFolderError says why a config folder is not used: someone else
 // could plant or change files in it. Like ssh with ~/.ssh, pace then keeps

@@ -105,7 +105,7 @@ func pending(dir, endpoint string, st upload.State) string {
 	case err != nil:
 		return fmt.Sprintf("telemetry.yaml cannot be read (%v)", err)
 	}
-	body, _ := p.Marshal()
+	body, _ := upload.Body(p)
 	switch {
 	case upload.Digest(body) == st.DeliveredDigest:
 		return "no: the counts are as last delivered"

@@ -24,7 +24,7 @@ import (
 	"github.com/pace-cli/pace/internal/upload"
 )
 
-// Exit codes of pace-telemetryd (documented in README.md).
+// Exit codes of pace-telemetryd (documented in docs/daemon.md).
 const (
 	exitOK          = 0
 	exitError       = 1 // an upload or a service action failed

@@ -58,7 +58,47 @@ func encode(p *payload.Payload) []byte {
 	writeField(&b, "cli_version", p.CLIVersion)
 	writeField(&b, "operating_system", p.OperatingSystem)
 	writeField(&b, "id", p.ID)
+	b.Write(encodeCrashSites(p.CrashSites))
 	return b.Bytes()
+}
+
+// crashHead starts the crash sites, the last section of a file that has
+// any. It is rare (a pace that panicked), small (payload.MaxCrashSites)
+// and written on a crash only, so yaml.v3 writes and reads it: the hot path
+// copies it as it is, after checking it.
+const crashHead = "crash_sites:\n"
+
+// encodeCrashSites renders the crash sites as yaml.v3 renders them as the
+// last field of the file, or nothing when there are none.
+func encodeCrashSites(sites map[string]map[string]payload.Point) []byte {
+	if len(sites) == 0 {
+		return nil
+	}
+	out, err := yaml.Marshal(struct {
+		CrashSites map[string]map[string]payload.Point `yaml:"crash_sites"`
+	}{sites})
+	if err != nil {
+		return nil // plain maps of strings and numbers always encode
+	}
+	return out
+}
+
+// decodeCrashSites reads the crash section that encodeCrashSites wrote,
+// exactly: anything else is not canonical.
+func decodeCrashSites(tail []byte) (map[string]map[string]payload.Point, error) {
+	var f struct {
+		CrashSites map[string]map[string]payload.Point `yaml:"crash_sites"`
+	}
+	if err := yaml.Unmarshal(tail, &f); err != nil || len(f.CrashSites) == 0 {
+		return nil, errNotCanonical
+	}
+	if err := validateCrashSites(f.CrashSites); err != nil {
+		return nil, errNotCanonical
+	}
+	if !bytes.Equal(encodeCrashSites(f.CrashSites), tail) {
+		return nil, errNotCanonical
+	}
+	return f.CrashSites, nil
 }
 
 func writeField(b *bytes.Buffer, key, value string) {
@@ -141,6 +181,11 @@ func decodeFile(data []byte) (*payload.Payload, int, error) {
 			delete(p.MetricPoints, path)
 		}
 	}
+	for path := range p.CrashSites {
+		if payload.ValidCommandPath(path) != nil {
+			delete(p.CrashSites, path)
+		}
+	}
 	if err := validate(p); err != nil {
 		return nil, 0, err
 	}
@@ -153,7 +198,7 @@ func decodeCanonical(data []byte) (*payload.Payload, error) {
 	p := &payload.Payload{MetricPoints: map[string]map[int]payload.Point{}}
 	var codes map[int]payload.Point
 	code := 0
-	_, err := scan(data, func(l *line) {
+	_, tail, err := scan(data, func(l *line) {
 		switch l.kind {
 		case linePath:
 			codes = map[int]payload.Point{}
@@ -175,6 +220,11 @@ func decodeCanonical(data []byte) (*payload.Payload, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if tail < len(data) {
+		if p.CrashSites, err = decodeCrashSites(data[tail:]); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -208,8 +258,9 @@ var fieldOrder = [...]string{"cli_version", "operating_system", "id"}
 // for every line after the first. Paths and codes must be strictly sorted
 // and every path must have a code with a count: what encode writes, and
 // what lets splice edit in place. It returns the offset of the first field
-// line.
-func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
+// line, and the offset of the crash sites (len(data) when there are none),
+// which it leaves to decodeCrashSites.
+func scan(data []byte, visit func(*line)) (fieldsAt, crashAt int, err error) {
 	var l line
 	rest := data
 	next := func() bool {
@@ -223,7 +274,7 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 		return true
 	}
 	if !next() {
-		return 0, errNotCanonical
+		return 0, 0, errNotCanonical
 	}
 	empty := false
 	switch string(data[:l.end-1]) {
@@ -231,7 +282,7 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 	case "metric_points: {}":
 		empty = true
 	default:
-		return 0, errNotCanonical
+		return 0, 0, errNotCanonical
 	}
 	var (
 		prevPath []byte
@@ -239,17 +290,26 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 		state    = lineHead // what the last line was
 		fields   = 0
 	)
-	for next() {
+	crashAt = len(data)
+	for {
+		if fields == len(fieldOrder) && bytes.HasPrefix(rest, []byte(crashHead)) {
+			crashAt = len(data) - len(rest)
+			rest = nil
+			break
+		}
+		if !next() {
+			break
+		}
 		text := data[l.start : l.end-1]
 		switch {
 		case fields > 0 || !bytes.HasPrefix(text, []byte("    ")):
 			// Fields follow the last count, or the head of an empty map.
 			if state != lineCount && !(state == lineHead && empty) || fields == len(fieldOrder) {
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			key, value, ok := bytes.Cut(text, []byte(": "))
 			if !ok || string(key) != fieldOrder[fields] || !plain(view(value)) {
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			if fields == 0 {
 				fieldsAt = l.start
@@ -259,26 +319,26 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 		case bytes.HasPrefix(text, []byte(countPrefix)):
 			n, ok := decimal(text[len(countPrefix):], payload.MaxCount)
 			if state != lineCode || !ok {
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			l.kind, l.count = lineCount, n
 		case bytes.HasPrefix(text, []byte("        ")):
 			if len(text) < 10 { // "        0:" at the least
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			n, ok := decimal(text[8:len(text)-1], 255)
 			// A code follows its path or the count of the code before.
 			if state != linePath && state != lineCount || text[len(text)-1] != ':' || !ok || int(n) <= prevCode {
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			l.kind, l.code, prevCode = lineCode, int(n), int(n)
 		default:
 			if len(text) < 6 { // "    p:" at the least
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			path := text[4 : len(text)-1]
 			if empty || state != lineCount && state != lineHead || text[len(text)-1] != ':' || bytes.Compare(path, prevPath) <= 0 || payload.ValidCommandPath(view(path)) != nil {
-				return 0, errNotCanonical
+				return 0, 0, errNotCanonical
 			}
 			l.kind, l.text, prevPath, prevCode = linePath, path, path, -1
 		}
@@ -288,9 +348,9 @@ func scan(data []byte, visit func(*line)) (fieldsAt int, err error) {
 		visit(&l)
 	}
 	if len(rest) > 0 || fields != len(fieldOrder) || payload.ValidID(view(l.text)) != nil {
-		return 0, errNotCanonical
+		return 0, 0, errNotCanonical
 	}
-	return fieldsAt, nil
+	return fieldsAt, crashAt, nil
 }
 
 // view is b as a string, without a copy, for the checks scan makes of
@@ -317,6 +377,16 @@ func decimal(b []byte, max uint64) (uint64, bool) {
 		}
 	}
 	return n, true
+}
+
+// hasField reports whether data, a file in canonical layout, holds the
+// field key with value, as writeField writes it: a byte search, cheap
+// enough for every run.
+func hasField(data []byte, key, value string) bool {
+	var b bytes.Buffer
+	b.WriteByte('\n')
+	writeField(&b, key, value)
+	return bytes.Contains(data, b.Bytes())
 }
 
 // splice returns data with one added to the counter of (path, code) and the
@@ -350,7 +420,7 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 	if bytes.HasPrefix(data, []byte("metric_points: {}\n")) {
 		return nil, false // no block to insert next to; rare (after a reset)
 	}
-	fieldsAt, err := scan(data, func(l *line) {
+	fieldsAt, crashAt, err := scan(data, func(l *line) {
 		switch l.kind {
 		case linePath, lineField:
 			if inPath {
@@ -389,6 +459,11 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 	if err != nil || at < 0 {
 		return nil, false
 	}
+	if crashAt < len(data) {
+		if _, err := decodeCrashSites(data[crashAt:]); err != nil {
+			return nil, false
+		}
+	}
 	var b bytes.Buffer
 	b.Grow(len(data) + len(insert) + 64)
 	b.Write(data[:at])
@@ -397,6 +472,7 @@ func splice(data []byte, path string, code int, version, goos string) ([]byte, b
 	writeField(&b, "cli_version", version)
 	writeField(&b, "operating_system", goos)
 	writeField(&b, "id", string(id))
+	b.Write(data[crashAt:])
 	return b.Bytes(), true
 }
 
@@ -409,6 +485,9 @@ type yamlFile struct {
 	CLIVersion      string `yaml:"cli_version"`
 	OperatingSystem string `yaml:"operating_system"`
 	ID              string `yaml:"id"`
+	CrashSites      map[string]map[string]*struct {
+		CumulativeCount *int64 `yaml:"cumulative_count"`
+	} `yaml:"crash_sites"`
 }
 
 func decodeYAML(data []byte) (*payload.Payload, error) {
@@ -438,6 +517,19 @@ func decodeYAML(data []byte) (*payload.Payload, error) {
 		}
 		p.MetricPoints[path] = m
 	}
+	for path, sites := range f.CrashSites {
+		if p.CrashSites == nil {
+			p.CrashSites = map[string]map[string]payload.Point{}
+		}
+		m := make(map[string]payload.Point, len(sites))
+		for site, pt := range sites {
+			if pt == nil || pt.CumulativeCount == nil || *pt.CumulativeCount < 0 {
+				return nil, fmt.Errorf("crash site %q of %q has no count, or a negative one", site, path)
+			}
+			m[site] = payload.Point{CumulativeCount: uint64(*pt.CumulativeCount)}
+		}
+		p.CrashSites[path] = m
+	}
 	return p, nil
 }
 
@@ -460,6 +552,30 @@ func validate(p *payload.Payload) error {
 				return fmt.Errorf("%q exit code %d has count %d, over the maximum %d", path, code, pt.CumulativeCount, uint64(payload.MaxCount))
 			}
 		}
+	}
+	return validateCrashSites(p.CrashSites)
+}
+
+// validateCrashSites checks crash sites as validate checks counters: only
+// what pace itself writes is carried forward.
+func validateCrashSites(sites map[string]map[string]payload.Point) error {
+	n := 0
+	for path, m := range sites {
+		if err := payload.ValidCommandPath(path); err != nil {
+			return err
+		}
+		for site, pt := range m {
+			if err := payload.ValidCrashSite(site); err != nil {
+				return err
+			}
+			if pt.CumulativeCount > payload.MaxCount {
+				return fmt.Errorf("crash site %q of %q has count %d, over the maximum %d", site, path, pt.CumulativeCount, uint64(payload.MaxCount))
+			}
+			n++
+		}
+	}
+	if n > payload.MaxCrashSites {
+		return fmt.Errorf("%d crash sites; at most %d are kept", n, payload.MaxCrashSites)
 	}
 	return nil
 }

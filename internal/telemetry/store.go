@@ -46,6 +46,7 @@ type Store struct {
 	GOOS        string           // default runtime.GOOS
 	Now         func() time.Time // default time.Now; names moved-aside files
 	LockTimeout time.Duration    // wait without progress; default DefaultLockTimeout
+	MaxLockWait time.Duration    // wait in all, progress or not; default 10 × LockTimeout
 	Log         io.Writer        // explanations for PACE_TELEMETRY_DEBUG; nil is silent
 }
 
@@ -57,19 +58,51 @@ func (s *Store) Path() string { return config.NewFolder(s.Dir).Telemetry() }
 // not counted. It reports whether it created the file, which is when the
 // CLI shows its one-time notice.
 func (s *Store) Record(path string, code int) (created bool) {
+	return s.RecordCrash(path, code, "")
+}
+
+// RecordCrash is Record for a run that panicked at site (a crash site,
+// see payload.ValidCrashSite; "" for none): the site is counted too, under
+// the command's path, unless the file holds payload.MaxCrashSites already.
+// It takes the slow path: crashes are rare.
+func (s *Store) RecordCrash(path string, code int, site string) (created bool) {
+	return s.RecordRun(path, code, site).Created
+}
+
+// Recorded says what recording a run found.
+type Recorded struct {
+	Created    bool // the file was new
+	NewVersion bool // the file was last written by another version of pace
+}
+
+// RecordRun is RecordCrash that also says whether the file was new or
+// written by another version: the CLI then checks whether the notice it
+// owes the user has changed, which it need not do on any other run.
+func (s *Store) RecordRun(path string, code int, site string) (r Recorded) {
+	if site != "" {
+		if err := payload.ValidCrashSite(site); err != nil {
+			s.logf("crash site not recorded: %v", err)
+			site = ""
+		}
+	}
 	if err := payload.ValidCommandPath(path); err != nil {
 		s.logf("not recorded: %v", err)
-		return false
+		return r
 	}
 	if code < 0 || code > 255 {
 		s.logf("not recorded: exit code %d is outside 0-255", code)
-		return false
+		return r
 	}
 	fast := func(data []byte) ([]byte, bool) {
-		return splice(data, path, code, s.Version, s.goos())
+		out, ok := splice(data, path, code, s.Version, s.goos())
+		r.NewVersion = ok && !hasField(data, "cli_version", s.Version)
+		return out, ok
+	}
+	if site != "" {
+		fast = nil
 	}
 	err := s.edit(fast, func(p *payload.Payload, fresh bool) {
-		created = fresh
+		r.Created, r.NewVersion = fresh, !fresh && p.CLIVersion != s.Version
 		codes := p.MetricPoints[path]
 		if codes == nil {
 			codes = map[int]payload.Point{}
@@ -78,13 +111,39 @@ func (s *Store) Record(path string, code int) (created bool) {
 		if n := codes[code].CumulativeCount; n < payload.MaxCount {
 			codes[code] = payload.Point{CumulativeCount: n + 1}
 		}
+		if site != "" {
+			addCrashSite(p, path, site, s.logf)
+		}
 	})
 	if err != nil {
 		s.logf("not recorded: %v", err)
-		return false
+		return Recorded{}
 	}
 	s.logf("recorded %q exit code %d in %s", path, code, s.Path())
-	return created
+	return r
+}
+
+// addCrashSite counts one crash at site under path, within the bound.
+func addCrashSite(p *payload.Payload, path, site string, logf func(string, ...any)) {
+	n := 0
+	for _, m := range p.CrashSites {
+		n += len(m)
+	}
+	sites := p.CrashSites[path]
+	if _, known := sites[site]; !known && n >= payload.MaxCrashSites {
+		logf("crash site not recorded: the file keeps %d crash sites already", n)
+		return
+	}
+	if p.CrashSites == nil {
+		p.CrashSites = map[string]map[string]payload.Point{}
+	}
+	if sites == nil {
+		sites = map[string]payload.Point{}
+		p.CrashSites[path] = sites
+	}
+	if c := sites[site].CumulativeCount; c < payload.MaxCount {
+		sites[site] = payload.Point{CumulativeCount: c + 1}
+	}
 }
 
 // Check reports what would stop Record from counting that Load does not
@@ -126,7 +185,7 @@ func (s *Store) Load() (*payload.Payload, error) {
 // writes a changed count in place, and must never be seen half done.
 func (s *Store) Raw() ([]byte, error) {
 	idle := s.lockTimeout()
-	data, err := lockedfile.ReadShared(s.Path(), MaxFileSize, idle, maxLockWait*idle)
+	data, err := lockedfile.ReadShared(s.Path(), MaxFileSize, idle, s.maxLockWait())
 	if errors.Is(err, lockedfile.ErrLockTimeout) {
 		return nil, lockBusy{s.Path(), idle, err}
 	}
@@ -171,7 +230,7 @@ func (s *Store) edit(fast func(data []byte) ([]byte, bool), change func(p *paylo
 	idle := s.lockTimeout()
 	// In place: the usual edit (one count one higher) then rewrites a few
 	// bytes instead of the file; readers take the lock (Raw).
-	return lockedfile.EditInPlace(s.Path(), idle, maxLockWait*idle, MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
+	return lockedfile.EditInPlace(s.Path(), idle, s.maxLockWait(), MaxFileSize, config.FilePerm, func(data []byte, readErr error) ([]byte, error) {
 		var p *payload.Payload
 		fresh := false
 		switch {
@@ -248,6 +307,13 @@ func (s *Store) lockTimeout() time.Duration {
 		return s.LockTimeout
 	}
 	return DefaultLockTimeout
+}
+
+func (s *Store) maxLockWait() time.Duration {
+	if s.MaxLockWait > 0 {
+		return s.MaxLockWait
+	}
+	return maxLockWait * s.lockTimeout()
 }
 
 func (s *Store) goos() string {

@@ -121,7 +121,7 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 		// after the erasure.
 		return Result{Outcome: Nothing}
 	}
-	body, err := p.Marshal()
+	body, err := Body(p)
 	if err != nil {
 		return Result{Outcome: Nothing, Err: err}
 	}
@@ -134,28 +134,13 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 	}
 
 	state.LastAttempt = now()
-	parts := [][]byte{body}
-	if p.Counters() > payload.MaxSeries {
-		// The receiver takes at most MaxSeries counters a request. Counts
-		// are cumulative per counter, so parts are independent: a part
-		// delivered twice, or alone, says nothing wrong.
-		if parts, err = split(p, payload.MaxSeries); err != nil {
-			return Result{Outcome: Nothing, Err: err}
-		}
-	}
-	var res Result
-	for i, part := range parts {
-		res = post(ctx, cfg, part)
-		res.Parts = len(parts)
-		if err := logSent(cfg.Dir, state.LastAttempt, Redact(cfg.Endpoint), part, res); err != nil {
-			res.LogErr = err
-		}
-		if res.Outcome != Delivered {
-			if len(parts) > 1 {
-				res.Err = fmt.Errorf("part %d of %d (the receiver takes %d counters a request): %w", i+1, len(parts), payload.MaxSeries, res.Err)
-			}
-			break
-		}
+	res := deliver(ctx, cfg, state.LastAttempt, p)
+	if res.Outcome == Rejected && len(p.CrashSites) > 0 && refusesCrashSites(res) {
+		// A receiver from before crash sites refuses the field, and the
+		// whole upload with it: the runs then go without the sites.
+		q := *p
+		q.CrashSites = nil
+		res = deliver(ctx, cfg, state.LastAttempt, &q)
 	}
 	switch res.Outcome {
 	case Delivered:
@@ -177,6 +162,49 @@ func Counts(ctx context.Context, cfg Config, state *State, p *payload.Payload) R
 	return res
 }
 
+// Body is the upload body of p, as Counts sends it (in one request, when
+// it holds at most payload.MaxSeries counters).
+func Body(p *payload.Payload) ([]byte, error) { return p.Marshal() }
+
+// deliver posts p, in parts of at most payload.MaxSeries counters, and logs
+// each part in the sent log; it stops at the first part not delivered.
+func deliver(ctx context.Context, cfg Config, at time.Time, p *payload.Payload) Result {
+	body, err := p.Marshal()
+	if err != nil {
+		return Result{Outcome: Nothing, Err: err}
+	}
+	parts := [][]byte{body}
+	if p.Counters() > payload.MaxSeries {
+		// The receiver takes at most MaxSeries counters a request. Counts
+		// are cumulative per counter, so parts are independent: a part
+		// delivered twice, or alone, says nothing wrong.
+		if parts, err = split(p, payload.MaxSeries); err != nil {
+			return Result{Outcome: Nothing, Err: err}
+		}
+	}
+	var res Result
+	for i, part := range parts {
+		res = post(ctx, cfg, part)
+		res.Parts = len(parts)
+		if err := logSent(cfg.Dir, at, Redact(cfg.Endpoint), part, res); err != nil {
+			res.LogErr = err
+		}
+		if res.Outcome != Delivered {
+			if len(parts) > 1 {
+				res.Err = fmt.Errorf("part %d of %d (the receiver takes %d counters a request): %w", i+1, len(parts), payload.MaxSeries, res.Err)
+			}
+			break
+		}
+	}
+	return res
+}
+
+// refusesCrashSites tells a receiver's refusal of the crash_sites field
+// itself ("\"crash_sites\": unknown field"), from a 400.
+func refusesCrashSites(res Result) bool {
+	return res.Status == http.StatusBadRequest && bytes.Contains(res.body, []byte("crash_sites")) && bytes.Contains(res.body, []byte("unknown field"))
+}
+
 // split cuts p into payloads of at most n counters each, same id, version
 // and OS, in the order of the paths.
 func split(p *payload.Payload, n int) ([][]byte, error) {
@@ -190,6 +218,11 @@ func split(p *payload.Payload, n int) ([][]byte, error) {
 	flush := func() error {
 		if count == 0 {
 			return nil
+		}
+		if len(parts) == 0 {
+			// The crash sites ride with the first part (at most
+			// payload.MaxCrashSites, well within a request).
+			part.CrashSites = p.CrashSites
 		}
 		b, err := part.Marshal()
 		parts = append(parts, b)

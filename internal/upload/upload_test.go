@@ -277,3 +277,49 @@ func TestRefusalIsPerEndpoint(t *testing.T) {
 		t.Fatalf("after fixing the endpoint: %+v", res)
 	}
 }
+
+// Crash sites go with the counts; a receiver from before them, which
+// refuses the unknown field and so the whole upload, gets the runs without
+// the sites at once, and the counts are delivered.
+func TestCrashSitesAreUploaded(t *testing.T) {
+	cfg, r, store := setup(t)
+	store.RecordCrash("pace version", 70, "internal/cli.crashTest:+4")
+	var st State
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered {
+		t.Fatalf("result %+v", res)
+	}
+	p, err := payload.Decode(bodies(r)[0])
+	if err != nil {
+		t.Fatalf("the receiver would refuse the body: %v", err)
+	}
+	if p.CrashSites["pace version"]["internal/cli.crashTest:+4"].CumulativeCount != 1 || p.MetricPoints["pace version"][70].CumulativeCount != 1 {
+		t.Fatalf("body %s: want the run and its crash site", bodies(r)[0])
+	}
+
+	old := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"\"crash_sites\": unknown field"}`)
+	}
+	cfg, r, store = setup(t, old)
+	store.RecordCrash("pace version", 70, "internal/cli.crashTest:+4")
+	st = State{}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Delivered {
+		t.Fatalf("against a receiver without crash sites: %+v", res)
+	}
+	b := bodies(r)
+	if len(b) != 2 || !strings.Contains(string(b[0]), "crash_sites") || strings.Contains(string(b[1]), "crash") || !strings.Contains(string(b[1]), `"70":{"cumulative_count":1}`) {
+		t.Fatalf("bodies %q: want one with the sites, refused, then one without", b)
+	}
+	// Delivered: the same counts are not sent again.
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Nothing {
+		t.Fatalf("again: %+v", res)
+	}
+	// Any other refusal stays a refusal.
+	cfg, r, store = setup(t, testenv.Status(http.StatusBadRequest))
+	store.RecordCrash("pace version", 70, "internal/cli.crashTest:+4")
+	st = State{}
+	if res := Once(context.Background(), cfg, &st); res.Outcome != Rejected || len(bodies(r)) != 1 {
+		t.Fatalf("another 400: %+v, %d requests", res, len(bodies(r)))
+	}
+}

@@ -216,7 +216,8 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		// Runs: 1 to 8 picks of a command a day (mean 2.2), each run 1 + an
 		// exponential number of times; its failures by randomized rounding
 		// of the command's rate (three times it on the newest release for
-		// RegressedPath), with exit code 1, 2 or 130.
+		// RegressedPath), with exit code 1, 2, 130 (interrupted) or 70
+		// (crashed).
 		{sql: fmt.Sprintf(`CREATE UNLOGGED TABLE fleetgen.runs AS
 			WITH picks AS (
 				SELECT a.d, a.i, a.version, a.os, p, n,
@@ -228,7 +229,7 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 						1 + floor(-ln(1 - fleetgen.u(a.i, 400000 + a.d * 16 + j)) * a.busy)::int AS n) pick
 			)
 			SELECT d, i, p::smallint, code, version, os, sum(r)::int AS runs
-			FROM picks, LATERAL (VALUES (0, n - least(f, n)), (CASE WHEN uc < 0.75 THEN 1 WHEN uc < 0.9 THEN 2 ELSE 130 END, least(f, n))) AS v(code, r)
+			FROM picks, LATERAL (VALUES (0, n - least(f, n)), (CASE WHEN uc < 0.75 THEN 1 WHEN uc < 0.9 THEN 2 WHEN uc < 0.97 THEN 130 ELSE 70 END, least(f, n))) AS v(code, r)
 			WHERE r > 0
 			GROUP BY 1, 2, 3, 4, 5, 6`, newest, indexOf(paths, RegressedPath)+1, indexOf(paths, FixedPath)+1), args: []any{cum, fail}},
 		// The sink's tables, as it writes them.
@@ -246,6 +247,10 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		{sql: fmt.Sprintf(`INSERT INTO install_state (install_key, last_received, last_day)
 			SELECT key, max((date '%[1]s' + d)::timestamp AT TIME ZONE 'UTC' + sec * interval '1 second'), date '%[1]s' + max(d)
 			FROM fleetgen.active GROUP BY key`, first.Format(time.DateOnly))},
+		// The crashes' sites: one per command.
+		{sql: fmt.Sprintf(`INSERT INTO crash_daily (day, path, cli_version, site, install_key, crashes)
+			SELECT date '%[1]s' + r.d, ($1::text[])[r.p], r.version, 'internal/cli.crashTest:+' || r.p || ' internal/cli.newRoot.func1:+2', i.key, sum(r.runs)
+			FROM fleetgen.runs r JOIN fleetgen.install i USING (i) WHERE r.code = 70 GROUP BY 1, 2, 3, 4, 5`, first.Format(time.DateOnly)), args: []any{paths}},
 		{sql: `INSERT INTO install_counter (install_key, path, exit_code, count)
 			SELECT i.key, ($1::text[])[r.p], r.code, sum(r.runs) FROM fleetgen.runs r JOIN fleetgen.install i USING (i) GROUP BY 1, 2, 3`, args: []any{paths}},
 	}
@@ -276,7 +281,7 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		}
 		st.step("prune and roll up", t)
 	}
-	for _, table := range []string{"active_daily", "command_daily", "usage_daily", "install_state", "install_counter",
+	for _, table := range []string{"active_daily", "command_daily", "usage_daily", "crash_daily", "install_state", "install_counter",
 		"activity_rollup", "installs_rollup", "retention_rollup", "command_path", "receiver_health"} {
 		t := time.Now()
 		if _, err := c.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {

@@ -16,6 +16,23 @@ import (
 // code on one installation.
 const MetricName = "pace.cli.invocations"
 
+// CrashMetric is the Graphite name of the crash series: the cumulative
+// number of runs of one command path on one installation that crashed in
+// one of pace's functions (TagFunction, the innermost frame of the crash
+// site; the whole site is PostgreSQL's).
+const CrashMetric = "pace.cli.crashes"
+
+// TagFunction is the crash series' tag of the function that crashed.
+const TagFunction = "crash_function"
+
+// FunctionTag writes a function name (internal/platform.(*Postgres).Tables)
+// in the characters a Graphite line may carry: '/' as '.', without the
+// parentheses and star of a pointer receiver
+// (internal.platform.Postgres.Tables).
+func FunctionTag(fn string) string {
+	return strings.NewReplacer("/", ".", "(", "", ")", "", "*", "").Replace(fn)
+}
+
 // Tag names the receiver writes. cmd1…cmd5 hold the words after "pace".
 const (
 	TagCommand  = "command"
@@ -74,6 +91,20 @@ func Convert(u *sink.Upload, interval int) []Series {
 			Tag{Key: TagID, Value: u.ID},
 		)
 		series = append(series, Series{Name: MetricName, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+	}
+	for _, c := range u.CrashFunctions() {
+		tags := make([]Tag, 0, len(c.Words)+5)
+		for i, w := range c.Words {
+			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
+		}
+		tags = append(tags,
+			Tag{Key: TagCommand, Value: Command(c.Words)},
+			Tag{Key: TagFunction, Value: FunctionTag(c.Site)},
+			Tag{Key: TagVersion, Value: u.CLIVersion},
+			Tag{Key: TagOS, Value: u.OS},
+			Tag{Key: TagID, Value: u.ID},
+		)
+		series = append(series, Series{Name: CrashMetric, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
 	}
 	return series
 }

@@ -288,6 +288,21 @@ func TestConvert(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
 	}
+	// Crashes: one series per command and innermost function, the sites
+	// that end in it summed.
+	u.Crashes = []sink.Crash{
+		{Path: "pace list tables", Words: []string{"list", "tables"}, Site: "internal/platform.(*Postgres).Tables:+3 internal/cli.newListTablesCmd.func1:+9", Count: 2},
+		{Path: "pace list tables", Words: []string{"list", "tables"}, Site: "internal/platform.(*Postgres).Tables:+5", Count: 1},
+	}
+	b, err = Plaintext(Convert(u, 900))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash := "pace.cli.crashes;cmd1=list;cmd2=tables;command=list.tables;crash_function=internal.platform.Postgres.Tables" + common + " 3 1795000000\n"
+	if string(b) != want+crash {
+		t.Fatalf("with crashes, got\n%s\nwant\n%s", b, want+crash)
+	}
+	u.Crashes = nil
 	var tags []string
 	for _, tg := range Convert(u, 900)[1].Tags {
 		tags = append(tags, tg.Key)

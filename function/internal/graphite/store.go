@@ -29,7 +29,7 @@ func (s *Sink) Count(ctx context.Context, at time.Time, outcome, reason string) 
 func (s *Sink) Erase(context.Context, string) (map[string]int64, error) {
 	return nil, &sink.CannotEraseError{Store: "Graphite", How: "this receiver writes to Graphite, whose ingest protocols cannot delete series; " +
 		"the store's operator deletes an installation's series by removing its whisper files " +
-		"(and their entries in the tag index: graphite-web's /tags/delSeries), as docs/deploy.md says under \"Erasure requests\""}
+		"(and their entries in the tag index: graphite-web's /tags/delSeries), as docs/postgresql.md says under \"Erasure requests\""}
 }
 
 // Ready implements sink.Store: standard output always is; carbon and the

@@ -284,6 +284,9 @@ func TestDashboardAgainstTruth(t *testing.T) {
 				if slices.Contains(releasePanels, p.Title) {
 					continue // TestReleasePanelsAgainstTruth
 				}
+				if slices.Contains(crashPanels, p.Title) {
+					continue // TestCrashPanelsAgainstTruth, on a week with a crash
+				}
 				exp := expected(p.Title, week.Truth, from, to, cmds)
 				if exp == nil {
 					t.Errorf("panel %q: no truth to compare it with", p.Title)

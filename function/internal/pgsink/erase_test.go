@@ -70,7 +70,7 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 	runs := r.runs(t)
 
 	code, known := r.forget(t, id1)
-	want := map[string]int64{"active_daily": 2, "command_daily": 3, "install_counter": 3, "install_day": 1, "install_state": 1}
+	want := map[string]int64{"active_daily": 2, "command_daily": 3, "crash_daily": 0, "install_counter": 3, "install_crash": 0, "install_day": 1, "install_state": 1}
 	if code != 200 || !reflect.DeepEqual(known["erased"], want) || len(known) != 1 {
 		t.Fatalf("known id: %d %v, want 200 %v", code, known, want)
 	}
@@ -90,7 +90,7 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 
 	// An id never seen, and the erased one again: the same status and
 	// shape, every table named, each with 0.
-	zero := map[string]int64{"active_daily": 0, "command_daily": 0, "install_counter": 0, "install_day": 0, "install_state": 0}
+	zero := map[string]int64{"active_daily": 0, "command_daily": 0, "crash_daily": 0, "install_counter": 0, "install_crash": 0, "install_day": 0, "install_state": 0}
 	for _, id := range []string{idUnknown, id1} {
 		code, ans := r.forget(t, id)
 		if code != 200 || !reflect.DeepEqual(ans["erased"], zero) || len(ans) != 1 {

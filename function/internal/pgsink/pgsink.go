@@ -53,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pace-cli/pace/function/internal/sink"
+	"github.com/pace-cli/pace/function/payload"
 )
 
 // Defaults of Config.
@@ -448,9 +449,82 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, key, src []byte, day time.T
 			ON CONFLICT (day, path, exit_code, cli_version, os) DO UPDATE SET runs = d.runs + excluded.runs`,
 			day, u.CLIVersion, u.OS, ipaths, icodes, incs)
 		queueCommands(b, day, key, u.CLIVersion, ipaths, icodes)
+		if err := s.crashes(ctx, tx, b, key, day, u, reset, ipaths, icodes, incs); err != nil {
+			return err
+		}
 	}
 	return tx.SendBatch(ctx, b).Close()
 }
+
+// crashes applies the upload's crash sites as apply does its counters: the
+// stored counts become the upload's, and what each site grew by is that
+// day's crashes on the upload's version. A crash is also a run with exit
+// code ExitPanic, so the crashes of a command counted in a day never
+// exceed its counted (bounded) increment of that code in this upload: the
+// crash figures are bounded exactly as runs are.
+func (s *Sink) crashes(ctx context.Context, tx pgx.Tx, b *pgx.Batch, key []byte, day time.Time, u *sink.Upload, reset bool, ipaths []string, icodes []int32, incs []int64) error {
+	if reset {
+		b.Queue(`DELETE FROM install_crash WHERE install_key = $1`, key)
+	}
+	if len(u.Crashes) == 0 {
+		return nil
+	}
+	budget := map[string]int64{}
+	for i, p := range ipaths {
+		if icodes[i] == ExitPanic {
+			budget[p] = incs[i]
+		}
+	}
+	// Read before the batch (and its DELETE on a reset) runs.
+	stored := map[[2]string]int64{}
+	rows, err := tx.Query(ctx, `SELECT path, site, count FROM install_crash WHERE install_key = $1`, key)
+	if err != nil {
+		return err
+	}
+	var path, site string
+	var count int64
+	if _, err := pgx.ForEachRow(rows, []any{&path, &site, &count}, func() error {
+		stored[[2]string{path, site}] = count
+		return nil
+	}); err != nil {
+		return err
+	}
+	n := len(u.Crashes)
+	paths, sites, counts := make([]string, 0, n), make([]string, 0, n), make([]int64, 0, n)
+	dpaths, dsites, dincs := make([]string, 0, n), make([]string, 0, n), make([]int64, 0, n)
+	for _, c := range u.Crashes {
+		nw := int64(c.Count)
+		old, ok := stored[[2]string{c.Path, c.Site}]
+		if !ok || nw != old || reset {
+			paths, sites, counts = append(paths, c.Path), append(sites, c.Site), append(counts, nw)
+		}
+		inc := nw - old
+		if nw < old {
+			inc = nw // this site's count was reset
+		}
+		inc = min(inc, budget[c.Path])
+		if inc > 0 {
+			budget[c.Path] -= inc
+			dpaths, dsites, dincs = append(dpaths, c.Path), append(dsites, c.Site), append(dincs, inc)
+		}
+	}
+	if len(paths) > 0 {
+		b.Queue(`INSERT INTO install_crash (install_key, path, site, count)
+			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
+			ON CONFLICT (install_key, path, site) DO UPDATE SET count = excluded.count`, key, paths, sites, counts)
+	}
+	if len(dpaths) > 0 {
+		b.Queue(`INSERT INTO crash_daily AS d (day, path, cli_version, site, install_key, crashes)
+			SELECT $1, p, $2, s, $3, c FROM unnest($4::text[], $5::text[], $6::bigint[]) AS t(p, s, c)
+			ON CONFLICT (day, path, cli_version, site, install_key) DO UPDATE SET crashes = d.crashes + excluded.crashes`,
+			day, u.CLIVersion, key, dpaths, dsites, dincs)
+	}
+	return nil
+}
+
+// ExitPanic is the exit code pace counts a crashed run under (its
+// internal/cli.ExitPanic, EX_SOFTWARE).
+const ExitPanic = payload.ExitPanic
 
 // queueCommands records which commands the install ran on its version
 // that day (those with an increment), and whether a run of one failed.
@@ -543,6 +617,8 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 		}{
 			{`DELETE FROM active_daily WHERE day < $1`, activity},
 			{`DELETE FROM command_daily WHERE day < $1`, activity},
+			{`DELETE FROM crash_daily WHERE day < $1`, activity},
+			{`DELETE FROM crash_rollup WHERE day < $1`, keep},
 			{`DELETE FROM usage_daily WHERE day < $1`, keep},
 			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
 			{`DELETE FROM installs_rollup WHERE day < $1`, keep},

@@ -108,6 +108,8 @@ func table(t testing.TB, c *pgx.Conn, sql string) (cols []string, rows [][]cell)
 				row[i] = num(float64(x))
 			case float64:
 				row[i] = num(x)
+			case bool:
+				row[i] = text(strconv.FormatBool(x))
 			case pgtype.Numeric:
 				f, err := x.Float64Value()
 				if err != nil {

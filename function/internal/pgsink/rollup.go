@@ -15,8 +15,9 @@ const pruneLock = 0x7061636502 // "pace" 2
 // up, the figures the dashboard's per-day panels read from active_daily,
 // counted while its rows are all there: daily, weekly (7 days) and
 // monthly (30 days) active installs, active installs per version and
-// system (their latest upload of the day), and from command_daily the
-// installs that ran each command that day; and for each ISO week (Monday,
+// system (their latest upload of the day), from command_daily the
+// installs that ran each command that day, from crash_daily the installs
+// and crashes per command, version and crash site; and for each ISO week (Monday,
 // UTC) ended by then, week-over-week retention: installs active the week
 // before, and how many of them were active in it.
 //
@@ -45,6 +46,12 @@ func rollup(ctx context.Context, tx pgx.Tx, today time.Time) error {
 			(SELECT count(DISTINCT install_key) FROM active_daily WHERE day > todo.day - 30 AND day <= todo.day)
 		FROM todo
 		ON CONFLICT (day) DO NOTHING
+	), k AS (
+		INSERT INTO crash_rollup (day, path, cli_version, site, installs, crashes)
+		SELECT day, path, cli_version, site, count(DISTINCT install_key), sum(crashes) FROM crash_daily
+		WHERE day IN (SELECT day FROM todo)
+		GROUP BY 1, 2, 3, 4
+		ON CONFLICT (day, path, cli_version, site) DO NOTHING
 	), c AS (
 		INSERT INTO command_rollup (day, path, installs)
 		SELECT day, path, count(DISTINCT install_key) FROM command_daily

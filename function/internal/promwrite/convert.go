@@ -13,6 +13,15 @@ import (
 // exit code on one installation, with the _total suffix of a counter.
 const MetricName = "pace_cli_invocations_total"
 
+// CrashMetric is the crash counter: the cumulative number of runs of one
+// command path on one installation that crashed in one of pace's
+// functions (LabelFunction, the innermost frame of the crash site; the
+// whole site is PostgreSQL's).
+const CrashMetric = "pace_cli_crashes_total"
+
+// LabelFunction is the crash counter's label of the function that crashed.
+const LabelFunction = "crash_function"
+
 // Label names the sink writes besides __name__; cmd1…cmd5 hold the words
 // after "pace".
 const (
@@ -66,6 +75,20 @@ func Convert(u *sink.Upload) []Series {
 		labels = append(labels,
 			Label{Name: LabelCommand, Value: Command(c.Words)},
 			Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
+			Label{Name: LabelID, Value: u.ID},
+			Label{Name: LabelOS, Value: u.OS},
+		)
+		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
+	}
+	for _, c := range u.CrashFunctions() {
+		labels := make([]Label, 0, len(c.Words)+7)
+		labels = append(labels, Label{Name: NameLabel, Value: CrashMetric}, Label{Name: LabelVersion, Value: u.CLIVersion})
+		for i, w := range c.Words {
+			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
+		}
+		labels = append(labels,
+			Label{Name: LabelCommand, Value: Command(c.Words)},
+			Label{Name: LabelFunction, Value: c.Site},
 			Label{Name: LabelID, Value: u.ID},
 			Label{Name: LabelOS, Value: u.OS},
 		)

@@ -358,6 +358,26 @@ func TestConvert(t *testing.T) {
 	if !reflect.DeepEqual(names, LabelNames()) {
 		t.Fatalf("deepest path writes %v, LabelNames says %v", names, LabelNames())
 	}
+	// Crashes: one sample per command and innermost function, the sites
+	// that end in it summed, labels in sorted order.
+	u.Crashes = []sink.Crash{
+		{Path: "pace", Site: "internal/cli.crashTest:+4 internal/cli.newRoot.func1:+2", Count: 2},
+		{Path: "pace", Site: "internal/cli.crashTest:+4", Count: 5},
+		{Path: "pace", Site: "internal/platform.(*Postgres).Tables:+3", Count: 1},
+	}
+	crashes := Convert(u)[2:]
+	wantCrashes := []Series{
+		{Labels: []Label{{"__name__", CrashMetric}, {"cli_version", "1.25.0"}, {"command", "pace"}, {"crash_function", "internal/cli.crashTest"}, id, {"operating_system", "linux"}}, Value: 7, Timestamp: 1795000000123},
+		{Labels: []Label{{"__name__", CrashMetric}, {"cli_version", "1.25.0"}, {"command", "pace"}, {"crash_function", "internal/platform.(*Postgres).Tables"}, id, {"operating_system", "linux"}}, Value: 1, Timestamp: 1795000000123},
+	}
+	if !reflect.DeepEqual(crashes, wantCrashes) {
+		t.Fatalf("crashes: got\n%+v\nwant\n%+v", crashes, wantCrashes)
+	}
+	for _, s := range crashes {
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // A store's refusal reaches the receiver as sink.IsRefused; a store down

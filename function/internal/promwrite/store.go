@@ -29,7 +29,7 @@ func (s *Sink) Erase(context.Context, string) (map[string]int64, error) {
 	return nil, &sink.CannotEraseError{Store: "Prometheus", How: "this receiver writes by Prometheus remote write, which cannot delete series; " +
 		"the store's operator deletes an installation's series with its admin API: " +
 		"Prometheus POST /api/v1/admin/tsdb/delete_series?match[]={id=\"…\"} (with --web.enable-admin-api) then clean_tombstones, " +
-		"VictoriaMetrics /api/v1/admin/tsdb/delete_series?match[]={id=\"…\"}, as docs/deploy.md says under \"Erasure requests\""}
+		"VictoriaMetrics /api/v1/admin/tsdb/delete_series?match[]={id=\"…\"}, as docs/postgresql.md says under \"Erasure requests\""}
 }
 
 // Ready implements sink.Store: the endpoint's address accepts a

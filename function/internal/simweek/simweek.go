@@ -100,6 +100,12 @@ const (
 	RareCommand = "pace delete data-policy"
 	// UnusedCommand is allow-listed and never run.
 	UnusedCommand = "pace completion zsh"
+	// CrashedCommand crashes (exit code payload.ExitPanic) at CrashSite in
+	// CrashPercent % of its runs on the newest version, with Config.Crash
+	// and not Config.Clean.
+	CrashedCommand = "pace list tables"
+	CrashSite      = "internal/platform.(*Postgres).Tables:+3 internal/cli.newListTablesCmd.func1:+9"
+	CrashPercent   = 30
 )
 
 // Config sets the size and shape of a simulation. Zero fields take their
@@ -119,6 +125,10 @@ type Config struct {
 	// file's cli_version change, the counts it read before: the old
 	// version's runs since the last upload then count for the new one.
 	OldDaemon bool
+	// Crash makes the newest release crash CrashedCommand at CrashSite
+	// (unless Clean); the uploads then carry crash sites, as the daemon
+	// sends them.
+	Crash bool
 	// Busy adds that many always-on scripts running about 40 commands an
 	// hour, each with its own failure rate: a few installs making most of
 	// the runs.
@@ -255,6 +265,7 @@ type install struct {
 	commands []string
 	version  string // at the start
 	clean    bool
+	crash    bool    // the newest version crashes CrashedCommand
 	fail     float64 // share of runs failing
 	// oldDaemon: no upload of the old version's counts first.
 	oldDaemon bool
@@ -292,7 +303,7 @@ var timeZones = []float64{-8, -5, -3, 0, 1, 2, 5.5, 8, 9} // hours from UTC
 
 func newInstall(rng *rand.Rand, index int, isNew, busy bool, w *Week, cfg Config) *install {
 	weekStart, weekEnd, commands := w.Start, w.End, cfg.Commands
-	in := &install{index: index, rng: rng, end: weekEnd, commands: commands, clean: cfg.Clean, oldDaemon: cfg.OldDaemon}
+	in := &install{index: index, rng: rng, end: weekEnd, commands: commands, clean: cfg.Clean, crash: cfg.Crash, oldDaemon: cfg.OldDaemon}
 	switch r := rng.Float64(); {
 	case r < 0.6:
 		in.os = "linux"
@@ -459,6 +470,9 @@ func (in *install) onTimeAfter(t time.Time) (time.Time, bool) {
 // failing code, with the releases' injected failures.
 func (in *install) failure(path, version string) int {
 	newest := version == Versions[len(Versions)-1]
+	if in.crash && !in.clean && path == CrashedCommand && newest && in.rng.Float64() < CrashPercent/100.0 {
+		return payload.ExitPanic
+	}
 	if !in.clean && path == RegressedCommand && newest && in.rng.Float64() < RegressionPoints/100.0 {
 		return 1
 	}
@@ -531,7 +545,8 @@ func isOn(spans []span, t time.Time) (bool, time.Time) {
 // run plays the machine's events and its daemon's uploads into w.
 func (in *install) run(w *Week) {
 	counts := map[Key]uint64{}
-	var unsent []event // runs not yet uploaded
+	crashes := map[Key]uint64{} // per path, at CrashSite (ExitCode unused)
+	var unsent []event          // runs not yet uploaded
 	id := newID(in.rng)
 	version := in.version
 	installed := version
@@ -548,9 +563,10 @@ func (in *install) run(w *Week) {
 	var held *struct {
 		version string
 		counts  map[Key]uint64
+		crashes map[Key]uint64
 		n       int // of unsent
 	}
-	send := func(at time.Time, version string, counts map[Key]uint64, runs []event) {
+	send := func(at time.Time, version string, counts, crashes map[Key]uint64, runs []event) {
 		p := payload.Payload{MetricPoints: map[string]map[int]payload.Point{}, CLIVersion: version, OperatingSystem: in.os, ID: id}
 		for k, n := range counts {
 			if p.MetricPoints[k.Path] == nil {
@@ -558,20 +574,26 @@ func (in *install) run(w *Week) {
 			}
 			p.MetricPoints[k.Path][k.ExitCode] = payload.Point{CumulativeCount: n}
 		}
+		for k, n := range crashes {
+			if p.CrashSites == nil {
+				p.CrashSites = map[string]map[string]payload.Point{}
+			}
+			p.CrashSites[k.Path] = map[string]payload.Point{CrashSite: {CumulativeCount: n}}
+		}
 		w.Uploads = append(w.Uploads, Upload{At: at, Install: in.index, Payload: p})
 		w.Truth.upload(at, id, version, in.os, runs, counts)
 	}
 	emit := func(at time.Time) {
 		if held != nil {
 			// Two requests of one attempt, a millisecond apart.
-			send(at, held.version, held.counts, unsent[:held.n])
+			send(at, held.version, held.counts, held.crashes, unsent[:held.n])
 			unsent = unsent[held.n:]
 			held = nil
 			if at = at.Add(time.Millisecond); at.Nanosecond() == 0 {
 				at = at.Add(time.Millisecond)
 			}
 		}
-		send(at, version, counts, unsent)
+		send(at, version, counts, crashes, unsent)
 		unsent = unsent[:0]
 	}
 	if in.history {
@@ -628,12 +650,16 @@ func (in *install) run(w *Week) {
 					held = &struct {
 						version string
 						counts  map[Key]uint64
+						crashes map[Key]uint64
 						n       int
-					}{version, maps.Clone(counts), len(unsent)}
+					}{version, maps.Clone(counts), maps.Clone(crashes), len(unsent)}
 				}
 				version = installed // the CLI writes its own version with each count
 				e.code, e.version = in.failure(e.path, installed), installed
 				counts[Key{e.path, e.code}]++
+				if e.code == payload.ExitPanic {
+					crashes[Key{Path: e.path}]++
+				}
 				unsent = append(unsent, e)
 			case evUpgrade:
 				installed = e.version
@@ -641,6 +667,7 @@ func (in *install) run(w *Week) {
 			case evReset:
 				held = nil
 				clear(counts)
+				clear(crashes)
 				unsent = unsent[:0] // lost: never uploaded
 				id = newID(in.rng)
 			}

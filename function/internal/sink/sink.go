@@ -8,10 +8,14 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/pace-cli/pace/function/payload"
 )
 
 // Upload is what one accepted upload says, after validation: only counters
@@ -29,6 +33,41 @@ type Upload struct {
 	// Counters are sorted by Path, then ExitCode; each (Path, ExitCode)
 	// appears once.
 	Counters []Counter
+	// Crashes are the install's cumulative counts of crashes per command
+	// path and crash site, sorted by Path, then Site: only allow-listed
+	// paths, and sites whose every frame names one of pace's functions.
+	Crashes []Crash
+}
+
+// CrashFunctions sums u's crashes per command path and innermost function
+// of their sites: what the time-series stores keep, so that their series
+// are bounded by the crash allow-list (sites, with their line offsets and
+// callers, are PostgreSQL's). Sorted by Path, then Function.
+func (u *Upload) CrashFunctions() []Crash {
+	var out []Crash
+	for _, c := range u.Crashes {
+		fn := payload.CrashFunction(c.Site)
+		if n := len(out); n > 0 && out[n-1].Path == c.Path && out[n-1].Site == fn {
+			out[n-1].Count += c.Count
+			continue
+		}
+		if i := slices.IndexFunc(out, func(o Crash) bool { return o.Path == c.Path && o.Site == fn }); i >= 0 {
+			out[i].Count += c.Count
+			continue
+		}
+		out = append(out, Crash{Path: c.Path, Words: c.Words, Site: fn, Count: c.Count})
+	}
+	slices.SortFunc(out, func(a, b Crash) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Site, b.Site)) })
+	return out
+}
+
+// Crash is one cumulative count of an installation's crashes of one
+// command path at one crash site (see payload.ValidCrashSite).
+type Crash struct {
+	Path  string
+	Words []string // the words after "pace", as in Counter
+	Site  string
+	Count uint64 // cumulative, never an increment
 }
 
 // Counter is one cumulative count of an installation: how many runs of one
