@@ -79,34 +79,30 @@ func Convert(u *sink.Upload, interval int) []Series {
 	series := make([]Series, 0, len(u.Counters))
 	ts := u.Received.Unix()
 	for _, c := range u.Counters {
-		tags := make([]Tag, 0, len(c.Words)+5)
-		for i, w := range c.Words {
-			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
-		}
-		tags = append(tags,
-			Tag{Key: TagCommand, Value: Command(c.Words)},
-			Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
-			Tag{Key: TagVersion, Value: u.CLIVersion},
-			Tag{Key: TagOS, Value: u.OS},
-			Tag{Key: TagID, Value: u.ID},
-		)
+		tags := commandTags(u, c.Words, Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)})
 		series = append(series, Series{Name: MetricName, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
 	}
 	for _, c := range u.CrashFunctions() {
-		tags := make([]Tag, 0, len(c.Words)+5)
-		for i, w := range c.Words {
-			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
-		}
-		tags = append(tags,
-			Tag{Key: TagCommand, Value: Command(c.Words)},
-			Tag{Key: TagFunction, Value: FunctionTag(c.Site)},
-			Tag{Key: TagVersion, Value: u.CLIVersion},
-			Tag{Key: TagOS, Value: u.OS},
-			Tag{Key: TagID, Value: u.ID},
-		)
+		tags := commandTags(u, c.Words, Tag{Key: TagFunction, Value: FunctionTag(c.Site)})
 		series = append(series, Series{Name: CrashMetric, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
 	}
 	return series
+}
+
+// commandTags are a series' tags: cmd1…, command, the series' own
+// (exit_code or crash_function), cli_version, operating_system, id.
+func commandTags(u *sink.Upload, words []string, own Tag) []Tag {
+	tags := make([]Tag, 0, len(words)+5)
+	for i, w := range words {
+		tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
+	}
+	return append(tags,
+		Tag{Key: TagCommand, Value: Command(words)},
+		own,
+		Tag{Key: TagVersion, Value: u.CLIVersion},
+		Tag{Key: TagOS, Value: u.OS},
+		Tag{Key: TagID, Value: u.ID},
+	)
 }
 
 // Sink is the Graphite store: it converts each upload and hands the series

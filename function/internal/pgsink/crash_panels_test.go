@@ -87,15 +87,7 @@ func TestCrashPanelsAgainstTruth(t *testing.T) {
 	all := receiver.Commands()
 	start := week.Start
 	seen := 0
-	for _, rg := range []struct {
-		name     string
-		from, to time.Time
-	}{
-		{"fortnight", start, start.AddDate(0, 0, 14)},
-		{"week 2", start.AddDate(0, 0, 7), start.AddDate(0, 0, 14)},
-		{"days 4-10, mid-day bounds", start.AddDate(0, 0, 3).Add(-7 * time.Hour), start.AddDate(0, 0, 10).Add(-30 * time.Minute)},
-		{"day 3", start.AddDate(0, 0, 2), start.AddDate(0, 0, 3)},
-	} {
+	for _, rg := range fortnightRanges(start) {
 		for _, title := range crashPanels {
 			p := panelByTitle(t, panels, title)
 			tr := &releaseTruth{tr: week.Truth, from: ceilDay(rg.from), to: ceilDay(rg.to), vars: vars, allow: all}

@@ -608,6 +608,23 @@ func releaseWeek() (*simweek.Week, time.Time) {
 	return simweek.Simulate(simweek.Config{Seed: 20261203, Start: start, Days: 14, Installs: 40, NewInstalls: 8}), start
 }
 
+// truthRange is a dashboard range a test compares with the truth.
+type truthRange struct {
+	name     string
+	from, to time.Time
+}
+
+// fortnightRanges are the ranges the release and crash panels are checked
+// over: the fortnight from start, its second week, mid-day bounds, a day.
+func fortnightRanges(start time.Time) []truthRange {
+	return []truthRange{
+		{"fortnight", start, start.AddDate(0, 0, 14)},
+		{"week 2", start.AddDate(0, 0, 7), start.AddDate(0, 0, 14)},
+		{"days 4-10, mid-day bounds", start.AddDate(0, 0, 3).Add(-7 * time.Hour), start.AddDate(0, 0, 10).Add(-30 * time.Minute)},
+		{"day 3", start.AddDate(0, 0, 2), start.AddDate(0, 0, 3)},
+	}
+}
+
 // checkReleasePanels runs every release panel over several ranges and
 // compares it with the truth; it returns how many queries it compared.
 func checkReleasePanels(t *testing.T, c *pgx.Conn, week *simweek.Week, panels []dashboards.Panel, all []string) int {
@@ -618,15 +635,7 @@ func checkReleasePanels(t *testing.T, c *pgx.Conn, week *simweek.Week, panels []
 		byTitle[p.Title] = p
 	}
 	checked := 0
-	for _, rg := range []struct {
-		name     string
-		from, to time.Time
-	}{
-		{"fortnight", start, start.AddDate(0, 0, 14)},
-		{"week 2", start.AddDate(0, 0, 7), start.AddDate(0, 0, 14)},
-		{"days 4-10, mid-day bounds", start.AddDate(0, 0, 3).Add(-7 * time.Hour), start.AddDate(0, 0, 10).Add(-30 * time.Minute)},
-		{"day 3", start.AddDate(0, 0, 2), start.AddDate(0, 0, 3)},
-	} {
+	for _, rg := range fortnightRanges(start) {
 		for _, cmds := range [][]string{all, all[:2]} {
 			for _, title := range releasePanels {
 				p, ok := byTitle[title]

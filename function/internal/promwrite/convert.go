@@ -67,32 +67,29 @@ func Convert(u *sink.Upload) []Series {
 	series := make([]Series, 0, len(u.Counters))
 	ts := u.Received.UnixMilli()
 	for _, c := range u.Counters {
-		labels := make([]Label, 0, len(c.Words)+7)
-		labels = append(labels, Label{Name: NameLabel, Value: MetricName}, Label{Name: LabelVersion, Value: u.CLIVersion})
-		for i, w := range c.Words {
-			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
-		}
-		labels = append(labels,
-			Label{Name: LabelCommand, Value: Command(c.Words)},
-			Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
-			Label{Name: LabelID, Value: u.ID},
-			Label{Name: LabelOS, Value: u.OS},
-		)
+		labels := commandLabels(MetricName, u, c.Words, Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)})
 		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
 	}
 	for _, c := range u.CrashFunctions() {
-		labels := make([]Label, 0, len(c.Words)+7)
-		labels = append(labels, Label{Name: NameLabel, Value: CrashMetric}, Label{Name: LabelVersion, Value: u.CLIVersion})
-		for i, w := range c.Words {
-			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
-		}
-		labels = append(labels,
-			Label{Name: LabelCommand, Value: Command(c.Words)},
-			Label{Name: LabelFunction, Value: c.Site},
-			Label{Name: LabelID, Value: u.ID},
-			Label{Name: LabelOS, Value: u.OS},
-		)
+		labels := commandLabels(CrashMetric, u, c.Words, Label{Name: LabelFunction, Value: c.Site})
 		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
 	}
 	return series
+}
+
+// commandLabels are a series' labels in sorted order: __name__ (metric),
+// cli_version, cmd1…, command, the series' own (exit_code or
+// crash_function, both between command and id), id, operating_system.
+func commandLabels(metric string, u *sink.Upload, words []string, own Label) []Label {
+	labels := make([]Label, 0, len(words)+7)
+	labels = append(labels, Label{Name: NameLabel, Value: metric}, Label{Name: LabelVersion, Value: u.CLIVersion})
+	for i, w := range words {
+		labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
+	}
+	return append(labels,
+		Label{Name: LabelCommand, Value: Command(words)},
+		own,
+		Label{Name: LabelID, Value: u.ID},
+		Label{Name: LabelOS, Value: u.OS},
+	)
 }
