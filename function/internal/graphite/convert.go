@@ -76,24 +76,44 @@ func Command(words []string) string {
 // Convert turns an upload into one series per counter, at the receive time
 // in seconds; interval is the clients' upload interval in seconds.
 func Convert(u *sink.Upload, interval int) []Series {
-	series := make([]Series, 0, len(u.Counters))
+	crashes := u.CrashFunctions()
+	series := make([]Series, 0, len(u.Counters)+len(crashes))
 	ts := u.Received.Unix()
+	// One array holds every series' tags, and a path's command tag is
+	// joined once for its counters (sorted by path): a conversion
+	// allocates twice, and once per path of several words, not once or
+	// twice per series.
+	n := 0
 	for _, c := range u.Counters {
-		tags := make([]Tag, 0, len(c.Words)+5)
+		n += len(c.Words) + 5
+	}
+	for _, c := range crashes {
+		n += len(c.Words) + 5
+	}
+	all := make([]Tag, 0, n)
+	lastPath, command := "", ""
+	for _, c := range u.Counters {
+		if c.Path != lastPath || command == "" {
+			lastPath, command = c.Path, Command(c.Words)
+		}
+		start := len(all)
+		tags := all
 		for i, w := range c.Words {
 			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
 		}
 		tags = append(tags,
-			Tag{Key: TagCommand, Value: Command(c.Words)},
+			Tag{Key: TagCommand, Value: command},
 			Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
 			Tag{Key: TagVersion, Value: u.CLIVersion},
 			Tag{Key: TagOS, Value: u.OS},
 			Tag{Key: TagID, Value: u.ID},
 		)
-		series = append(series, Series{Name: MetricName, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+		all = tags
+		series = append(series, Series{Name: MetricName, Tags: tags[start:len(tags):len(tags)], Value: c.Count, Time: ts, Interval: interval})
 	}
-	for _, c := range u.CrashFunctions() {
-		tags := make([]Tag, 0, len(c.Words)+5)
+	for _, c := range crashes {
+		start := len(all)
+		tags := all
 		for i, w := range c.Words {
 			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
 		}
@@ -104,7 +124,8 @@ func Convert(u *sink.Upload, interval int) []Series {
 			Tag{Key: TagOS, Value: u.OS},
 			Tag{Key: TagID, Value: u.ID},
 		)
-		series = append(series, Series{Name: CrashMetric, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+		all = tags
+		series = append(series, Series{Name: CrashMetric, Tags: tags[start:len(tags):len(tags)], Value: c.Count, Time: ts, Interval: interval})
 	}
 	return series
 }
