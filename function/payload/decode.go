@@ -32,7 +32,21 @@ const MaxExitCode = 255
 //
 // Decode checks types and ranges only; Validate checks the values. Errors
 // read "<field>: <what is wrong>".
+//
+// A body of that shape is read by decodeFast, a scanner for this one shape
+// that allocates only what the Payload holds; anything else it does not
+// take (a string with an escape, an error of any kind) is read again by
+// decodeTokens, on encoding/json's tokens, which gives every error its
+// message. FuzzDecodeFast holds decodeFast to decodeTokens.
 func Decode(data []byte) (*Payload, error) {
+	if p, ok := decodeFast(data); ok {
+		return p, nil
+	}
+	return decodeTokens(data)
+}
+
+// decodeTokens is Decode on encoding/json's tokens.
+func decodeTokens(data []byte) (*Payload, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	p := &Payload{}

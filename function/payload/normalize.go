@@ -50,13 +50,16 @@ func KeptExitCode(code int) bool {
 // code: the number for a kept code, OtherExitCodeTag for the rest.
 func ExitCodeTag(code int) string {
 	if code >= 0 && code <= MaxPaceExitCode {
-		return string(rune('0' + code))
+		return paceExitTags[code]
 	}
 	if KeptExitCode(code) {
 		return strconv.Itoa(code)
 	}
 	return OtherExitCodeTag
 }
+
+// paceExitTags are ExitCodeTag's of 0…MaxPaceExitCode, made once.
+var paceExitTags = [MaxPaceExitCode + 1]string{"0", "1", "2", "3", "4", "5"}
 
 // preReleases are the pre-release forms kept as they are, each alone or
 // followed by ".N" with N < maxPreNumber. Every other pre-release (Go

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 )
 
@@ -54,18 +55,18 @@ func logRequests(log *slog.Logger, now func() time.Time, next http.Handler) http
 		case sw.status >= 400:
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{
-			// Cloud Logging shows this group as the entry's HTTP request.
-			slog.Group("httpRequest",
-				slog.String("requestMethod", r.Method),
-				slog.Int("status", sw.status),
-				slog.Int64("requestSize", r.ContentLength),
-				slog.Int("responseSize", sw.size),
-				slog.String("latency", fmt.Sprintf("%.6fs", now().Sub(start).Seconds())),
-			),
-			slog.Int("series", out.series),
-			slog.Int("dropped", out.dropped),
-		}
+		var latency [32]byte
+		attrs := make([]slog.Attr, 3, 7)
+		// Cloud Logging shows this group as the entry's HTTP request.
+		attrs[0] = slog.GroupAttrs("httpRequest",
+			slog.String("requestMethod", r.Method),
+			slog.Int("status", sw.status),
+			slog.Int64("requestSize", r.ContentLength),
+			slog.Int("responseSize", sw.size),
+			slog.String("latency", string(append(strconv.AppendFloat(latency[:0], now().Sub(start).Seconds(), 'f', 6, 64), 's'))),
+		)
+		attrs[1] = slog.Int("series", out.series)
+		attrs[2] = slog.Int("dropped", out.dropped)
 		if out.version != "" {
 			attrs = append(attrs, slog.String("cli_version", out.version), slog.String("operating_system", out.os))
 		}

@@ -76,33 +76,58 @@ func Command(words []string) string {
 // Convert turns an upload into one series per counter, at the receive time
 // in seconds; interval is the clients' upload interval in seconds.
 func Convert(u *sink.Upload, interval int) []Series {
-	series := make([]Series, 0, len(u.Counters))
+	crashes := u.CrashFunctions()
+	series := make([]Series, 0, len(u.Counters)+len(crashes))
 	ts := u.Received.Unix()
+	// One array holds every series' tags, and a path's command tag is
+	// joined once for its counters (sorted by path): a conversion
+	// allocates twice, and once per path of several words, not once or
+	// twice per series.
+	n := 0
 	for _, c := range u.Counters {
-		tags := commandTags(u, c.Words, Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)})
-		series = append(series, Series{Name: MetricName, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+		n += len(c.Words) + 5
 	}
-	for _, c := range u.CrashFunctions() {
-		tags := commandTags(u, c.Words, Tag{Key: TagFunction, Value: FunctionTag(c.Site)})
-		series = append(series, Series{Name: CrashMetric, Tags: tags, Value: c.Count, Time: ts, Interval: interval})
+	for _, c := range crashes {
+		n += len(c.Words) + 5
+	}
+	all := make([]Tag, 0, n)
+	lastPath, command := "", ""
+	for _, c := range u.Counters {
+		if c.Path != lastPath || command == "" {
+			lastPath, command = c.Path, Command(c.Words)
+		}
+		start := len(all)
+		tags := all
+		for i, w := range c.Words {
+			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
+		}
+		tags = append(tags,
+			Tag{Key: TagCommand, Value: command},
+			Tag{Key: TagExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
+			Tag{Key: TagVersion, Value: u.CLIVersion},
+			Tag{Key: TagOS, Value: u.OS},
+			Tag{Key: TagID, Value: u.ID},
+		)
+		all = tags
+		series = append(series, Series{Name: MetricName, Tags: tags[start:len(tags):len(tags)], Value: c.Count, Time: ts, Interval: interval})
+	}
+	for _, c := range crashes {
+		start := len(all)
+		tags := all
+		for i, w := range c.Words {
+			tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
+		}
+		tags = append(tags,
+			Tag{Key: TagCommand, Value: Command(c.Words)},
+			Tag{Key: TagFunction, Value: FunctionTag(c.Site)},
+			Tag{Key: TagVersion, Value: u.CLIVersion},
+			Tag{Key: TagOS, Value: u.OS},
+			Tag{Key: TagID, Value: u.ID},
+		)
+		all = tags
+		series = append(series, Series{Name: CrashMetric, Tags: tags[start:len(tags):len(tags)], Value: c.Count, Time: ts, Interval: interval})
 	}
 	return series
-}
-
-// commandTags are a series' tags: cmd1…, command, the series' own
-// (exit_code or crash_function), cli_version, operating_system, id.
-func commandTags(u *sink.Upload, words []string, own Tag) []Tag {
-	tags := make([]Tag, 0, len(words)+5)
-	for i, w := range words {
-		tags = append(tags, Tag{Key: cmdTag(i + 1), Value: w})
-	}
-	return append(tags,
-		Tag{Key: TagCommand, Value: Command(words)},
-		own,
-		Tag{Key: TagVersion, Value: u.CLIVersion},
-		Tag{Key: TagOS, Value: u.OS},
-		Tag{Key: TagID, Value: u.ID},
-	)
 }
 
 // Sink is the Graphite store: it converts each upload and hands the series

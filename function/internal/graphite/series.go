@@ -102,7 +102,14 @@ func Plaintext(series []Series) ([]byte, error) {
 	if err := validate(series); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 256*len(series))
+	size := 0 // at most: the value and time are at most 20 digits each
+	for i := range series {
+		size += len(series[i].Name) + 1 + 20 + 1 + 20 + 1
+		for _, t := range series[i].Tags {
+			size += 1 + len(t.Key) + 1 + len(t.Value)
+		}
+	}
+	b := make([]byte, 0, size)
 	for i := range series {
 		b = AppendPlaintext(b, &series[i])
 	}

@@ -64,32 +64,54 @@ func Command(words []string) string {
 // __name__, cli_version, cmd1…cmd5, command, exit_code, id,
 // operating_system.
 func Convert(u *sink.Upload) []Series {
-	series := make([]Series, 0, len(u.Counters))
+	crashes := u.CrashFunctions()
+	series := make([]Series, 0, len(u.Counters)+len(crashes))
 	ts := u.Received.UnixMilli()
+	// One array holds every series' labels, and a path's command label is
+	// joined once for its counters (sorted by path): a conversion
+	// allocates twice, and once per path of several words, not once or
+	// twice per series.
+	n := 0
 	for _, c := range u.Counters {
-		labels := commandLabels(MetricName, u, c.Words, Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)})
-		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
+		n += len(c.Words) + 7
 	}
-	for _, c := range u.CrashFunctions() {
-		labels := commandLabels(CrashMetric, u, c.Words, Label{Name: LabelFunction, Value: c.Site})
-		series = append(series, Series{Labels: labels, Value: float64(c.Count), Timestamp: ts})
+	for _, c := range crashes {
+		n += len(c.Words) + 7
+	}
+	all := make([]Label, 0, n)
+	lastPath, command := "", ""
+	for _, c := range u.Counters {
+		if c.Path != lastPath || command == "" {
+			lastPath, command = c.Path, Command(c.Words)
+		}
+		start := len(all)
+		labels := append(all, Label{Name: NameLabel, Value: MetricName}, Label{Name: LabelVersion, Value: u.CLIVersion})
+		for i, w := range c.Words {
+			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
+		}
+		labels = append(labels,
+			Label{Name: LabelCommand, Value: command},
+			Label{Name: LabelExitCode, Value: payload.ExitCodeTag(c.ExitCode)},
+			Label{Name: LabelID, Value: u.ID},
+			Label{Name: LabelOS, Value: u.OS},
+		)
+		all = labels
+		series = append(series, Series{Labels: labels[start:len(labels):len(labels)], Value: float64(c.Count), Timestamp: ts})
+	}
+	for _, c := range crashes {
+		start := len(all)
+		labels := append(all, Label{Name: NameLabel, Value: CrashMetric}, Label{Name: LabelVersion, Value: u.CLIVersion})
+		for i, w := range c.Words {
+			labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
+		}
+		labels = append(labels,
+			Label{Name: LabelCommand, Value: Command(c.Words)},
+			Label{Name: LabelFunction, Value: c.Site},
+			Label{Name: LabelID, Value: u.ID},
+			Label{Name: LabelOS, Value: u.OS},
+		)
+		all = labels
+		series = append(series, Series{Labels: labels[start:len(labels):len(labels)], Value: float64(c.Count), Timestamp: ts})
 	}
 	return series
-}
-
-// commandLabels are a series' labels in sorted order: __name__ (metric),
-// cli_version, cmd1…, command, the series' own (exit_code or
-// crash_function, both between command and id), id, operating_system.
-func commandLabels(metric string, u *sink.Upload, words []string, own Label) []Label {
-	labels := make([]Label, 0, len(words)+7)
-	labels = append(labels, Label{Name: NameLabel, Value: metric}, Label{Name: LabelVersion, Value: u.CLIVersion})
-	for i, w := range words {
-		labels = append(labels, Label{Name: cmdLabels[i+1], Value: w})
-	}
-	return append(labels,
-		Label{Name: LabelCommand, Value: Command(words)},
-		own,
-		Label{Name: LabelID, Value: u.ID},
-		Label{Name: LabelOS, Value: u.OS},
-	)
 }

@@ -1,0 +1,181 @@
+package pgsink
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pace-cli/pace/function/servertest"
+)
+
+var schemaTestKey = []byte("0123456789abcdef0123456789abcdef")
+
+// Every migration file applies exactly the text the receiver applied when
+// the migrations were a slice in schema.go, so a database at any version
+// migrates on as it did.
+func TestMigrationFilesEqualOldSlice(t *testing.T) {
+	if len(migrations) != len(oldMigrations) {
+		t.Fatalf("%d migration files, %d migrations before", len(migrations), len(oldMigrations))
+	}
+	for i := range oldMigrations {
+		if migrations[i] != oldMigrations[i] {
+			t.Errorf("migration %d differs from what was applied before:\n%s\n--- before:\n%s", i+1, migrations[i], oldMigrations[i])
+		}
+	}
+	if SchemaVersion() != 10 {
+		t.Fatalf("SchemaVersion() = %d", SchemaVersion())
+	}
+}
+
+var functionRE = regexp.MustCompile(`(?s)CREATE (?:OR REPLACE )?FUNCTION (\w+)(\([^)]*\) RETURNS [^$]*)\$\$(.*?)\$\$`)
+
+// functionDefs are the functions a SQL text creates, by name: the
+// signature and the body between $$; a later one of a name replaces an
+// earlier.
+func functionDefs(sql string) map[string][2]string {
+	out := map[string][2]string{}
+	for _, m := range functionRE.FindAllStringSubmatch(sql, -1) {
+		out[m[1]] = [2]string{m[2], m[3]}
+	}
+	return out
+}
+
+// functions.sql holds each function the migrations created, with the
+// signature and body the last migration creating it gave it.
+func TestFunctionsFileEqualsMigrations(t *testing.T) {
+	migrated := functionDefs(strings.Join(oldMigrations, "\n"))
+	file := functionDefs(functionsSQL)
+	if len(migrated) != 3 || len(file) != len(migrated) {
+		t.Fatalf("functions.sql has %d functions, the migrations %d", len(file), len(migrated))
+	}
+	for name, def := range migrated {
+		if file[name] != def {
+			t.Errorf("%s in functions.sql:\n%q\nthe migrations left:\n%q", name, file[name], def)
+		}
+	}
+	if n := strings.Count(functionsSQL, "CREATE OR REPLACE FUNCTION"); n != len(file) {
+		t.Errorf("functions.sql: %d CREATE OR REPLACE FUNCTION for %d functions", n, len(file))
+	}
+}
+
+// catalog is the schema of dsn's database as sorted lines: columns,
+// constraints, indexes, extended statistics and functions.
+func catalog(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `
+		SELECT format('column %s.%s %s %s %s %s', table_name, column_name, ordinal_position, data_type, is_nullable, coalesce(column_default, ''))
+			FROM information_schema.columns WHERE table_schema = 'public'
+		UNION ALL SELECT format('constraint %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+			FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+		UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+		UNION ALL SELECT 'statistics ' || pg_get_statisticsobjdef(oid) FROM pg_statistic_ext WHERE stxnamespace = 'public'::regnamespace
+		UNION ALL SELECT 'function ' || pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// oldMigrate migrates dsn's database to version upTo as the receiver did
+// before the migrations were files: the old slice, one transaction each,
+// recorded in schema_version.
+func oldMigrate(t *testing.T, dsn string, upTo int) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= upTo; v++ {
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, oldMigrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("old migration %d: %v", v, err)
+		}
+	}
+}
+
+func openClose(t *testing.T, dsn string) {
+	t.Helper()
+	s, err := Open(context.Background(), Config{DSN: dsn, IDKey: schemaTestKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+// A database migrated by the old slice, one migrated from the files, and
+// one at an older version migrated on from the files have the same schema,
+// functions included; the functions in the database are functions.sql's.
+func TestSchemaEqualsOldMigrations(t *testing.T) {
+	old := servertest.NewDatabase(t)
+	oldMigrate(t, old, len(oldMigrations))
+	want := catalog(t, old)
+	for _, c := range []string{"column install_crash.site", "constraint usage_daily usage_daily_pkey", "index CREATE INDEX command_daily_reach", "statistics ", "function CREATE OR REPLACE FUNCTION public.pace_fisher_greater"} {
+		if !strings.Contains(want, c) {
+			t.Fatalf("the catalog lacks %q:\n%s", c, want)
+		}
+	}
+
+	fresh := servertest.NewDatabase(t)
+	openClose(t, fresh)
+	if got := catalog(t, fresh); got != want {
+		t.Errorf("a new database's schema differs from the old migrations':\n%s\n--- old:\n%s", got, want)
+	}
+
+	// Opening the old-migrated database re-applies functions.sql: no change.
+	openClose(t, old)
+	if got := catalog(t, old); got != want {
+		t.Errorf("re-applying functions.sql changed the schema:\n%s\n--- before:\n%s", got, want)
+	}
+
+	for _, at := range []int{5, 7} {
+		db := servertest.NewDatabase(t)
+		oldMigrate(t, db, at)
+		openClose(t, db)
+		if got := catalog(t, db); got != want {
+			t.Errorf("a database at version %d migrated on from the files differs:\n%s\n--- old:\n%s", at, got, want)
+		}
+	}
+
+	c, err := pgx.Connect(context.Background(), fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for name, def := range functionDefs(functionsSQL) {
+		var src string
+		if err := c.QueryRow(context.Background(), `SELECT prosrc FROM pg_proc WHERE proname = $1 AND pronamespace = 'public'::regnamespace`, name).Scan(&src); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if src != def[1] {
+			t.Errorf("%s in the database:\n%s\nfunctions.sql:\n%s", name, src, def[1])
+		}
+	}
+}
