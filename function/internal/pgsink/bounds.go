@@ -145,15 +145,20 @@ func (s *Sink) clamp(ctx context.Context, tx pgx.Tx, b *pgx.Batch, key []byte, d
 // queueHealth adds one upload (and runs) to the hour's row of an outcome,
 // on a random shard.
 func queueHealth(b *pgx.Batch, at time.Time, outcome, reason string, runs int64) {
-	b.Queue(`INSERT INTO receiver_health AS h (hour, outcome, reason, shard, uploads, runs) VALUES ($1, $2, $3, $4, 1, $5)
-		ON CONFLICT (hour, outcome, reason, shard) DO UPDATE SET uploads = h.uploads + 1, runs = h.runs + excluded.runs`,
-		at.UTC().Truncate(time.Hour), outcome, reason, rand.N(healthShards), runs)
+	queueHealthN(b, at, outcome, reason, 1, runs)
 }
 
-// Count records an upload's outcome in receiver_health (sink.Health). A
-// failure is dropped: the figures must never cost an upload.
+// queueHealthN adds uploads (and runs) to the hour's row of an outcome,
+// on a random shard.
+func queueHealthN(b *pgx.Batch, at time.Time, outcome, reason string, uploads, runs int64) {
+	b.Queue(`INSERT INTO receiver_health AS h (hour, outcome, reason, shard, uploads, runs) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (hour, outcome, reason, shard) DO UPDATE SET uploads = h.uploads + excluded.uploads, runs = h.runs + excluded.runs`,
+		at.UTC().Truncate(time.Hour), outcome, reason, rand.N(healthShards), uploads, runs)
+}
+
+// Count records an upload's outcome in receiver_health (sink.Health), in
+// the transaction of the next batch (group.go). A failure is dropped: the
+// figures must never cost an upload.
 func (s *Sink) Count(ctx context.Context, at time.Time, outcome, reason string) {
-	b := &pgx.Batch{}
-	queueHealth(b, at, outcome, reason, 0)
-	_ = s.pool.SendBatch(ctx, b).Close()
+	_ = s.enqueue(ctx, &item{at: at, outcome: outcome, reason: reason})
 }

@@ -49,7 +49,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pace-cli/pace/function/internal/sink"
@@ -79,7 +78,11 @@ type Config struct {
 	RetentionDays int    // aggregates and activity kept; default DefaultRetentionDays
 	IdleDays      int    // per-install state dropped after; default DefaultIdleDays
 	ActivityDays  int    // per-install activity kept (then rolled up); default DefaultActivityDays, at least MinActivityDays
-	MaxConns      int32  // pool size; default pgxpool's
+	MaxConns      int32  // pool size; default pgxpool's, and at least Writers+2
+	// Writers is the number of group-commit writers (group.go), each
+	// applying a batch of queued uploads in one transaction on a
+	// connection of its own; default DefaultWriters.
+	Writers int
 	// Commands is the receiver's allow-list, written into command_path at
 	// Open for the "Unused commands" panel; nil leaves the table as it is.
 	Commands []string
@@ -203,6 +206,19 @@ type Sink struct {
 	keyed        []string // tables with an install_key column, install_state last
 	state        []string // install_state's columns other than install_key
 	log          *slog.Logger
+
+	// Group commit (group.go).
+	queue     chan *item
+	stopped   chan struct{}
+	closeOnce sync.Once
+	writers   sync.WaitGroup
+	// batchHook, for tests, runs at the end of each transaction of a
+	// batch of n items, before its commit; an error aborts the
+	// transaction.
+	batchHook func(ctx context.Context, tx pgx.Tx, attempt, n int) error
+	// oneByOne, for tests, applies every batch one upload at a time
+	// under savepoints (the fallback path).
+	oneByOne bool
 }
 
 var _ sink.Store = (*Sink)(nil)
@@ -232,10 +248,20 @@ func (cfg Config) poolConfig() (*pgxpool.Config, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	// Each writer holds a connection through its batch; the address
+	// salts, readiness probes and erasures need some more.
+	pc.MaxConns = max(pc.MaxConns, int32(cfg.writers())+2)
 	if err := checkDays(cfg); err != nil {
 		return nil, err
 	}
 	return pc, nil
+}
+
+func (cfg Config) writers() int {
+	if cfg.Writers > 0 {
+		return cfg.Writers
+	}
+	return DefaultWriters
 }
 
 // Open connects, migrates the schema, and returns the sink. During a key
@@ -286,6 +312,7 @@ func Open(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("PostgreSQL %s: writing the allow-list: %v", shown, err)
 	}
 	s.logKeyRotation(ctx)
+	s.startWriters(cfg.writers())
 	return s, nil
 }
 
@@ -307,8 +334,10 @@ func writeCommands(ctx context.Context, pool *pgxpool.Pool, paths []string) erro
 	})
 }
 
-// Close implements sink.Store: it closes the pool.
+// Close implements sink.Store: it lets the writers apply what is queued,
+// then closes the pool.
 func (s *Sink) Close() error {
+	s.stopWriters()
 	s.pool.Close()
 	return nil
 }
@@ -331,8 +360,9 @@ func (s *Sink) InstallKey(id string) []byte {
 	return k
 }
 
-// Write applies one upload in one transaction, retrying a deadlock or
-// serialization failure a few times before answering 503.
+// Write applies one upload, in the transaction of its batch (group.go),
+// and returns when that has committed; a batch whose transaction fails is
+// applied again a few times before its uploads are answered 503.
 func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	if len(u.Counters) == 0 {
 		return nil // a new install's first upload: nothing counted, not active (as the other stores)
@@ -345,22 +375,8 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	for attempt := 0; attempt < 4; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if s.prevKey != nil {
-				if err := s.adopt(ctx, tx, key, u.ID); err != nil {
-					return err
-				}
-			}
-			return s.apply(ctx, tx, key, src, day, u)
-		})
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+	if err := s.enqueue(ctx, &item{u: u, key: key, src: src, day: day}); err != nil {
+		return err
 	}
 	s.maybePrune(ctx, day)
 	return nil

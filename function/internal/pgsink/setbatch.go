@@ -1,0 +1,526 @@
+package pgsink
+
+// applySet is a batch's fast path (docs/postgresql.md, "Group commit"):
+// the whole batch in four round trips, whatever its size: one statement
+// locks (or creates) the batch's install rows in key order; one pipeline
+// reads their stored counts, their day's counted runs, their crash counts,
+// and locks the day's rows of their addresses' new-install bounds; the
+// uploads are then applied in Go, one after the other in batch order,
+// exactly as apply applies one (an install's uploads see the state its
+// earlier ones left); and one pipeline writes the result with one
+// set-based statement per table over arrays (unnest), each array sorted by
+// its table's key, each row written at most once, and only rows that
+// change. An upload over its address's new-install bound is answered 429
+// and leaves nothing. A statement the database refuses fails the batch
+// here; commitBatch then applies it one upload at a time under savepoints,
+// so that the refused upload fails alone.
+
+import (
+	"cmp"
+	"context"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pace-cli/pace/function/internal/sink"
+)
+
+type counterKey struct {
+	path string
+	code int32
+}
+
+type crashKey struct{ path, site string }
+
+// installBatch is one install's state through a batch.
+type installBatch struct {
+	key      []byte
+	isNew    bool // not stored before the batch, and no upload of it admitted yet
+	counters map[counterKey]int64
+	crashes  map[crashKey]int64
+	resetC   bool // its stored counters are replaced whole
+	resetX   bool // its stored crash counts are replaced whole
+	dirtyC   map[counterKey]bool
+	dirtyX   map[crashKey]bool
+	received time.Time
+	lastDay  string
+}
+
+const dayFormat = "2006-01-02"
+
+func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, attempt int, batch []*item, errs []error) error {
+	var installs []*installBatch
+	byKey := map[string]*installBatch{}
+	anyCrashes := false
+	for _, it := range batch {
+		if it.u == nil {
+			continue
+		}
+		anyCrashes = anyCrashes || len(it.u.Crashes) > 0
+		ib := byKey[string(it.key)]
+		if ib == nil {
+			ib = &installBatch{key: it.key, counters: map[counterKey]int64{}, crashes: map[crashKey]int64{},
+				dirtyC: map[counterKey]bool{}, dirtyX: map[crashKey]bool{}}
+			byKey[string(it.key)] = ib
+			installs = append(installs, ib) // the batch is sorted by key
+		}
+		if it.u.Received.After(ib.received) {
+			ib.received = it.u.Received
+		}
+		if d := it.day.Format(dayFormat); d > ib.lastDay {
+			ib.lastDay = d
+		}
+	}
+	w := newBatchWrites()
+	if len(installs) > 0 {
+		if err := s.readBatch(ctx, tx, batch, installs, byKey, anyCrashes, w); err != nil {
+			return err
+		}
+	}
+	for i, it := range batch {
+		if it.u == nil {
+			w.health(it.at, it.outcome, it.reason, 1, 0)
+			continue
+		}
+		if err := s.applyItem(it, byKey[string(it.key)], w); err != nil {
+			errs[i] = err
+		}
+	}
+	b := &pgx.Batch{}
+	var rejected [][]byte
+	for _, ib := range installs {
+		if ib.isNew {
+			rejected = append(rejected, ib.key)
+		}
+	}
+	if len(rejected) > 0 {
+		b.Queue(`DELETE FROM install_state WHERE install_key = ANY($1::bytea[])`, rejected)
+	}
+	w.queue(b, installs)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+	}
+	if s.batchHook != nil {
+		return s.batchHook(ctx, tx, attempt, len(batch))
+	}
+	return nil
+}
+
+// readBatch locks the batch's install rows and reads what applyItem needs.
+func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs []*installBatch, byKey map[string]*installBatch, anyCrashes bool, w *batchWrites) error {
+	keys := make([][]byte, len(installs))
+	received := make([]time.Time, len(installs))
+	days := make([]string, len(installs))
+	for i, ib := range installs {
+		keys[i], received[i], days[i] = ib.key, ib.received, ib.lastDay
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day)
+		SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
+		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
+		RETURNING install_key, xmax = 0`, keys, received, days)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	var isNew bool
+	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew}, func() error {
+		byKey[string(key)].isNew = isNew
+		return nil
+	}); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT install_key, path, exit_code, count FROM install_counter WHERE install_key = ANY($1::bytea[])`, keys).Query(func(rows pgx.Rows) error {
+		var path string
+		var code int32
+		var count int64
+		_, err := pgx.ForEachRow(rows, []any{&key, &path, &code, &count}, func() error {
+			byKey[string(key)].counters[counterKey{path, code}] = count
+			return nil
+		})
+		return err
+	})
+	if anyCrashes {
+		b.Queue(`SELECT install_key, path, site, count FROM install_crash WHERE install_key = ANY($1::bytea[])`, keys).Query(func(rows pgx.Rows) error {
+			var path, site string
+			var count int64
+			_, err := pgx.ForEachRow(rows, []any{&key, &path, &site, &count}, func() error {
+				byKey[string(key)].crashes[crashKey{path, site}] = count
+				return nil
+			})
+			return err
+		})
+	}
+	if s.maxDaily >= 0 {
+		var dd []string
+		var dk [][]byte
+		seen := map[string]bool{}
+		for _, it := range batch {
+			if it.u == nil {
+				continue
+			}
+			k := it.day.Format(dayFormat) + string(it.key)
+			if !seen[k] {
+				seen[k] = true
+				dd, dk = append(dd, it.day.Format(dayFormat)), append(dk, it.key)
+			}
+		}
+		b.Queue(`SELECT day::text, install_key, counted FROM install_day WHERE (day, install_key) IN (SELECT d::date, k FROM unnest($1::text[], $2::bytea[]) AS t(d, k))`, dd, dk).Query(func(rows pgx.Rows) error {
+			var day string
+			var n int64
+			_, err := pgx.ForEachRow(rows, []any{&day, &key, &n}, func() error {
+				w.counted[day+string(key)] = n
+				return nil
+			})
+			return err
+		})
+	}
+	if s.newPerSource >= 0 {
+		type ds struct {
+			day string
+			src []byte
+		}
+		var pairs []ds
+		seen := map[string]bool{}
+		for _, it := range batch {
+			if it.u == nil || !byKey[string(it.key)].isNew {
+				continue
+			}
+			k := it.day.Format(dayFormat) + string(it.src)
+			if !seen[k] {
+				seen[k] = true
+				pairs = append(pairs, ds{it.day.Format(dayFormat), it.src})
+			}
+		}
+		if len(pairs) > 0 {
+			slices.SortFunc(pairs, func(a, b ds) int {
+				return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(string(a.src), string(b.src)))
+			})
+			dd, dk := make([]string, len(pairs)), make([][]byte, len(pairs))
+			for i, p := range pairs {
+				dd[i], dk[i] = p.day, p.src
+			}
+			// Locks the addresses' rows (made at 0 if new) until commit.
+			b.Queue(`INSERT INTO source_day AS d (day, source_key, new_installs) SELECT d::date, k, 0 FROM unnest($1::text[], $2::bytea[]) AS t(d, k)
+				ON CONFLICT (day, source_key) DO UPDATE SET new_installs = d.new_installs RETURNING day::text, source_key, new_installs`, dd, dk).Query(func(rows pgx.Rows) error {
+				var day string
+				var n int
+				_, err := pgx.ForEachRow(rows, []any{&day, &key, &n}, func() error {
+					w.sources[day+string(key)] = n
+					return nil
+				})
+				return err
+			})
+		}
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// applyItem applies one upload to its install's state in the batch, as
+// apply (and admitNew, clamp and crashes) would in a transaction of its
+// own, and adds its writes to w.
+func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
+	u, day := it.u, it.day.Format(dayFormat)
+	if ib.isNew {
+		if s.newPerSource >= 0 {
+			k := day + string(it.src)
+			if w.sources[k]+1 > s.newPerSource {
+				wait := it.day.AddDate(0, 0, 1).Sub(u.Received) + rand.N(RetryJitter)
+				return &sink.LimitedError{Reason: "new_installs", RetryAfter: wait}
+			}
+			w.sources[k]++
+			w.sourceAdd[k]++
+			w.sourceKeys[k] = sourceRow{day, it.src}
+		}
+		ib.isNew = false
+	}
+	ak := day + string(ib.key)
+	if a, ok := w.active[ak]; !ok || !u.Received.Before(a.at) {
+		w.active[ak] = activeRow{day: day, key: ib.key, version: u.CLIVersion, os: u.OS, at: u.Received}
+	}
+	smaller, larger := false, false
+	for _, c := range u.Counters {
+		old, ok := ib.counters[counterKey{c.Path, int32(c.ExitCode)}]
+		switch n := int64(c.Count); {
+		case !ok && n > 0, n > old:
+			larger = true
+		case n < old:
+			smaller = true
+		}
+	}
+	if !larger {
+		return nil
+	}
+	reset := smaller
+	n := len(u.Counters)
+	ipaths, icodes, incs := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
+	before := ib.counters
+	if reset {
+		ib.counters, ib.dirtyC, ib.resetC = map[counterKey]int64{}, map[counterKey]bool{}, true
+	}
+	for _, c := range u.Counters {
+		ck := counterKey{c.Path, int32(c.ExitCode)}
+		nw, old := int64(c.Count), before[ck]
+		inc := nw - old
+		if nw < old {
+			inc = nw
+		}
+		if nw != old || reset {
+			ib.counters[ck] = nw
+			ib.dirtyC[ck] = true
+		}
+		if inc > 0 {
+			ipaths, icodes, incs = append(ipaths, c.Path), append(icodes, ck.code), append(incs, inc)
+		}
+	}
+	if s.maxDaily >= 0 {
+		k := day + string(ib.key)
+		left := max(int64(s.maxDaily)-w.counted[k], 0)
+		var took, over int64
+		for i, n := range incs {
+			t := min(n, left)
+			left -= t
+			took += t
+			over += n - t
+			incs[i] = t
+		}
+		if took > 0 {
+			w.counted[k] += took
+			w.dayAdd[k] += took
+			w.dayKeys[k] = sourceRow{day, ib.key}
+		}
+		if over > 0 {
+			w.health(u.Received, sink.Clamped, "daily_runs", 1, over)
+		}
+	}
+	ipaths, icodes, incs = nonZero(ipaths, icodes, incs)
+	for i, p := range ipaths {
+		w.usage[usageRow{day, p, icodes[i], u.CLIVersion, u.OS}] += incs[i]
+		ck := commandRow{day, p, u.CLIVersion, string(ib.key)}
+		w.command[ck] = w.command[ck] || icodes[i] != 0
+	}
+	// Crashes, as crashes: increments against the counts stored before a
+	// reset, bounded by the counted runs of ExitPanic.
+	if reset {
+		ib.resetX = true
+	}
+	if len(u.Crashes) == 0 {
+		if reset {
+			ib.crashes, ib.dirtyX = map[crashKey]int64{}, map[crashKey]bool{}
+		}
+		return nil
+	}
+	budget := map[string]int64{}
+	for i, p := range ipaths {
+		if icodes[i] == ExitPanic {
+			budget[p] = incs[i]
+		}
+	}
+	stored := ib.crashes
+	if reset {
+		ib.crashes, ib.dirtyX = map[crashKey]int64{}, map[crashKey]bool{}
+	}
+	for _, c := range u.Crashes {
+		xk := crashKey{c.Path, c.Site}
+		nw := int64(c.Count)
+		old, ok := stored[xk]
+		if !ok || nw != old || reset {
+			ib.crashes[xk] = nw
+			ib.dirtyX[xk] = true
+		}
+		inc := nw - old
+		if nw < old {
+			inc = nw
+		}
+		inc = min(inc, budget[c.Path])
+		if inc > 0 {
+			budget[c.Path] -= inc
+			w.crash[crashRow{day, c.Path, u.CLIVersion, c.Site, string(ib.key)}] += inc
+		}
+	}
+	return nil
+}
+
+type sourceRow struct {
+	day string
+	key []byte
+}
+
+type activeRow struct {
+	day         string
+	key         []byte
+	version, os string
+	at          time.Time
+}
+
+type usageRow struct {
+	day, path   string
+	code        int32
+	version, os string
+}
+
+type commandRow struct{ day, path, version, key string }
+
+type crashRow struct{ day, path, version, site, key string }
+
+type healthRow struct {
+	hour            time.Time
+	outcome, reason string
+}
+
+// batchWrites is what a batch writes, each row once.
+type batchWrites struct {
+	sourceAdd  map[string]int
+	sourceKeys map[string]sourceRow
+	dayAdd     map[string]int64
+	dayKeys    map[string]sourceRow
+	active     map[string]activeRow
+	usage      map[usageRow]int64
+	command    map[commandRow]bool
+	crash      map[crashRow]int64
+	healthN    map[healthRow][2]int64
+	// read: the runs counted per day and install, the new installs per
+	// day and address
+	counted map[string]int64
+	sources map[string]int
+}
+
+func newBatchWrites() *batchWrites {
+	return &batchWrites{sourceAdd: map[string]int{}, sourceKeys: map[string]sourceRow{}, dayAdd: map[string]int64{}, dayKeys: map[string]sourceRow{},
+		active: map[string]activeRow{}, usage: map[usageRow]int64{}, command: map[commandRow]bool{}, crash: map[crashRow]int64{},
+		healthN: map[healthRow][2]int64{}, counted: map[string]int64{}, sources: map[string]int{}}
+}
+
+func (w *batchWrites) health(at time.Time, outcome, reason string, uploads, runs int64) {
+	k := healthRow{at.UTC().Truncate(time.Hour), outcome, reason}
+	v := w.healthN[k]
+	w.healthN[k] = [2]int64{v[0] + uploads, v[1] + runs}
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) int) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, less)
+	return ks
+}
+
+// queue adds the batch's statements to b, in the order of the tables'
+// locks elsewhere: the installs' rows first, the shared aggregates last.
+func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
+	if len(w.sourceAdd) > 0 {
+		ks := sortedKeys(w.sourceAdd, cmp.Compare[string])
+		dd, dk, dn := make([]string, len(ks)), make([][]byte, len(ks)), make([]int32, len(ks))
+		for i, k := range ks {
+			dd[i], dk[i], dn[i] = w.sourceKeys[k].day, w.sourceKeys[k].key, int32(w.sourceAdd[k])
+		}
+		b.Queue(`UPDATE source_day AS d SET new_installs = d.new_installs + t.n FROM unnest($1::text[], $2::bytea[], $3::int[]) AS t(d, k, n)
+			WHERE d.day = t.d::date AND d.source_key = t.k`, dd, dk, dn)
+	}
+	// The installs' stored counts.
+	var resetC, resetX [][]byte
+	var ck [][]byte
+	var cp []string
+	var cc []int32
+	var cn []int64
+	var xk [][]byte
+	var xp, xs []string
+	var xn []int64
+	for _, ib := range installs {
+		if ib.resetC {
+			resetC = append(resetC, ib.key)
+		}
+		if ib.resetX {
+			resetX = append(resetX, ib.key)
+		}
+		for _, k := range sortedKeys(ib.dirtyC, func(a, b counterKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.code, b.code)) }) {
+			if n, ok := ib.counters[k]; ok {
+				ck, cp, cc, cn = append(ck, ib.key), append(cp, k.path), append(cc, k.code), append(cn, n)
+			}
+		}
+		for _, k := range sortedKeys(ib.dirtyX, func(a, b crashKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.site, b.site)) }) {
+			if n, ok := ib.crashes[k]; ok {
+				xk, xp, xs, xn = append(xk, ib.key), append(xp, k.path), append(xs, k.site), append(xn, n)
+			}
+		}
+	}
+	if len(resetC) > 0 {
+		b.Queue(`DELETE FROM install_counter WHERE install_key = ANY($1::bytea[])`, resetC)
+	}
+	if len(ck) > 0 {
+		b.Queue(`INSERT INTO install_counter AS c (install_key, path, exit_code, count) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int[], $4::bigint[])
+			ON CONFLICT (install_key, path, exit_code) DO UPDATE SET count = excluded.count WHERE c.count <> excluded.count`, ck, cp, cc, cn)
+	}
+	if len(resetX) > 0 {
+		b.Queue(`DELETE FROM install_crash WHERE install_key = ANY($1::bytea[])`, resetX)
+	}
+	if len(xk) > 0 {
+		b.Queue(`INSERT INTO install_crash AS c (install_key, path, site, count) SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bigint[])
+			ON CONFLICT (install_key, path, site) DO UPDATE SET count = excluded.count WHERE c.count <> excluded.count`, xk, xp, xs, xn)
+	}
+	if len(w.dayAdd) > 0 {
+		ks := sortedKeys(w.dayAdd, cmp.Compare[string])
+		dd, dk, dn := make([]string, len(ks)), make([][]byte, len(ks)), make([]int64, len(ks))
+		for i, k := range ks {
+			dd[i], dk[i], dn[i] = w.dayKeys[k].day, w.dayKeys[k].key, w.dayAdd[k]
+		}
+		b.Queue(`INSERT INTO install_day AS d (day, install_key, counted) SELECT t.d::date, t.k, t.n FROM unnest($1::text[], $2::bytea[], $3::bigint[]) AS t(d, k, n)
+			ON CONFLICT (day, install_key) DO UPDATE SET counted = d.counted + excluded.counted`, dd, dk, dn)
+	}
+	if len(w.active) > 0 {
+		ks := sortedKeys(w.active, cmp.Compare[string])
+		ad, ak, av, ao, at := make([]string, len(ks)), make([][]byte, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([]time.Time, len(ks))
+		for i, k := range ks {
+			a := w.active[k]
+			ad[i], ak[i], av[i], ao[i], at[i] = a.day, a.key, a.version, a.os, a.at
+		}
+		b.Queue(`INSERT INTO active_daily AS a (day, install_key, cli_version, os, last_at) SELECT t.d::date, t.k, t.v, t.o, t.l FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::timestamptz[]) AS t(d, k, v, o, l)
+			ON CONFLICT (day, install_key) DO UPDATE SET cli_version = excluded.cli_version, os = excluded.os, last_at = excluded.last_at
+			WHERE a.last_at <= excluded.last_at`, ad, ak, av, ao, at)
+	}
+	if len(w.command) > 0 {
+		ks := sortedKeys(w.command, func(a, b commandRow) int {
+			return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.path, b.path), cmp.Compare(a.version, b.version), cmp.Compare(a.key, b.key))
+		})
+		cd, cpp, cv, ckk, cf := make([]string, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([][]byte, len(ks)), make([]bool, len(ks))
+		for i, k := range ks {
+			cd[i], cpp[i], cv[i], ckk[i], cf[i] = k.day, k.path, k.version, []byte(k.key), w.command[k]
+		}
+		b.Queue(`INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed) SELECT t.d::date, t.p, t.v, t.k, t.f FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bool[]) AS t(d, p, v, k, f)
+			ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = true WHERE excluded.failed AND NOT c.failed`, cd, cpp, cv, ckk, cf)
+	}
+	if len(w.crash) > 0 {
+		ks := sortedKeys(w.crash, func(a, b crashRow) int {
+			return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.path, b.path), cmp.Compare(a.version, b.version), cmp.Compare(a.site, b.site), cmp.Compare(a.key, b.key))
+		})
+		d, p, v, st, k, n := make([]string, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([][]byte, len(ks)), make([]int64, len(ks))
+		for i, r := range ks {
+			d[i], p[i], v[i], st[i], k[i], n[i] = r.day, r.path, r.version, r.site, []byte(r.key), w.crash[r]
+		}
+		b.Queue(`INSERT INTO crash_daily AS c (day, path, cli_version, site, install_key, crashes) SELECT t.d::date, t.p, t.v, t.s, t.k, t.n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[]) AS t(d, p, v, s, k, n)
+			ON CONFLICT (day, path, cli_version, site, install_key) DO UPDATE SET crashes = c.crashes + excluded.crashes`, d, p, v, st, k, n)
+	}
+	if len(w.usage) > 0 {
+		ks := sortedKeys(w.usage, func(a, b usageRow) int {
+			return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.path, b.path), cmp.Compare(a.code, b.code), cmp.Compare(a.version, b.version), cmp.Compare(a.os, b.os))
+		})
+		d, p, c, v, o, n := make([]string, len(ks)), make([]string, len(ks)), make([]int32, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([]int64, len(ks))
+		for i, r := range ks {
+			d[i], p[i], c[i], v[i], o[i], n[i] = r.day, r.path, r.code, r.version, r.os, w.usage[r]
+		}
+		b.Queue(`INSERT INTO usage_daily AS u (day, path, exit_code, cli_version, os, runs) SELECT t.d::date, t.p, t.c, t.v, t.o, t.n FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[]) AS t(d, p, c, v, o, n)
+			ON CONFLICT (day, path, exit_code, cli_version, os) DO UPDATE SET runs = u.runs + excluded.runs`, d, p, c, v, o, n)
+	}
+	for _, k := range sortedKeys(w.healthN, func(a, b healthRow) int {
+		return cmp.Or(a.hour.Compare(b.hour), cmp.Compare(a.outcome, b.outcome), cmp.Compare(a.reason, b.reason))
+	}) {
+		v := w.healthN[k]
+		queueHealthN(b, k.hour, k.outcome, k.reason, v[0], v[1])
+	}
+}
