@@ -304,9 +304,12 @@ func Serve(ctx context.Context, c Config) error {
 		select {
 		case <-ctx.Done():
 			stopWatch()
-			// One last try of what is pending, unless the receiver asked
-			// us to wait (Retry-After).
-			if ok && sched.Pending() && !sched.Asked(c.now()) {
+			// One last try, unless the receiver asked us to wait
+			// (Retry-After). Not only when a change is pending: one
+			// signalled at the moment of the stop may not have been
+			// taken yet (select picks either), and the try sends nothing
+			// when the counts are as last delivered.
+			if ok && !sched.Asked(c.now()) {
 				flushCtx, cancel := context.WithTimeout(context.Background(), c.flushTimeout())
 				c.attemptWith(flushCtx, settings, sched, &st, &old)
 				cancel()
