@@ -121,57 +121,29 @@ func decodeTokens(data []byte) (*Payload, error) {
 // decodeCrashSites reads {"<command path>": {"<site>": {"cumulative_count":
 // N}}}, at most MaxCrashSites sites in all. Their shapes are Validate's.
 func decodeCrashSites(d *json.Decoder) (map[string]map[string]Point, error) {
-	const field = "crash_sites"
-	if err := openObject(d, field); err != nil {
-		return nil, err
-	}
-	all := map[string]map[string]Point{}
-	n := 0
-	for d.More() {
-		path, err := key(d, field)
-		if err != nil {
-			return nil, err
-		}
-		pathField := func() string { return field + "[" + Quote(path) + "]" }
-		if _, dup := all[path]; dup {
-			return nil, fmt.Errorf("%s: duplicate command path", pathField())
-		}
-		if err := openObject(d, ""); err != nil {
-			return nil, rename(err, pathField())
-		}
-		sites := map[string]Point{}
-		for d.More() {
-			site, err := key(d, "")
-			if err != nil {
-				return nil, rename(err, pathField())
-			}
-			siteField := func() string { return pathField() + "[" + Quote(site) + "]" }
-			if _, dup := sites[site]; dup {
-				return nil, fmt.Errorf("%s: duplicate crash site", siteField())
-			}
-			if n++; n > MaxCrashSites {
-				return nil, fmt.Errorf("%s: more than %d crash sites", field, MaxCrashSites)
-			}
-			pt, err := decodePoint(d)
-			if err != nil {
-				return nil, rename(err, siteField())
-			}
-			sites[site] = pt
-		}
-		if err := closeObject(d, ""); err != nil {
-			return nil, rename(err, pathField())
-		}
-		all[path] = sites
-	}
-	return all, closeObject(d, field)
+	return decodeNested(d, "crash_sites", "crash site", MaxCrashSites, "crash sites", func(k string) (string, string) { return k, "" })
 }
 
+// decodePoints reads {"<command path>": {"<exit code>": {"cumulative_count":
+// N}}}, at most MaxSeries counters in all.
 func decodePoints(d *json.Decoder) (map[string]map[int]Point, error) {
-	const field = "metric_points"
+	return decodeNested(d, "metric_points", "exit code", MaxSeries, "series", func(k string) (int, string) {
+		code, err := strconv.Atoi(k)
+		if err != nil || code < 0 || code > MaxExitCode || strconv.Itoa(code) != k {
+			return 0, fmt.Sprintf("exit code must be an integer 0-%d in decimal", MaxExitCode)
+		}
+		return code, ""
+	})
+}
+
+// decodeNested reads field, an object of command paths, each an object of
+// inner keys (parse turns one into K, or says what is wrong with it) to
+// points, at most max inner keys in all (named maxWhat in the error).
+func decodeNested[K comparable](d *json.Decoder, field, inner string, max int, maxWhat string, parse func(string) (K, string)) (map[string]map[K]Point, error) {
 	if err := openObject(d, field); err != nil {
 		return nil, err
 	}
-	points := map[string]map[int]Point{}
+	all := map[string]map[K]Point{}
 	n := 0
 	for d.More() {
 		path, err := key(d, field)
@@ -181,41 +153,41 @@ func decodePoints(d *json.Decoder) (map[string]map[int]Point, error) {
 		// Field names for errors are built only on error: this loop is
 		// the receiver's hot path.
 		pathField := func() string { return field + "[" + Quote(path) + "]" }
-		if _, dup := points[path]; dup {
+		if _, dup := all[path]; dup {
 			return nil, fmt.Errorf("%s: duplicate command path", pathField())
 		}
 		if err := openObject(d, ""); err != nil {
 			return nil, rename(err, pathField())
 		}
-		codes := map[int]Point{}
+		m := map[K]Point{}
 		for d.More() {
 			k, err := key(d, "")
 			if err != nil {
 				return nil, rename(err, pathField())
 			}
-			codeField := func() string { return pathField() + "[" + Quote(k) + "]" }
-			code, err := strconv.Atoi(k)
-			if err != nil || code < 0 || code > MaxExitCode || strconv.Itoa(code) != k {
-				return nil, fmt.Errorf("%s: exit code must be an integer 0-%d in decimal", codeField(), MaxExitCode)
+			keyField := func() string { return pathField() + "[" + Quote(k) + "]" }
+			v, bad := parse(k)
+			if bad != "" {
+				return nil, fmt.Errorf("%s: %s", keyField(), bad)
 			}
-			if _, dup := codes[code]; dup {
-				return nil, fmt.Errorf("%s: duplicate exit code", codeField())
+			if _, dup := m[v]; dup {
+				return nil, fmt.Errorf("%s: duplicate %s", keyField(), inner)
 			}
-			if n++; n > MaxSeries {
-				return nil, fmt.Errorf("%s: more than %d series", field, MaxSeries)
+			if n++; n > max {
+				return nil, fmt.Errorf("%s: more than %d %s", field, max, maxWhat)
 			}
 			pt, err := decodePoint(d)
 			if err != nil {
-				return nil, rename(err, codeField())
+				return nil, rename(err, keyField())
 			}
-			codes[code] = pt
+			m[v] = pt
 		}
 		if err := closeObject(d, ""); err != nil {
 			return nil, rename(err, pathField())
 		}
-		points[path] = codes
+		all[path] = m
 	}
-	return points, closeObject(d, field)
+	return all, closeObject(d, field)
 }
 
 // fieldError is an error whose field name is filled in by the caller.
