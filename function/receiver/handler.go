@@ -266,7 +266,9 @@ func (h *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u, dropped := toUpload(p, h.known, h.functions, h.now(), src)
 	out.series, out.dropped = len(u.Counters), dropped
 	if len(u.Counters) > 0 {
-		err = h.sink.Write(r.Context(), u)
+		err = h.sink.Write(r.Context(), u) // counts it as accepted
+	} else {
+		h.count(r, sink.Accepted, "")
 	}
 	if err != nil {
 		if errors.Is(err, sink.ErrInvalid) {
@@ -291,7 +293,6 @@ func (h *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.err = "sink: " + scrubID(err.Error(), p.ID)
 		return
 	}
-	h.count(r, sink.Accepted, "")
 	w.Header().Set(DroppedHeader, strconv.Itoa(dropped))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

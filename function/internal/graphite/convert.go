@@ -144,10 +144,13 @@ type Sink struct {
 // taken later: carbon and the HTTP API refuse nothing for good that the
 // receiver lets through.
 func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
-	if len(u.Counters) == 0 {
-		return nil
+	if len(u.Counters) > 0 {
+		if err := s.W.Write(ctx, Convert(u, max(int(s.Interval/time.Second), 1))); err != nil {
+			return err
+		}
 	}
-	return s.W.Write(ctx, Convert(u, max(int(s.Interval/time.Second), 1)))
+	s.Health.Count(ctx, u.Received, sink.Accepted, "")
+	return nil
 }
 
 // HealthMetric is the series of the receiver's own health figures.

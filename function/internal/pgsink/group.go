@@ -22,7 +22,9 @@ package pgsink
 //     stays, so nothing is counted twice; and a commit whose outcome is
 //     unknown is harmless to apply again, the counts being cumulative.
 //   - The health counts of a batch (receiver_health) are written in the
-//     same transaction, summed per hour, outcome and reason.
+//     same transaction, summed per hour, outcome and reason: each upload
+//     applied is counted accepted there, so that its answer waits for
+//     one commit only.
 
 import (
 	"bytes"
@@ -193,6 +195,11 @@ func (s *Sink) applyBatch(ctx context.Context, tx pgx.Tx, attempt int, batch []*
 			if err != nil {
 				return err
 			}
+			k := hk{it.u.Received.UTC().Truncate(time.Hour), sink.Accepted, ""}
+			if _, ok := health[k]; !ok {
+				order = append(order, k)
+			}
+			health[k]++
 			continue
 		}
 		if batchWide(err) {

@@ -86,7 +86,9 @@ func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, attempt int, batch []*it
 		}
 		if err := s.applyItem(it, byKey[string(it.key)], w); err != nil {
 			errs[i] = err
+			continue
 		}
+		w.health(it.u.Received, sink.Accepted, "", 1, 0)
 	}
 	b := &pgx.Batch{}
 	var rejected [][]byte
@@ -488,12 +490,18 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		ks := sortedKeys(w.command, func(a, b commandRow) int {
 			return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.path, b.path), cmp.Compare(a.version, b.version), cmp.Compare(a.key, b.key))
 		})
-		cd, cpp, cv, ckk, cf := make([]string, len(ks)), make([]string, len(ks)), make([]string, len(ks)), make([][]byte, len(ks)), make([]bool, len(ks))
-		for i, k := range ks {
-			cd[i], cpp[i], cv[i], ckk[i], cf[i] = k.day, k.path, k.version, []byte(k.key), w.command[k]
+		for _, failed := range []bool{false, true} {
+			var cd, cpp, cv []string
+			var ckk [][]byte
+			for _, k := range ks {
+				if w.command[k] == failed {
+					cd, cpp, cv, ckk = append(cd, k.day), append(cpp, k.path), append(cv, k.version), append(ckk, []byte(k.key))
+				}
+			}
+			if len(cd) > 0 {
+				b.Queue(commandDailySQL(failed), cd, cpp, cv, ckk)
+			}
 		}
-		b.Queue(`INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed) SELECT t.d::date, t.p, t.v, t.k, t.f FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bool[]) AS t(d, p, v, k, f)
-			ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = true WHERE excluded.failed AND NOT c.failed`, cd, cpp, cv, ckk, cf)
 	}
 	if len(w.crash) > 0 {
 		ks := sortedKeys(w.crash, func(a, b crashRow) int {

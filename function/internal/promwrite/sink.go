@@ -110,6 +110,9 @@ func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	if errors.As(err, &rej) {
 		return sink.Refuse(err)
 	}
+	if err == nil {
+		s.Health.Count(ctx, u.Received, sink.Accepted, "")
+	}
 	return err
 }
 

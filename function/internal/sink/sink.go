@@ -84,7 +84,10 @@ type Counter struct {
 // implements all of it at compile time (var _ sink.Store = (*Sink)(nil)).
 //
 // Write returns nil only when the store has taken all of u's counters: the
-// receiver then answers 200 and the client forgets them. Any error means
+// receiver then answers 200 and the client forgets them. Such a Write has
+// also counted u as Accepted in the health figures (see Count), in the
+// same transaction where the store has one: an accepted upload costs the
+// store one commit, not two. Any error means
 // they were not (all) taken, and it is classified by what the client
 // should do:
 //
