@@ -251,6 +251,13 @@ func (cfg Config) poolConfig() (*pgxpool.Config, error) {
 	// Each writer holds a connection through its batch; the address
 	// salts, readiness probes and erasures need some more.
 	pc.MaxConns = max(pc.MaxConns, int32(cfg.writers())+2)
+	// A statement is planned for its arguments each time. pgx prepares
+	// each once per connection, and PostgreSQL would otherwise switch to
+	// a generic plan after five runs, made for the tables as they were:
+	// on a new database, a sequential scan of install_counter, kept as
+	// it grew to millions of rows (3.8 ms a batch at 100,000). Planning
+	// costs tens of microseconds a statement, a few per batch.
+	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	if err := checkDays(cfg); err != nil {
 		return nil, err
 	}
@@ -365,7 +372,10 @@ func (s *Sink) InstallKey(id string) []byte {
 // applied again a few times before its uploads are answered 503.
 func (s *Sink) Write(ctx context.Context, u *sink.Upload) error {
 	if len(u.Counters) == 0 {
-		return nil // a new install's first upload: nothing counted, not active (as the other stores)
+		// A new install's first upload: nothing counted, not active (as
+		// the other stores), but accepted.
+		s.Count(ctx, u.Received, sink.Accepted, "")
+		return nil
 	}
 	key := s.InstallKey(u.ID)
 	day := u.Received.UTC().Truncate(24 * time.Hour)
@@ -554,13 +564,35 @@ func queueCommands(b *pgx.Batch, day time.Time, key []byte, version string, path
 		}
 		failed[len(failed)-1] = failed[len(failed)-1] || codes[i] != 0
 	}
-	if len(cpaths) == 0 {
-		return
+	for _, f := range []bool{false, true} {
+		var d, p, v []string
+		var k [][]byte
+		for i, path := range cpaths {
+			if failed[i] == f {
+				d, p, v, k = append(d, day.Format(dayFormat)), append(p, path), append(v, version), append(k, key)
+			}
+		}
+		if len(d) > 0 {
+			b.Queue(commandDailySQL(f), d, p, v, k)
+		}
 	}
-	b.Queue(`INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
-		SELECT $1, p, $2, $3, f FROM unnest($4::text[], $5::bool[]) AS t(p, f)
-		ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = c.failed OR excluded.failed`,
-		day, version, key, cpaths, failed)
+}
+
+// commandDailySQL writes rows of command_daily, from arrays of days,
+// paths, versions and install keys: rows that ran without failing
+// (failed false) only where none is (DO NOTHING takes no row lock and
+// writes nothing: an install's later uploads of the day mostly find their
+// rows there), rows with a failed run (failed true) setting the flag
+// where it is not set yet.
+func commandDailySQL(failed bool) string {
+	if failed {
+		return `INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
+		SELECT t.d::date, t.p, t.v, t.k, true FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(d, p, v, k)
+		ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = true WHERE NOT c.failed`
+	}
+	return `INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
+		SELECT t.d::date, t.p, t.v, t.k, false FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(d, p, v, k)
+		ON CONFLICT (day, path, cli_version, install_key) DO NOTHING`
 }
 
 // maybePrune drops, once a day per instance, aggregates past the retention
