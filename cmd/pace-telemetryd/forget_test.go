@@ -73,12 +73,13 @@ func rows(t *testing.T, dsn string) map[string]int64 {
 	}
 	defer c.Close(ctx)
 	out := map[string]int64{}
-	for _, q := range []string{"install_state", "install_counter", "active_daily", "usage_daily"} {
+	for name, q := range map[string]string{"install_state": "SELECT count(*) FROM install_state", "active_daily": "SELECT count(*) FROM active_daily",
+		"usage_daily": "SELECT count(*) FROM usage_daily", "counters": "SELECT coalesce(sum(cardinality(counter_paths)), 0) FROM install_state"} {
 		var n int64
-		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+q).Scan(&n); err != nil {
+		if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		out[q] = n
+		out[name] = n
 	}
 	var runs int64
 	if err := c.QueryRow(ctx, "SELECT coalesce(sum(runs), 0)::bigint FROM usage_daily").Scan(&runs); err != nil {
@@ -103,7 +104,7 @@ func keyRows(t *testing.T, dsn, id string) int64 {
 	defer c.Close(ctx)
 	var n int64
 	err = c.QueryRow(ctx, `SELECT (SELECT count(*) FROM install_state WHERE install_key = $1)
-		+ (SELECT count(*) FROM install_counter WHERE install_key = $1)
+		+ (SELECT coalesce(sum(cardinality(counter_paths)), 0) FROM install_state WHERE install_key = $1)
 		+ (SELECT count(*) FROM active_daily WHERE install_key = $1)`, key).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +158,7 @@ func TestForgetEndToEnd(t *testing.T) {
 		}
 	}
 	before := rows(t, dsn)
-	if before["install_state"] != 2 || before["install_counter"] != 3 || before["active_daily"] != 2 || before["runs"] != 4 {
+	if before["install_state"] != 2 || before["counters"] != 3 || before["active_daily"] != 2 || before["runs"] != 4 {
 		t.Fatalf("before: %v", before)
 	}
 
@@ -198,11 +199,11 @@ func TestForgetEndToEnd(t *testing.T) {
 	// install's included.
 	eventually(t, "the new id's count", func() bool { return rows(t, dsn)["runs"] == before["runs"]+1 })
 	after := rows(t, dsn)
-	if after["install_state"] != 2 || after["install_counter"] != 2 || after["active_daily"] != 2 || keyRows(t, dsn, fresh) != 3 {
+	if after["install_state"] != 2 || after["counters"] != 2 || after["active_daily"] != 2 || keyRows(t, dsn, fresh) != 3 {
 		t.Fatalf("after: %v, before %v", after, before)
 	}
 	eventually(t, "the daemon to log the confirmation", func() bool {
-		return strings.Contains(d.log.String(), "confirmed an erasure request: active_daily 1, command_daily 2, crash_daily 0, install_counter 2, install_crash 0, install_day 1, install_state 1")
+		return strings.Contains(d.log.String(), "confirmed an erasure request: active_daily 1, command_daily 2, crash_daily 0, install_day 1, install_state 1")
 	})
 	if !strings.Contains(d.log.String(), "500 Internal Server Error") {
 		t.Errorf("daemon log lacks the failures:\n%s", d.log.String())
@@ -217,7 +218,7 @@ func TestForgetEndToEnd(t *testing.T) {
 	}
 	// The faults fall on whichever request comes: at least the first
 	// erasure request fails.
-	if len(forgets) < 2 || !strings.Contains(forgets[0], "HTTP 500") || !strings.Contains(forgets[len(forgets)-1], "HTTP 200: erased active_daily 1, command_daily 2, crash_daily 0, install_counter 2, install_crash 0, install_day 1, install_state 1") {
+	if len(forgets) < 2 || !strings.Contains(forgets[0], "HTTP 500") || !strings.Contains(forgets[len(forgets)-1], "HTTP 200: erased active_daily 1, command_daily 2, crash_daily 0, install_day 1, install_state 1") {
 		t.Fatalf("sent log's erasure entries: %q", forgets)
 	}
 	for _, e := range forgets {
@@ -249,7 +250,7 @@ func TestForgetEndToEnd(t *testing.T) {
 	runPace(t, never, "version")
 	paceOut(t, never, "telemetry", "forget")
 	code, fout := daemonCmd(t, env, "flush", "--config-path", never, "--endpoint", r.url)
-	if code != 0 || !strings.Contains(fout, "Erasure confirmed by the receiver: active_daily 0, command_daily 0, crash_daily 0, install_counter 0, install_crash 0, install_day 0, install_state 0.") {
+	if code != 0 || !strings.Contains(fout, "Erasure confirmed by the receiver: active_daily 0, command_daily 0, crash_daily 0, install_day 0, install_state 0.") {
 		t.Fatalf("flush of an unknown id's erasure: %d %s", code, fout)
 	}
 }

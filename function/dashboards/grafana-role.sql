@@ -1,8 +1,8 @@
 -- The read-only role Grafana's PostgreSQL data source uses for
 -- pace-telemetry-postgres.json and alerts/, least privilege: SELECT on the
 -- tables and columns the panels read, nothing else. Not granted: the ids'
--- key fingerprints (id_key), per-install counters (install_counter,
--- install_crash), and
+-- key fingerprints (id_key), per-install state and counts (install_state),
+-- and
 -- the bounds' state of the day (install_day, source_day, source_salt):
 -- with the day's salt a reader could test addresses against their hashes.
 --

@@ -331,7 +331,7 @@ func TestFaultSoak(t *testing.T) {
 		t.Errorf("the daemons did not deliver everything by themselves:\nPostgreSQL got %v\nwant %v\nVictoriaMetrics got %v\nwant %v", pgGot, pgWant, vmGot, vmWant)
 	}
 	if !equal(pgEachGot, pgEach) {
-		t.Errorf("PostgreSQL's per-install counts (install_counter) are not each install's own:\ngot  %v\nwant %v", pgEachGot, pgEach)
+		t.Errorf("PostgreSQL's per-install counts (install_state) are not each install's own:\ngot  %v\nwant %v", pgEachGot, pgEach)
 	}
 	// The final flush changes nothing then, and the stores stay exact.
 	for _, in := range installs {
@@ -393,9 +393,9 @@ func pgSums(t *testing.T, c *pgx.Conn) map[string]uint64 {
 	return out
 }
 
-// pgPerInstall is install_counter, "hex key|path/code" -> count.
+// pgPerInstall is the installs' stored counts, "hex key|path/code" -> count.
 func pgPerInstall(t *testing.T, c *pgx.Conn) map[string]uint64 {
-	rows, err := c.Query(context.Background(), `SELECT install_key, path, exit_code, count FROM install_counter`)
+	rows, err := c.Query(context.Background(), `SELECT install_key, t.* FROM install_state, unnest(counter_paths, counter_codes, counter_counts) AS t`)
 	if err != nil {
 		t.Fatal(err)
 	}

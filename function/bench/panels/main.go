@@ -100,7 +100,7 @@ func run(installs, days int, active float64, seed int64, reps int, today string,
 	}
 	fmt.Printf("fleet: %d installs over %d days to %s, %.1f %% active on a mean day (schema version %d)\n",
 		installs, days, today, 100*st.MeanActive, pgsink.SchemaVersion())
-	fmt.Printf("rows: %d install-days generated; kept after the prune: active_daily %d, command_daily %d, usage_daily %d, install_state %d, install_counter %d; generated, pruned, vacuumed and analyzed in %v\n",
+	fmt.Printf("rows: %d install-days generated; kept after the prune: active_daily %d, command_daily %d, usage_daily %d, install_state %d (holding %d counts); generated, pruned, vacuumed and analyzed in %v\n",
 		st.GeneratedDays, st.ActiveDays, st.CommandDays, st.UsageRows, st.Installs, st.Counters, st.Took.Round(time.Second))
 	fmt.Printf("slower steps: %s\n", strings.Join(st.Steps, "; "))
 	// What the per-install rows cost on disk, per row, table and each index.

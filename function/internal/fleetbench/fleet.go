@@ -119,7 +119,7 @@ type Stats struct {
 	Steps         []string // the slower steps and their times
 	GeneratedDays int64    // install-days generated
 	// Rows the sink's tables hold (after the prune, if any).
-	ActiveDays, CommandDays, UsageRows, Counters, Installs int64
+	ActiveDays, CommandDays, UsageRows, Counters, Installs int64   // Counters: the counts in install_state
 	MeanActive                                             float64 // mean share of Installs active on a day
 }
 
@@ -251,8 +251,13 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		{sql: fmt.Sprintf(`INSERT INTO crash_daily (day, path, cli_version, site, install_key, crashes)
 			SELECT date '%[1]s' + r.d, ($1::text[])[r.p], r.version, 'internal/cli.crashTest:+' || r.p || ' internal/cli.newRoot.func1:+2', i.key, sum(r.runs)
 			FROM fleetgen.runs r JOIN fleetgen.install i USING (i) WHERE r.code = 70 GROUP BY 1, 2, 3, 4, 5`, first.Format(time.DateOnly)), args: []any{paths}},
-		{sql: `INSERT INTO install_counter (install_key, path, exit_code, count)
-			SELECT i.key, ($1::text[])[r.p], r.code, sum(r.runs) FROM fleetgen.runs r JOIN fleetgen.install i USING (i) GROUP BY 1, 2, 3`, args: []any{paths}},
+		// Each install's cumulative counts, in its state row.
+		{sql: `UPDATE install_state s SET counter_paths = c.paths, counter_codes = c.codes, counter_counts = c.counts
+			FROM (SELECT key, array_agg(path ORDER BY path COLLATE "C", code) AS paths, array_agg(code ORDER BY path COLLATE "C", code) AS codes,
+					array_agg(n ORDER BY path COLLATE "C", code) AS counts
+				FROM (SELECT i.key, ($1::text[])[r.p] AS path, r.code, sum(r.runs)::bigint AS n FROM fleetgen.runs r JOIN fleetgen.install i USING (i) GROUP BY 1, 2, 3) x
+				GROUP BY key) c
+			WHERE s.install_key = c.key`, args: []any{paths}},
 	}
 	// The receiver's health figures: per hour and shard, the uploads
 	// taken (about one and a half a day per active install), a few
@@ -281,7 +286,7 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		}
 		st.step("prune and roll up", t)
 	}
-	for _, table := range []string{"active_daily", "command_daily", "usage_daily", "crash_daily", "install_state", "install_counter",
+	for _, table := range []string{"active_daily", "command_daily", "usage_daily", "crash_daily", "install_state",
 		"activity_rollup", "installs_rollup", "retention_rollup", "command_path", "receiver_health"} {
 		t := time.Now()
 		if _, err := c.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {
@@ -290,7 +295,7 @@ func Generate(ctx context.Context, c *pgx.Conn, f Fleet) (Stats, error) {
 		st.step("VACUUM ANALYZE "+table, t)
 	}
 	err := c.QueryRow(ctx, `SELECT (SELECT count(*) FROM fleetgen.active), (SELECT count(*) FROM active_daily), (SELECT count(*) FROM command_daily),
-		(SELECT count(*) FROM usage_daily), (SELECT count(*) FROM install_counter), (SELECT count(*) FROM install_state)`).
+		(SELECT count(*) FROM usage_daily), (SELECT coalesce(sum(cardinality(counter_paths)), 0) FROM install_state), (SELECT count(*) FROM install_state)`).
 		Scan(&st.GeneratedDays, &st.ActiveDays, &st.CommandDays, &st.UsageRows, &st.Counters, &st.Installs)
 	if err != nil {
 		return Stats{}, err

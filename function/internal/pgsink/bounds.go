@@ -32,8 +32,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/pace-cli/pace/function/internal/sink"
 )
 
 // Defaults of the bounds.
@@ -55,25 +53,6 @@ const (
 
 // healthShards spread receiver_health's rows of one hour and outcome.
 const healthShards = 16
-
-// admitNew counts a new install key against its source's bound for day;
-// over it, it returns a *sink.LimitedError and the caller's transaction
-// rolls back (the count with it).
-func (s *Sink) admitNew(ctx context.Context, tx pgx.Tx, src []byte, day, received time.Time) error {
-	if s.newPerSource < 0 {
-		return nil
-	}
-	var n int
-	if err := tx.QueryRow(ctx, `INSERT INTO source_day AS d (day, source_key, new_installs) VALUES ($1, $2, 1)
-		ON CONFLICT (day, source_key) DO UPDATE SET new_installs = d.new_installs + 1 RETURNING new_installs`, day, src).Scan(&n); err != nil {
-		return err
-	}
-	if n > s.newPerSource {
-		wait := day.AddDate(0, 0, 1).Sub(received) + rand.N(RetryJitter)
-		return &sink.LimitedError{Reason: "new_installs", RetryAfter: wait}
-	}
-	return nil
-}
 
 // sourceKey is HMAC-SHA256 of the address under the day's salt (and the
 // sink's key), the salt made by whichever instance needs it first.
@@ -109,43 +88,6 @@ func (s *Sink) sourceKey(ctx context.Context, day time.Time, source string) ([]b
 	m := hmac.New(sha256.New, append(append([]byte{}, s.key...), salt...))
 	m.Write([]byte(source))
 	return m.Sum(nil), nil
-}
-
-// clamp cuts the day's increments of one install (in upload order) to
-// what is left of its daily bound, notes what it counted, and records a
-// clamp. It runs under the install's row lock, so concurrent uploads of
-// the install see each other's counts.
-func (s *Sink) clamp(ctx context.Context, tx pgx.Tx, b *pgx.Batch, key []byte, day time.Time, at time.Time, incs []int64) error {
-	if s.maxDaily < 0 {
-		return nil
-	}
-	var counted int64
-	if err := tx.QueryRow(ctx, `SELECT counted FROM install_day WHERE day = $1 AND install_key = $2`, day, key).Scan(&counted); err != nil && err != pgx.ErrNoRows {
-		return err
-	}
-	left := max(int64(s.maxDaily)-counted, 0)
-	var took, over int64
-	for i, n := range incs {
-		t := min(n, left)
-		left -= t
-		took += t
-		over += n - t
-		incs[i] = t
-	}
-	if took > 0 {
-		b.Queue(`INSERT INTO install_day AS d (day, install_key, counted) VALUES ($1, $2, $3)
-			ON CONFLICT (day, install_key) DO UPDATE SET counted = d.counted + excluded.counted`, day, key, took)
-	}
-	if over > 0 {
-		queueHealth(b, at, sink.Clamped, "daily_runs", over)
-	}
-	return nil
-}
-
-// queueHealth adds one upload (and runs) to the hour's row of an outcome,
-// on a random shard.
-func queueHealth(b *pgx.Batch, at time.Time, outcome, reason string, runs int64) {
-	queueHealthN(b, at, outcome, reason, 1, runs)
 }
 
 // queueHealthN adds uploads (and runs) to the hour's row of an outcome,

@@ -51,7 +51,7 @@ func (r *rig) health(t testing.TB) map[string][2]int64 {
 
 func (r *rig) stored(t testing.TB, id string) map[string]int64 {
 	t.Helper()
-	return r.perPathCode(t, `SELECT path, exit_code, count FROM install_counter WHERE install_key = $1`, r.sink.InstallKey(id))
+	return r.perPathCode(t, `SELECT t.* FROM install_state, unnest(counter_paths, counter_codes, counter_counts) AS t WHERE install_key = $1`, r.sink.InstallKey(id))
 }
 
 func counts(pairs ...any) map[string]map[int]uint64 {

@@ -70,18 +70,18 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 	runs := r.runs(t)
 
 	code, known := r.forget(t, id1)
-	want := map[string]int64{"active_daily": 2, "command_daily": 3, "crash_daily": 0, "install_counter": 3, "install_crash": 0, "install_day": 1, "install_state": 1}
+	want := map[string]int64{"active_daily": 2, "command_daily": 3, "crash_daily": 0, "install_day": 1, "install_state": 1}
 	if code != 200 || !reflect.DeepEqual(known["erased"], want) || len(known) != 1 {
 		t.Fatalf("known id: %d %v, want 200 %v", code, known, want)
 	}
 	key := r.sink.InstallKey(id1)
-	for _, tbl := range []string{"install_state", "install_counter", "active_daily", "install_day", "command_daily"} {
+	for _, tbl := range []string{"install_state", "active_daily", "install_day", "command_daily"} {
 		if n := r.count(t, `SELECT count(*) FROM `+tbl+` WHERE install_key = $1`, key); n != 0 {
 			t.Fatalf("%d rows left in %s", n, tbl)
 		}
 	}
 	// The other install is untouched; the aggregates keep their sums.
-	if n := r.count(t, `SELECT count(*) FROM install_counter WHERE install_key = $1`, r.sink.InstallKey(id2)); n != 1 {
+	if n := r.count(t, `SELECT sum(cardinality(counter_paths)) FROM install_state WHERE install_key = $1`, r.sink.InstallKey(id2)); n != 1 {
 		t.Fatalf("the other install lost its counter: %d", n)
 	}
 	if got := r.runs(t); !reflect.DeepEqual(got, runs) {
@@ -90,7 +90,7 @@ func TestEraseKnownAndUnknownID(t *testing.T) {
 
 	// An id never seen, and the erased one again: the same status and
 	// shape, every table named, each with 0.
-	zero := map[string]int64{"active_daily": 0, "command_daily": 0, "crash_daily": 0, "install_counter": 0, "install_crash": 0, "install_day": 0, "install_state": 0}
+	zero := map[string]int64{"active_daily": 0, "command_daily": 0, "crash_daily": 0, "install_day": 0, "install_state": 0}
 	for _, id := range []string{idUnknown, id1} {
 		code, ans := r.forget(t, id)
 		if code != 200 || !reflect.DeepEqual(ans["erased"], zero) || len(ans) != 1 {
@@ -122,7 +122,7 @@ func TestEraseRacingUploads(t *testing.T) {
 		wg.Wait()
 		key := r.sink.InstallKey(id1)
 		st := r.count(t, `SELECT count(*) FROM install_state WHERE install_key = $1`, key)
-		ct := r.count(t, `SELECT count(*) FROM install_counter WHERE install_key = $1`, key)
+		ct := r.count(t, `SELECT coalesce(sum(cardinality(counter_paths)), 0) FROM install_state WHERE install_key = $1`, key)
 		ad := r.count(t, `SELECT count(*) FROM active_daily WHERE install_key = $1`, key)
 		if !(st == 0 && ct == 0 && ad == 0) && !(st == 1 && ct == 2 && ad == 1) {
 			t.Fatalf("round %d: state %d, counters %d, active %d", round, st, ct, ad)
@@ -192,7 +192,7 @@ func TestKeyRotation(t *testing.T) {
 	// Every row of a moved install is under the new key, none under the old.
 	for _, id := range []string{id1, id2} {
 		oldKey := hmacKey(testKey, id)
-		for _, tbl := range []string{"install_state", "install_counter", "active_daily", "install_day"} {
+		for _, tbl := range []string{"install_state", "active_daily", "install_day"} {
 			if n := r.count(t, `SELECT count(*) FROM `+tbl+` WHERE install_key = $1`, oldKey); n != 0 {
 				t.Fatalf("%s: %d rows left under the old key in %s", id, n, tbl)
 			}

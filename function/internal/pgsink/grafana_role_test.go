@@ -84,7 +84,7 @@ func TestGrafanaRoleReadsThePanelsAndNothingElse(t *testing.T) {
 
 	for _, q := range []string{
 		`SELECT count(*) FROM source_salt`, `SELECT count(*) FROM source_day`, `SELECT count(*) FROM install_day`,
-		`SELECT count(*) FROM install_counter`, `SELECT count(*) FROM id_key`, `SELECT max(last_received) FROM install_state`,
+		`SELECT counter_paths FROM install_state`, `SELECT crash_sites FROM install_state`, `SELECT count(*) FROM id_key`, `SELECT max(last_received) FROM install_state`,
 		`INSERT INTO usage_daily VALUES (current_date, 'pace', 0, 'v1', 'linux', 1)`, `DELETE FROM active_daily`,
 	} {
 		_, err := g.Exec(context.Background(), q)

@@ -42,10 +42,14 @@ import (
 
 // Sizes of the group commit.
 const (
-	maxBatch       = 100 // uploads per transaction, as promscale's ingestor
-	maxAttempts    = 4   // transactions of one batch before its uploads are answered 503
-	queueLength    = 4096
-	DefaultWriters = 4 // writers, each with a connection of the pool
+	maxBatch    = 100 // uploads per transaction, as promscale's ingestor
+	maxAttempts = 4   // transactions of one batch before its uploads are answered 503
+	queueLength = 4096
+	// DefaultWriters: each with a connection of the pool. Two keep both
+	// cores of a small instance busy while one waits for its commit;
+	// more split the queue into smaller batches that wait on each
+	// other's locks of the shared aggregate rows (docs/performance.md).
+	DefaultWriters = 2
 )
 
 // item is one queued upload, or (u nil) one health count.
@@ -138,10 +142,16 @@ func (s *Sink) commitBatch(batch []*item) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		errs = make([]error, len(batch))
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
 			if oneByOne {
-				return s.applyBatch(ctx, tx, attempt, batch, errs)
+				err = s.applyEach(ctx, tx, batch, errs)
+			} else {
+				err = s.applySet(ctx, tx, batch, errs)
 			}
-			return s.applySet(ctx, tx, attempt, batch, errs)
+			if err == nil && s.batchHook != nil {
+				err = s.batchHook(ctx, tx, attempt, len(batch))
+			}
+			return err
 		})
 		if err == nil {
 			break
@@ -166,23 +176,14 @@ func (s *Sink) commitBatch(batch []*item) {
 	}
 }
 
-// applyBatch applies each upload of batch under its own savepoint, noting
-// in errs those that failed alone, then the batch's health counts. An
-// error it returns aborts the whole transaction.
-func (s *Sink) applyBatch(ctx context.Context, tx pgx.Tx, attempt int, batch []*item, errs []error) error {
-	type hk struct {
-		hour            time.Time
-		outcome, reason string
-	}
-	health := map[hk]int64{}
-	var order []hk
+// applyEach applies each upload of batch under its own savepoint, as a
+// batch of one, noting in errs those that failed alone; then the batch's
+// health counts. An error it returns aborts the whole transaction.
+func (s *Sink) applyEach(ctx context.Context, tx pgx.Tx, batch []*item, errs []error) error {
+	var health []*item
 	for i, it := range batch {
 		if it.u == nil {
-			k := hk{it.at.UTC().Truncate(time.Hour), it.outcome, it.reason}
-			if _, ok := health[k]; !ok {
-				order = append(order, k)
-			}
-			health[k]++
+			health = append(health, it)
 			continue
 		}
 		sp, err := tx.Begin(ctx)
@@ -191,15 +192,9 @@ func (s *Sink) applyBatch(ctx context.Context, tx pgx.Tx, attempt int, batch []*
 		}
 		err = s.applyOne(ctx, sp, it)
 		if err == nil {
-			err = sp.Commit(ctx)
-			if err != nil {
+			if err := sp.Commit(ctx); err != nil {
 				return err
 			}
-			k := hk{it.u.Received.UTC().Truncate(time.Hour), sink.Accepted, ""}
-			if _, ok := health[k]; !ok {
-				order = append(order, k)
-			}
-			health[k]++
 			continue
 		}
 		if batchWide(err) {
@@ -210,48 +205,25 @@ func (s *Sink) applyBatch(ctx context.Context, tx pgx.Tx, attempt int, batch []*
 		}
 		errs[i] = err
 	}
-	if s.batchHook != nil {
-		if err := s.batchHook(ctx, tx, attempt, len(batch)); err != nil {
-			return err
-		}
-	}
-	if len(order) == 0 {
+	if len(health) == 0 {
 		return nil
 	}
-	slices.SortFunc(order, func(a, b hk) int {
-		if c := a.hour.Compare(b.hour); c != 0 {
-			return c
-		}
-		if a.outcome != b.outcome {
-			return cmpString(a.outcome, b.outcome)
-		}
-		return cmpString(a.reason, b.reason)
-	})
-	b := &pgx.Batch{}
-	for _, k := range order {
-		queueHealthN(b, k.hour, k.outcome, k.reason, health[k], 0)
-	}
-	return tx.SendBatch(ctx, b).Close()
+	return s.applySet(ctx, tx, health, make([]error, len(health)))
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// applyOne applies one upload inside the batch's transaction.
+// applyOne applies one upload inside the batch's transaction: during a key
+// rotation it first moves the install's rows to the current key (adopt).
 func (s *Sink) applyOne(ctx context.Context, tx pgx.Tx, it *item) error {
 	if s.prevKey != nil {
 		if err := s.adopt(ctx, tx, it.key, it.u.ID); err != nil {
 			return err
 		}
 	}
-	return s.apply(ctx, tx, it.key, it.src, it.day, it.u)
+	errs := make([]error, 1)
+	if err := s.applySet(ctx, tx, []*item{it}, errs); err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // batchWide reports whether err is the transaction's rather than one

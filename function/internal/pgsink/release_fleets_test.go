@@ -40,7 +40,7 @@ func emptyTables(t *testing.T, c *pgx.Conn) {
 	t.Helper()
 	var err error
 	for range 20 {
-		_, err = c.Exec(context.Background(), `TRUNCATE install_state, install_counter, usage_daily, active_daily, command_daily, install_day, source_day CASCADE`)
+		_, err = c.Exec(context.Background(), `TRUNCATE install_state, usage_daily, active_daily, command_daily, install_day, source_day CASCADE`)
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "40P01" {
 			break

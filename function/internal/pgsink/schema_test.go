@@ -1,13 +1,19 @@
 package pgsink
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pace-cli/pace/function/internal/sink"
 	"github.com/pace-cli/pace/function/servertest"
 )
 
@@ -25,7 +31,7 @@ func TestMigrationFilesEqualOldSlice(t *testing.T) {
 			t.Errorf("migration %d differs from what was applied before:\n%s\n--- before:\n%s", i+1, migrations[i], oldMigrations[i])
 		}
 	}
-	if SchemaVersion() != 11 {
+	if SchemaVersion() != 12 {
 		t.Fatalf("SchemaVersion() = %d", SchemaVersion())
 	}
 }
@@ -141,8 +147,8 @@ func TestSchemaEqualsOldMigrations(t *testing.T) {
 	oldMigrate(t, old, len(oldMigrations))
 	openClose(t, old)
 	want := catalog(t, old)
-	for _, c := range []string{"column install_crash.site", "constraint usage_daily usage_daily_pkey", "index CREATE INDEX command_daily_reach", "statistics ", "function CREATE OR REPLACE FUNCTION public.pace_fisher_greater",
-		"options install_state {fillfactor=80}"} {
+	for _, c := range []string{"constraint usage_daily usage_daily_pkey", "index CREATE INDEX command_daily_reach", "statistics ", "function CREATE OR REPLACE FUNCTION public.pace_fisher_greater",
+		"options install_state {fillfactor=80}", "column install_state.counter_paths"} {
 		if !strings.Contains(want, c) {
 			t.Fatalf("the catalog lacks %q:\n%s", c, want)
 		}
@@ -182,5 +188,87 @@ func TestSchemaEqualsOldMigrations(t *testing.T) {
 		if src != def[1] {
 			t.Errorf("%s in the database:\n%s\nfunctions.sql:\n%s", name, src, def[1])
 		}
+	}
+}
+
+// Migration 12 moves each install's counts from install_counter and
+// install_crash into arrays in its state row: after it, an upload of
+// the same install adds only what grew since its last upload before the
+// migration, and a crash site counts only its new crash.
+func TestCountsMoveIntoState(t *testing.T) {
+	ctx := context.Background()
+	db := servertest.NewDatabase(t)
+	oldMigrate(t, db, 10)
+	c, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	id := "5f0c6b1e-8a4e-4b7e-9d3c-2a1b0c9d8e7f"
+	m := hmac.New(sha256.New, schemaTestKey)
+	m.Write([]byte(id))
+	key := m.Sum(nil)
+	other := bytes.Repeat([]byte{7}, 32) // an install without crashes
+	for _, q := range []string{
+		`INSERT INTO install_state (install_key, last_received, last_day) VALUES ($1, '2026-11-01 10:00Z', '2026-11-01'), ($2, '2026-11-01 11:00Z', '2026-11-01')`,
+		`INSERT INTO install_counter (install_key, path, exit_code, count) VALUES ($1, 'pace list tables', 1, 2), ($1, 'pace list tables', 0, 5),
+			($1, 'pace get policy', 0, 3), ($1, 'pace list tables', 70, 1), ($2, 'pace', 0, 9)`,
+		`INSERT INTO install_crash (install_key, path, site, count) SELECT $1, 'pace list tables', 'cli.run:+3', 1 WHERE $2::bytea IS NOT NULL`,
+	} {
+		if _, err := c.Exec(ctx, q, key, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(ctx, Config{DSN: db, IDKey: schemaTestKey, NewInstallsPerSource: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var paths, sites []string
+	var codes []int32
+	var counts, crashes []int64
+	if err := c.QueryRow(ctx, `SELECT counter_paths, counter_codes, counter_counts, crash_sites, crash_counts FROM install_state WHERE install_key = $1`, key).
+		Scan(&paths, &codes, &counts, &sites, &crashes); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(paths, codes, counts, sites, crashes)
+	if want := "[pace get policy pace list tables pace list tables pace list tables] [0 0 1 70] [3 5 2 1] [cli.run:+3] [1]"; got != want {
+		t.Errorf("the migrated state:\n got %s\nwant %s", got, want)
+	}
+	if err := c.QueryRow(ctx, `SELECT counter_paths, counter_counts, crash_sites FROM install_state WHERE install_key = $1`, other).Scan(&paths, &counts, &sites); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(paths, counts, sites); got != "[pace] [9] []" {
+		t.Errorf("the migrated state of an install without crashes: %s", got)
+	}
+	var tables int
+	c.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename IN ('install_counter', 'install_crash')`).Scan(&tables)
+	if tables != 0 {
+		t.Errorf("%d of install_counter and install_crash are left", tables)
+	}
+
+	// The next upload: one more run of list tables (0), and one more crash
+	// (70) at the same site.
+	u := &sink.Upload{ID: id, CLIVersion: "v1.2.0", OS: "linux", Received: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Counters: []sink.Counter{
+		{Path: "pace get policy", ExitCode: 0, Count: 3}, {Path: "pace list tables", ExitCode: 0, Count: 6},
+		{Path: "pace list tables", ExitCode: 1, Count: 2}, {Path: "pace list tables", ExitCode: 70, Count: 2}},
+		Crashes: []sink.Crash{{Path: "pace list tables", Site: "cli.run:+3", Count: 2}}}
+	if err := s.Write(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.Query(ctx, `SELECT format('%s/%s=%s', path, exit_code, runs) FROM usage_daily ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(runs, " "); got != "pace list tables/0=1 pace list tables/70=1" {
+		t.Errorf("usage_daily after the migration: %s, want only what grew", got)
+	}
+	var crashed int64
+	if err := c.QueryRow(ctx, `SELECT sum(crashes) FROM crash_daily`).Scan(&crashed); err != nil || crashed != 1 {
+		t.Errorf("crash_daily after the migration: %d (%v), want the one new crash", crashed, err)
 	}
 }

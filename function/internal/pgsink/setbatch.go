@@ -1,23 +1,27 @@
 package pgsink
 
-// applySet is a batch's fast path (docs/postgresql.md, "Group commit"):
-// the whole batch in four round trips, whatever its size: one statement
-// locks (or creates) the batch's install rows in key order; one pipeline
-// reads their stored counts, their day's counted runs, their crash counts,
-// and locks the day's rows of their addresses' new-install bounds; the
-// uploads are then applied in Go, one after the other in batch order,
-// exactly as apply applies one (an install's uploads see the state its
-// earlier ones left); and one pipeline writes the result with one
-// set-based statement per table over arrays (unnest), each array sorted by
-// its table's key, each row written at most once, and only rows that
-// change. An upload over its address's new-install bound is answered 429
-// and leaves nothing. A statement the database refuses fails the batch
-// here; commitBatch then applies it one upload at a time under savepoints,
-// so that the refused upload fails alone.
+// applySet applies a batch (docs/postgresql.md, "Group commit") in three
+// round trips, whatever its size: one statement locks (or creates) the
+// batch's install rows in key order and returns their stored counts; one
+// pipeline reads their day's counted runs and locks the day's rows of
+// their addresses' new-install bounds; the uploads are then applied in
+// Go, one after the other in batch order (an install's uploads see the
+// state its earlier ones left); and one pipeline writes the result with
+// one set-based statement per table over arrays (unnest), each array
+// sorted by its table's key, each row written at most once, and only rows
+// that change. An upload over its address's new-install bound is answered
+// 429 and leaves nothing. A statement the database refuses fails the
+// batch here; commitBatch then applies it one upload at a time under
+// savepoints (applyEach), so that the refused upload fails alone.
+//
+// An install's cumulative counts are arrays in its install_state row
+// (migration 12): the row the batch locks anyway is the one it rewrites,
+// once per batch, instead of a row per counter.
 
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -40,29 +44,23 @@ type installBatch struct {
 	isNew    bool // not stored before the batch, and no upload of it admitted yet
 	counters map[counterKey]int64
 	crashes  map[crashKey]int64
-	resetC   bool // its stored counters are replaced whole
-	resetX   bool // its stored crash counts are replaced whole
-	dirtyC   map[counterKey]bool
-	dirtyX   map[crashKey]bool
+	changed  bool // its counts are written back at the end of the batch
 	received time.Time
 	lastDay  string
 }
 
 const dayFormat = "2006-01-02"
 
-func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, attempt int, batch []*item, errs []error) error {
+func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, batch []*item, errs []error) error {
 	var installs []*installBatch
 	byKey := map[string]*installBatch{}
-	anyCrashes := false
 	for _, it := range batch {
 		if it.u == nil {
 			continue
 		}
-		anyCrashes = anyCrashes || len(it.u.Crashes) > 0
 		ib := byKey[string(it.key)]
 		if ib == nil {
-			ib = &installBatch{key: it.key, counters: map[counterKey]int64{}, crashes: map[crashKey]int64{},
-				dirtyC: map[counterKey]bool{}, dirtyX: map[crashKey]bool{}}
+			ib = &installBatch{key: it.key, counters: map[counterKey]int64{}, crashes: map[crashKey]int64{}}
 			byKey[string(it.key)] = ib
 			installs = append(installs, ib) // the batch is sorted by key
 		}
@@ -75,7 +73,7 @@ func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, attempt int, batch []*it
 	}
 	w := newBatchWrites()
 	if len(installs) > 0 {
-		if err := s.readBatch(ctx, tx, batch, installs, byKey, anyCrashes, w); err != nil {
+		if err := s.readBatch(ctx, tx, batch, installs, byKey, w); err != nil {
 			return err
 		}
 	}
@@ -101,19 +99,14 @@ func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, attempt int, batch []*it
 		b.Queue(`DELETE FROM install_state WHERE install_key = ANY($1::bytea[])`, rejected)
 	}
 	w.queue(b, installs)
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
+	if b.Len() == 0 {
+		return nil
 	}
-	if s.batchHook != nil {
-		return s.batchHook(ctx, tx, attempt, len(batch))
-	}
-	return nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // readBatch locks the batch's install rows and reads what applyItem needs.
-func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs []*installBatch, byKey map[string]*installBatch, anyCrashes bool, w *batchWrites) error {
+func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs []*installBatch, byKey map[string]*installBatch, w *batchWrites) error {
 	keys := make([][]byte, len(installs))
 	received := make([]time.Time, len(installs))
 	days := make([]string, len(installs))
@@ -123,40 +116,32 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 	rows, err := tx.Query(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day)
 		SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
 		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
-		RETURNING install_key, xmax = 0`, keys, received, days)
+		RETURNING install_key, xmax = 0, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts`, keys, received, days)
 	if err != nil {
 		return err
 	}
 	var key []byte
 	var isNew bool
-	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew}, func() error {
-		byKey[string(key)].isNew = isNew
+	var cp, xp, xs []string
+	var cc []int32
+	var cn, xn []int64
+	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew, &cp, &cc, &cn, &xp, &xs, &xn}, func() error {
+		ib := byKey[string(key)]
+		ib.isNew = isNew
+		if len(cc) != len(cp) || len(cn) != len(cp) || len(xs) != len(xp) || len(xn) != len(xp) {
+			return fmt.Errorf("install_state: an install's count arrays differ in length")
+		}
+		for i, p := range cp {
+			ib.counters[counterKey{p, cc[i]}] = cn[i]
+		}
+		for i, p := range xp {
+			ib.crashes[crashKey{p, xs[i]}] = xn[i]
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT install_key, path, exit_code, count FROM install_counter WHERE install_key = ANY($1::bytea[])`, keys).Query(func(rows pgx.Rows) error {
-		var path string
-		var code int32
-		var count int64
-		_, err := pgx.ForEachRow(rows, []any{&key, &path, &code, &count}, func() error {
-			byKey[string(key)].counters[counterKey{path, code}] = count
-			return nil
-		})
-		return err
-	})
-	if anyCrashes {
-		b.Queue(`SELECT install_key, path, site, count FROM install_crash WHERE install_key = ANY($1::bytea[])`, keys).Query(func(rows pgx.Rows) error {
-			var path, site string
-			var count int64
-			_, err := pgx.ForEachRow(rows, []any{&key, &path, &site, &count}, func() error {
-				byKey[string(key)].crashes[crashKey{path, site}] = count
-				return nil
-			})
-			return err
-		})
-	}
 	if s.maxDaily >= 0 {
 		var dd []string
 		var dk [][]byte
@@ -260,9 +245,11 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 	reset := smaller
 	n := len(u.Counters)
 	ipaths, icodes, incs := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
+	// The upload is larger somewhere: the stored counts change.
+	ib.changed = true
 	before := ib.counters
-	if reset {
-		ib.counters, ib.dirtyC, ib.resetC = map[counterKey]int64{}, map[counterKey]bool{}, true
+	if reset { // they become exactly the upload's
+		ib.counters = make(map[counterKey]int64, n)
 	}
 	for _, c := range u.Counters {
 		ck := counterKey{c.Path, int32(c.ExitCode)}
@@ -273,7 +260,6 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 		}
 		if nw != old || reset {
 			ib.counters[ck] = nw
-			ib.dirtyC[ck] = true
 		}
 		if inc > 0 {
 			ipaths, icodes, incs = append(ipaths, c.Path), append(icodes, ck.code), append(incs, inc)
@@ -305,14 +291,11 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 		ck := commandRow{day, p, u.CLIVersion, string(ib.key)}
 		w.command[ck] = w.command[ck] || icodes[i] != 0
 	}
-	// Crashes, as crashes: increments against the counts stored before a
-	// reset, bounded by the counted runs of ExitPanic.
-	if reset {
-		ib.resetX = true
-	}
+	// Crash sites: increments against the counts stored before a reset,
+	// bounded by the counted runs of ExitPanic.
 	if len(u.Crashes) == 0 {
 		if reset {
-			ib.crashes, ib.dirtyX = map[crashKey]int64{}, map[crashKey]bool{}
+			ib.crashes = map[crashKey]int64{}
 		}
 		return nil
 	}
@@ -324,7 +307,7 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 	}
 	stored := ib.crashes
 	if reset {
-		ib.crashes, ib.dirtyX = map[crashKey]int64{}, map[crashKey]bool{}
+		ib.crashes = make(map[crashKey]int64, len(u.Crashes))
 	}
 	for _, c := range u.Crashes {
 		xk := crashKey{c.Path, c.Site}
@@ -332,7 +315,6 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 		old, ok := stored[xk]
 		if !ok || nw != old || reset {
 			ib.crashes[xk] = nw
-			ib.dirtyX[xk] = true
 		}
 		inc := nw - old
 		if nw < old {
@@ -425,46 +407,38 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		b.Queue(`UPDATE source_day AS d SET new_installs = d.new_installs + t.n FROM unnest($1::text[], $2::bytea[], $3::int[]) AS t(d, k, n)
 			WHERE d.day = t.d::date AND d.source_key = t.k`, dd, dk, dn)
 	}
-	// The installs' stored counts.
-	var resetC, resetX [][]byte
-	var ck [][]byte
-	var cp []string
+	// The installs' stored counts, each install's whole, as slices of
+	// flat arrays (1-based, inclusive; lo > hi is empty).
+	var keys [][]byte
+	var clo, chi, xlo, xhi []int32
+	var cp, xp, xs []string
 	var cc []int32
-	var cn []int64
-	var xk [][]byte
-	var xp, xs []string
-	var xn []int64
+	var cn, xn []int64
 	for _, ib := range installs {
-		if ib.resetC {
-			resetC = append(resetC, ib.key)
+		if !ib.changed {
+			continue
 		}
-		if ib.resetX {
-			resetX = append(resetX, ib.key)
+		keys, clo, xlo = append(keys, ib.key), append(clo, int32(len(cp)+1)), append(xlo, int32(len(xp)+1))
+		for _, k := range sortedKeys(ib.counters, func(a, b counterKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.code, b.code)) }) {
+			cp, cc, cn = append(cp, k.path), append(cc, k.code), append(cn, ib.counters[k])
 		}
-		for _, k := range sortedKeys(ib.dirtyC, func(a, b counterKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.code, b.code)) }) {
-			if n, ok := ib.counters[k]; ok {
-				ck, cp, cc, cn = append(ck, ib.key), append(cp, k.path), append(cc, k.code), append(cn, n)
-			}
+		for _, k := range sortedKeys(ib.crashes, func(a, b crashKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.site, b.site)) }) {
+			xp, xs, xn = append(xp, k.path), append(xs, k.site), append(xn, ib.crashes[k])
 		}
-		for _, k := range sortedKeys(ib.dirtyX, func(a, b crashKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.site, b.site)) }) {
-			if n, ok := ib.crashes[k]; ok {
-				xk, xp, xs, xn = append(xk, ib.key), append(xp, k.path), append(xs, k.site), append(xn, n)
-			}
+		chi, xhi = append(chi, int32(len(cp))), append(xhi, int32(len(xp)))
+	}
+	if len(keys) > 0 {
+		if cp == nil { // pgx sends a nil slice as NULL, whose slices are NULL
+			cp, cc, cn = []string{}, []int32{}, []int64{}
 		}
-	}
-	if len(resetC) > 0 {
-		b.Queue(`DELETE FROM install_counter WHERE install_key = ANY($1::bytea[])`, resetC)
-	}
-	if len(ck) > 0 {
-		b.Queue(`INSERT INTO install_counter AS c (install_key, path, exit_code, count) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int[], $4::bigint[])
-			ON CONFLICT (install_key, path, exit_code) DO UPDATE SET count = excluded.count WHERE c.count <> excluded.count`, ck, cp, cc, cn)
-	}
-	if len(resetX) > 0 {
-		b.Queue(`DELETE FROM install_crash WHERE install_key = ANY($1::bytea[])`, resetX)
-	}
-	if len(xk) > 0 {
-		b.Queue(`INSERT INTO install_crash AS c (install_key, path, site, count) SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bigint[])
-			ON CONFLICT (install_key, path, site) DO UPDATE SET count = excluded.count WHERE c.count <> excluded.count`, xk, xp, xs, xn)
+		if xp == nil {
+			xp, xs, xn = []string{}, []string{}, []int64{}
+		}
+		b.Queue(`UPDATE install_state AS s SET
+				counter_paths = ($6::text[])[t.clo:t.chi], counter_codes = ($7::int[])[t.clo:t.chi], counter_counts = ($8::bigint[])[t.clo:t.chi],
+				crash_paths = ($9::text[])[t.xlo:t.xhi], crash_sites = ($10::text[])[t.xlo:t.xhi], crash_counts = ($11::bigint[])[t.xlo:t.xhi]
+			FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::int[]) AS t(k, clo, chi, xlo, xhi)
+			WHERE s.install_key = t.k`, keys, clo, chi, xlo, xhi, cp, cc, cn, xp, xs, xn)
 	}
 	if len(w.dayAdd) > 0 {
 		ks := sortedKeys(w.dayAdd, cmp.Compare[string])

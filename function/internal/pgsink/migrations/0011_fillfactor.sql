@@ -8,8 +8,6 @@
 -- new entry in each index of the table. Pages written from now on keep
 -- the room; older ones as they are rewritten.
 ALTER TABLE install_state SET (fillfactor = 80);
-ALTER TABLE install_counter SET (fillfactor = 80);
-ALTER TABLE install_crash SET (fillfactor = 80);
 ALTER TABLE install_day SET (fillfactor = 80);
 ALTER TABLE active_daily SET (fillfactor = 80);
 ALTER TABLE usage_daily SET (fillfactor = 80);
