@@ -483,6 +483,7 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 		}{
 			{`DELETE FROM active_daily WHERE day < $1`, activity},
 			{`DELETE FROM command_daily WHERE day < $1`, activity},
+			{`UPDATE install_state SET commands_day = NULL, commands = '{}', commands_failed = '{}' WHERE commands_day < $1`, activity},
 			{`DELETE FROM crash_daily WHERE day < $1`, activity},
 			{`DELETE FROM crash_rollup WHERE day < $1`, keep},
 			{`DELETE FROM usage_daily WHERE day < $1`, keep},

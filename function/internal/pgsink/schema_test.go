@@ -31,7 +31,7 @@ func TestMigrationFilesEqualOldSlice(t *testing.T) {
 			t.Errorf("migration %d differs from what was applied before:\n%s\n--- before:\n%s", i+1, migrations[i], oldMigrations[i])
 		}
 	}
-	if SchemaVersion() != 12 {
+	if SchemaVersion() != 13 {
 		t.Fatalf("SchemaVersion() = %d", SchemaVersion())
 	}
 }

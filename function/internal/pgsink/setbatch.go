@@ -47,6 +47,9 @@ type installBatch struct {
 	changed  bool // its counts are written back at the end of the batch
 	received time.Time
 	lastDay  string
+	// Its command_daily rows of cmdDay, "version path" -> failed.
+	cmdDay string
+	cmds   map[string]bool
 }
 
 const dayFormat = "2006-01-02"
@@ -116,20 +119,27 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 	rows, err := tx.Query(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day)
 		SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
 		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
-		RETURNING install_key, xmax = 0, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts`, keys, received, days)
+		RETURNING install_key, xmax = 0, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts,
+			coalesce(commands_day::text, ''), commands, commands_failed`, keys, received, days)
 	if err != nil {
 		return err
 	}
 	var key []byte
 	var isNew bool
-	var cp, xp, xs []string
+	var cp, xp, xs, mp []string
 	var cc []int32
 	var cn, xn []int64
-	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew, &cp, &cc, &cn, &xp, &xs, &xn}, func() error {
+	var mf []bool
+	var md string
+	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew, &cp, &cc, &cn, &xp, &xs, &xn, &md, &mp, &mf}, func() error {
 		ib := byKey[string(key)]
 		ib.isNew = isNew
-		if len(cc) != len(cp) || len(cn) != len(cp) || len(xs) != len(xp) || len(xn) != len(xp) {
-			return fmt.Errorf("install_state: an install's count arrays differ in length")
+		if len(cc) != len(cp) || len(cn) != len(cp) || len(xs) != len(xp) || len(xn) != len(xp) || len(mf) != len(mp) {
+			return fmt.Errorf("install_state: an install's arrays differ in length")
+		}
+		ib.cmdDay, ib.cmds = md, make(map[string]bool, len(mp))
+		for i, m := range mp {
+			ib.cmds[m] = mf[i]
 		}
 		for i, p := range cp {
 			ib.counters[counterKey{p, cc[i]}] = cn[i]
@@ -288,8 +298,7 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 	ipaths, icodes, incs = nonZero(ipaths, icodes, incs)
 	for i, p := range ipaths {
 		w.usage[usageRow{day, p, icodes[i], u.CLIVersion, u.OS}] += incs[i]
-		ck := commandRow{day, p, u.CLIVersion, string(ib.key)}
-		w.command[ck] = w.command[ck] || icodes[i] != 0
+		s.command(w, ib, day, p, u.CLIVersion, icodes[i] != 0)
 	}
 	// Crash sites: increments against the counts stored before a reset,
 	// bounded by the counted runs of ExitPanic.
@@ -327,6 +336,28 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 		}
 	}
 	return nil
+}
+
+// command notes that install ib ran path on version that day, failing or
+// not: a command_daily row to write, unless the install's state says it
+// has it already (for its current day, with failed set if this run
+// failed).
+func (s *Sink) command(w *batchWrites, ib *installBatch, day, path, version string, failed bool) {
+	if day > ib.cmdDay { // its first of a new day
+		ib.cmdDay, ib.cmds, ib.changed = day, map[string]bool{}, true
+	}
+	if day == ib.cmdDay {
+		vp := version + " " + path
+		has, ok := ib.cmds[vp]
+		if ok && (has || !failed) {
+			return
+		}
+		ib.cmds[vp], ib.changed = failed, true
+	}
+	// An upload of an earlier day, arriving late, is written as it is:
+	// its rows are not in the state, and may or may not be there.
+	ck := commandRow{day, path, version, string(ib.key)}
+	w.command[ck] = w.command[ck] || failed
 }
 
 type sourceRow struct {
@@ -410,15 +441,21 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 	// The installs' stored counts, each install's whole, as slices of
 	// flat arrays (1-based, inclusive; lo > hi is empty).
 	var keys [][]byte
-	var clo, chi, xlo, xhi []int32
-	var cp, xp, xs []string
+	var clo, chi, xlo, xhi, mlo, mhi []int32
+	var cp, xp, xs, mp, md []string
 	var cc []int32
 	var cn, xn []int64
+	var mf []bool
 	for _, ib := range installs {
 		if !ib.changed {
 			continue
 		}
-		keys, clo, xlo = append(keys, ib.key), append(clo, int32(len(cp)+1)), append(xlo, int32(len(xp)+1))
+		keys, clo, xlo, mlo = append(keys, ib.key), append(clo, int32(len(cp)+1)), append(xlo, int32(len(xp)+1)), append(mlo, int32(len(mp)+1))
+		md = append(md, ib.cmdDay)
+		for _, k := range sortedKeys(ib.cmds, cmp.Compare[string]) {
+			mp, mf = append(mp, k), append(mf, ib.cmds[k])
+		}
+		mhi = append(mhi, int32(len(mp)))
 		for _, k := range sortedKeys(ib.counters, func(a, b counterKey) int { return cmp.Or(cmp.Compare(a.path, b.path), cmp.Compare(a.code, b.code)) }) {
 			cp, cc, cn = append(cp, k.path), append(cc, k.code), append(cn, ib.counters[k])
 		}
@@ -434,11 +471,15 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		if xp == nil {
 			xp, xs, xn = []string{}, []string{}, []int64{}
 		}
+		if mp == nil {
+			mp, mf = []string{}, []bool{}
+		}
 		b.Queue(`UPDATE install_state AS s SET
-				counter_paths = ($6::text[])[t.clo:t.chi], counter_codes = ($7::int[])[t.clo:t.chi], counter_counts = ($8::bigint[])[t.clo:t.chi],
-				crash_paths = ($9::text[])[t.xlo:t.xhi], crash_sites = ($10::text[])[t.xlo:t.xhi], crash_counts = ($11::bigint[])[t.xlo:t.xhi]
-			FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::int[]) AS t(k, clo, chi, xlo, xhi)
-			WHERE s.install_key = t.k`, keys, clo, chi, xlo, xhi, cp, cc, cn, xp, xs, xn)
+				counter_paths = ($9::text[])[t.clo:t.chi], counter_codes = ($10::int[])[t.clo:t.chi], counter_counts = ($11::bigint[])[t.clo:t.chi],
+				crash_paths = ($12::text[])[t.xlo:t.xhi], crash_sites = ($13::text[])[t.xlo:t.xhi], crash_counts = ($14::bigint[])[t.xlo:t.xhi],
+				commands_day = nullif(t.md, '')::date, commands = ($15::text[])[t.mlo:t.mhi], commands_failed = ($16::bool[])[t.mlo:t.mhi]
+			FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::text[]) AS t(k, clo, chi, xlo, xhi, mlo, mhi, md)
+			WHERE s.install_key = t.k`, keys, clo, chi, xlo, xhi, mlo, mhi, md, cp, cc, cn, xp, xs, xn, mp, mf)
 	}
 	if len(w.dayAdd) > 0 {
 		ks := sortedKeys(w.dayAdd, cmp.Compare[string])
