@@ -20,6 +20,7 @@ import (
 // deploy, which must fail loudly at once: a CRITICAL line naming the
 // variable and the fix, then exit 1, so the new revision never serves.
 func init() {
+	receiver.TuneGC(os.Getenv)
 	cfg, err := receiver.LoadConfig(os.Getenv, os.ReadFile)
 	var r *receiver.Receiver
 	if err == nil {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ func main() {
 	rounds := flag.Int("rounds", 1, "runs of each receiver at each number of clients (the median is printed)")
 	poolConns := flag.Int("pool", 0, "pool_max_conns of the receiver's DSN (0: the receiver's default)")
 	flag.Parse()
+	// The load shares the cores with what it measures: as the receiver
+	// does (receiver.TuneGC), it collects less often.
+	debug.SetGCPercent(receiver.GCPercent)
 	var bins [][2]string
 	for _, kv := range strings.Split(*receivers, ",") {
 		name, path, ok := strings.Cut(kv, "=")
