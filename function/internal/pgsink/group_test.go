@@ -243,3 +243,39 @@ func TestGroupBoundsExactUnderConcurrency(t *testing.T) {
 		t.Errorf("clamped runs %d, want 200", h[1])
 	}
 }
+
+// TestGroupBoundAcrossDaysInOneBatch: a batch holding one install's
+// uploads of two days (an upload received just before midnight applied
+// with one just after) bounds each day on its own: with a bound of 5, the
+// install's 4 runs of the first day and 8 of the second count 4 and 5,
+// after a first day that had counted 3 of it already.
+func TestGroupBoundAcrossDaysInOneBatch(t *testing.T) {
+	r := newRig(t, func(c *pgsink.Config) { c.Writers, c.MaxDailyRuns = 1, 5 })
+	late := time.Date(2026, 11, 2, 23, 59, 59, 0, time.UTC)
+	const id = "6c1f4c3e-2b9a-4d7e-8f10-000000000002"
+	if err := r.sink.Write(context.Background(), groupUpload(id, late.Add(-time.Hour), "pace", 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	h := holdWriter(r.sink)
+	first := make(chan error, 1)
+	go func() {
+		first <- r.sink.Write(context.Background(), groupUpload("6c1f4c3e-2b9a-4d7e-8f10-000000000099", late, "pace", 0, 1))
+	}()
+	<-h.entered
+	results := queueInOrder(t, r.sink,
+		groupUpload(id, late, "pace", 0, 7),                     // +4 on the first day: 2 left of 5
+		groupUpload(id, late.Add(2*time.Second), "pace", 0, 15)) // +8 on the second: 5 counted
+	close(h.release)
+	for _, c := range append([]chan error{first}, results...) {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.sizes) != 2 || h.sizes[1] < 2 {
+		t.Fatalf("batches of %v items: want the second to hold both days' uploads", h.sizes)
+	}
+	got := r.perPathCode(t, `SELECT day::text, 0, sum(runs)::bigint FROM usage_daily GROUP BY 1`)
+	if want := map[string]int64{"2026-11-02/0": 1 + 3 + 2, "2026-11-03/0": 5}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("runs per day %v, want %v", got, want)
+	}
+}

