@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -89,8 +90,8 @@ func main() {
 		for i, b := range bins {
 			m := median(results[i])
 			meds = append(meds, m)
-			fmt.Printf("%-10s clients=%-4d uploads/s=%7.0f p50=%6.1fms p99=%6.1fms cpu/upload=%5.0fµs (receiver %4.0f, postgres %4.0f) uploads=%d exact=yes\n",
-				b[0], clients, m.rate, ms(m.p50), ms(m.p99), m.cpuRcv+m.cpuPG, m.cpuRcv, m.cpuPG, m.n)
+			fmt.Printf("%-10s clients=%-4d uploads/s=%7.0f p50=%6.1fms p99=%6.1fms cpu/upload=%5.0fµs (receiver %4.0f, postgres %4.0f; load %4.0f) uploads=%d exact=yes\n",
+				b[0], clients, m.rate, ms(m.p50), ms(m.p99), m.cpuRcv+m.cpuPG, m.cpuRcv, m.cpuPG, m.cpuLoad, m.n)
 		}
 		if len(meds) >= 2 {
 			fmt.Printf("%-10s clients=%-4d %s/%s uploads/s ×%.2f, p99 ×%.2f, cpu/upload ×%.2f\n", "ratio", clients, bins[0][0], bins[1][0],
@@ -103,6 +104,7 @@ type result struct {
 	rate          float64
 	p50, p99      time.Duration
 	cpuRcv, cpuPG float64 // µs per upload
+	cpuLoad       float64 // µs per upload of this load generator
 	n             int
 }
 
@@ -171,16 +173,15 @@ func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur tim
 		queue <- i
 	}
 	acked := make([]int64, installs) // rounds acknowledged per install
-	addrs := make([][]string, installs)
+	addrs := make([]string, installs)
 	for i := range addrs {
-		addrs[i] = []string{fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)}
+		addrs[i] = fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	lat := make([][]time.Duration, clients)
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	cpu0r, cpu0p := procCPU(cmd.Process.Pid), pgCPU(postmaster)
+	cpu0r, cpu0p, cpu0l := procCPU(cmd.Process.Pid), pgCPU(postmaster), procCPU(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(dur)
 	var wg sync.WaitGroup
@@ -188,22 +189,15 @@ func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur tim
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			c := &client{addr: addr}
+			defer c.close()
 			var body []byte
 			for time.Now().Before(deadline) {
 				i := <-queue
 				round := acked[i] + 1
 				body = appendUpload(body[:0], i, round, paths)
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				req.Header = http.Header{"Content-Type": jsonType, "X-Forwarded-For": addrs[i]}
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					msg, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("answered %d: %s", resp.StatusCode, msg)
-					}
-				}
+				err := c.post(addrs[i], body)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -217,7 +211,7 @@ func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur tim
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpuR, cpuP := procCPU(cmd.Process.Pid)-cpu0r, pgCPU(postmaster)-cpu0p
+	cpuR, cpuP, cpuL := procCPU(cmd.Process.Pid)-cpu0r, pgCPU(postmaster)-cpu0p, procCPU(os.Getpid())-cpu0l
 	if failed.Load() > 0 {
 		return result{}, fmt.Errorf("%d uploads failed, the first: %v", failed.Load(), firstErr.Load())
 	}
@@ -245,10 +239,66 @@ func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur tim
 	n := len(all)
 	pct := func(p float64) time.Duration { return all[min(n-1, int(p*float64(n)))] }
 	return result{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99),
-		cpuRcv: cpuR.Seconds() * 1e6 / float64(n), cpuPG: cpuP.Seconds() * 1e6 / float64(n), n: n}, nil
+		cpuRcv: cpuR.Seconds() * 1e6 / float64(n), cpuPG: cpuP.Seconds() * 1e6 / float64(n), cpuLoad: cpuL.Seconds() * 1e6 / float64(n), n: n}, nil
 }
 
-var jsonType = []string{"application/json"}
+// client is one load client's keep-alive connection to the receiver. It
+// writes each request's bytes itself and reads the answer with
+// http.ReadResponse: net/http's client (a transport, its goroutines and
+// channels per request) cost as much CPU per upload as the server, on
+// the cores it measures.
+type client struct {
+	addr string
+	conn net.Conn
+	br   *bufio.Reader
+	req  []byte
+}
+
+// post sends body as install from's upload and reads the answer: nil
+// for a 200.
+func (c *client) post(from string, body []byte) error {
+	if c.conn == nil {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			return err
+		}
+		c.conn, c.br = conn, bufio.NewReader(conn)
+	}
+	c.req = append(c.req[:0], "POST / HTTP/1.1\r\nHost: "...)
+	c.req = append(c.req, c.addr...)
+	c.req = append(c.req, "\r\nContent-Type: application/json\r\nX-Forwarded-For: "...)
+	c.req = append(c.req, from...)
+	c.req = append(c.req, "\r\nContent-Length: "...)
+	c.req = strconv.AppendInt(c.req, int64(len(body)), 10)
+	c.req = append(c.req, "\r\n\r\n"...)
+	c.req = append(c.req, body...)
+	c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.conn.Write(c.req); err != nil {
+		c.close()
+		return err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		c.close()
+		return err
+	}
+	msg, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.Close {
+		c.close()
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("answered %d: %s", resp.StatusCode, msg)
+	}
+	return err
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
 
 // appendUpload appends install i's upload of its given round, every
 // counter at round, as payload.Payload.Marshal writes it (TestUploadShape),
