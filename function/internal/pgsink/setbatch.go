@@ -21,6 +21,7 @@ package pgsink
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -38,14 +39,18 @@ type counterKey struct {
 
 type crashKey struct{ path, site string }
 
+// errInstallRace: another batch stored an install of this batch after
+// this batch looked for it; the batch is applied again (batchWide).
+var errInstallRace = errors.New("an install of the batch was stored by another batch meanwhile")
+
 // installBatch is one install's state through a batch.
 type installBatch struct {
 	key      []byte
 	isNew    bool // not stored before the batch, and no upload of it admitted yet
 	counters map[counterKey]int64
 	crashes  map[crashKey]int64
-	changed  bool // its counts are written back at the end of the batch
-	received time.Time
+	stored   bool // its row was there before the batch
+	received time.Time // its latest upload's, and that one's day
 	lastDay  string
 	// Its command_daily rows of cmdDay, "version path" -> failed.
 	cmdDay string
@@ -111,29 +116,29 @@ func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, batch []*item, errs []er
 // readBatch locks the batch's install rows and reads what applyItem needs.
 func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs []*installBatch, byKey map[string]*installBatch, w *batchWrites) error {
 	keys := make([][]byte, len(installs))
-	received := make([]time.Time, len(installs))
-	days := make([]string, len(installs))
 	for i, ib := range installs {
-		keys[i], received[i], days[i] = ib.key, ib.received, ib.lastDay
+		keys[i] = ib.key
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day)
-		SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
-		ON CONFLICT (install_key) DO UPDATE SET last_received = greatest(s.last_received, excluded.last_received), last_day = greatest(s.last_day, excluded.last_day)
-		RETURNING install_key, xmax = 0, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts,
-			coalesce(commands_day::text, ''), commands, commands_failed`, keys, received, days)
+	// The stored installs, locked in key order (so that concurrent
+	// batches cannot deadlock on them) until commit: a lock, not a new
+	// version of the row, which the batch writes once, at its end.
+	rows, err := tx.Query(ctx, `SELECT install_key, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts,
+			coalesce(commands_day::text, ''), commands, commands_failed
+		FROM install_state WHERE install_key = ANY($1::bytea[]) ORDER BY install_key FOR UPDATE`, keys)
 	if err != nil {
 		return err
 	}
 	var key []byte
-	var isNew bool
 	var cp, xp, xs, mp []string
 	var cc []int32
 	var cn, xn []int64
 	var mf []bool
 	var md string
-	if _, err := pgx.ForEachRow(rows, []any{&key, &isNew, &cp, &cc, &cn, &xp, &xs, &xn, &md, &mp, &mf}, func() error {
+	stored := 0
+	if _, err := pgx.ForEachRow(rows, []any{&key, &cp, &cc, &cn, &xp, &xs, &xn, &md, &mp, &mf}, func() error {
 		ib := byKey[string(key)]
-		ib.isNew = isNew
+		ib.stored = true
+		stored++
 		if len(cc) != len(cp) || len(cn) != len(cp) || len(xs) != len(xp) || len(xn) != len(xp) || len(mf) != len(mp) {
 			return fmt.Errorf("install_state: an install's arrays differ in length")
 		}
@@ -150,6 +155,29 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 		return nil
 	}); err != nil {
 		return err
+	}
+	// The others are new: inserted, and so locked. If another batch
+	// inserted one meanwhile, the insert waited for it to commit and did
+	// nothing: the batch is applied again, and then finds it stored.
+	if stored < len(installs) {
+		var nk [][]byte
+		var nr []time.Time
+		var nd []string
+		for _, ib := range installs {
+			if !ib.stored {
+				ib.isNew = true
+				nk, nr, nd = append(nk, ib.key), append(nr, ib.received), append(nd, ib.lastDay)
+			}
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO install_state (install_key, last_received, last_day)
+			SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
+			ON CONFLICT (install_key) DO NOTHING`, nk, nr, nd)
+		if err != nil {
+			return err
+		}
+		if int(tag.RowsAffected()) < len(nk) {
+			return errInstallRace
+		}
 	}
 	b := &pgx.Batch{}
 	if s.maxDaily >= 0 {
@@ -261,8 +289,6 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 	reset := smaller
 	n := len(u.Counters)
 	ipaths, icodes, incs := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
-	// The upload is larger somewhere: the stored counts change.
-	ib.changed = true
 	before := ib.counters
 	if reset { // they become exactly the upload's
 		ib.counters = make(map[counterKey]int64, n)
@@ -350,7 +376,7 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 // failed).
 func (s *Sink) command(w *batchWrites, ib *installBatch, day, path, version string, failed bool) {
 	if day > ib.cmdDay { // its first of a new day
-		ib.cmdDay, ib.cmds, ib.changed = day, map[string]bool{}, true
+		ib.cmdDay, ib.cmds = day, map[string]bool{}
 	}
 	if day == ib.cmdDay {
 		vp := version + " " + path
@@ -358,7 +384,7 @@ func (s *Sink) command(w *batchWrites, ib *installBatch, day, path, version stri
 		if ok && (has || !failed) {
 			return
 		}
-		ib.cmds[vp], ib.changed = failed, true
+		ib.cmds[vp] = failed
 	}
 	// An upload of an earlier day, arriving late, is written as it is:
 	// its rows are not in the state, and may or may not be there.
@@ -444,20 +470,22 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		b.Queue(`UPDATE source_day AS d SET new_installs = d.new_installs + t.n FROM unnest($1::text[], $2::bytea[], $3::int[]) AS t(d, k, n)
 			WHERE d.day = t.d::date AND d.source_key = t.k`, dd, dk, dn)
 	}
-	// The installs' stored counts, each install's whole, as slices of
-	// flat arrays (1-based, inclusive; lo > hi is empty).
+	// The installs' state, each install's row once: its latest upload's
+	// time and day, and its counts, whole, as slices of flat arrays
+	// (1-based, inclusive; lo > hi is empty).
 	var keys [][]byte
+	var received []time.Time
 	var clo, chi, xlo, xhi, mlo, mhi []int32
-	var cp, xp, xs, mp, md []string
+	var cp, xp, xs, mp, md, days []string
 	var cc []int32
 	var cn, xn []int64
 	var mf []bool
 	for _, ib := range installs {
-		if !ib.changed {
-			continue
+		if ib.isNew {
+			continue // refused: deleted above
 		}
 		keys, clo, xlo, mlo = append(keys, ib.key), append(clo, int32(len(cp)+1)), append(xlo, int32(len(xp)+1)), append(mlo, int32(len(mp)+1))
-		md = append(md, ib.cmdDay)
+		received, days, md = append(received, ib.received), append(days, ib.lastDay), append(md, ib.cmdDay)
 		for _, k := range sortedKeys(ib.cmds, cmp.Compare[string]) {
 			mp, mf = append(mp, k), append(mf, ib.cmds[k])
 		}
@@ -481,11 +509,13 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 			mp, mf = []string{}, []bool{}
 		}
 		b.Queue(`UPDATE install_state AS s SET
-				counter_paths = ($9::text[])[t.clo:t.chi], counter_codes = ($10::int[])[t.clo:t.chi], counter_counts = ($11::bigint[])[t.clo:t.chi],
-				crash_paths = ($12::text[])[t.xlo:t.xhi], crash_sites = ($13::text[])[t.xlo:t.xhi], crash_counts = ($14::bigint[])[t.xlo:t.xhi],
-				commands_day = nullif(t.md, '')::date, commands = ($15::text[])[t.mlo:t.mhi], commands_failed = ($16::bool[])[t.mlo:t.mhi]
-			FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::text[]) AS t(k, clo, chi, xlo, xhi, mlo, mhi, md)
-			WHERE s.install_key = t.k`, keys, clo, chi, xlo, xhi, mlo, mhi, md, cp, cc, cn, xp, xs, xn, mp, mf)
+				last_received = greatest(s.last_received, t.r), last_day = greatest(s.last_day, t.d::date),
+				counter_paths = ($11::text[])[t.clo:t.chi], counter_codes = ($12::int[])[t.clo:t.chi], counter_counts = ($13::bigint[])[t.clo:t.chi],
+				crash_paths = ($14::text[])[t.xlo:t.xhi], crash_sites = ($15::text[])[t.xlo:t.xhi], crash_counts = ($16::bigint[])[t.xlo:t.xhi],
+				commands_day = nullif(t.md, '')::date, commands = ($17::text[])[t.mlo:t.mhi], commands_failed = ($18::bool[])[t.mlo:t.mhi]
+			FROM unnest($1::bytea[], $2::timestamptz[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::text[])
+				AS t(k, r, d, clo, chi, xlo, xhi, mlo, mhi, md)
+			WHERE s.install_key = t.k`, keys, received, days, clo, chi, xlo, xhi, mlo, mhi, md, cp, cc, cn, xp, xs, xn, mp, mf)
 	}
 	if len(w.dayAdd) > 0 {
 		ks := sortedKeys(w.dayAdd, cmp.Compare[string])
