@@ -49,7 +49,7 @@ type installBatch struct {
 	isNew    bool // not stored before the batch, and no upload of it admitted yet
 	counters map[counterKey]int64
 	crashes  map[crashKey]int64
-	stored   bool // its row was there before the batch
+	stored   bool      // its row was there before the batch
 	received time.Time // its latest upload's, and that one's day
 	lastDay  string
 	// Its command_daily rows of cmdDay, "version path" -> failed.
