@@ -7,11 +7,15 @@
 # machine. Prints uploads/s, p50/p99 latency and CPU per upload, and checks
 # that the store counted exactly the runs of the acknowledged uploads.
 #
+# WARM=true (the default) stores every install, its first upload, before
+# the clock starts: what is timed is the fleet re-uploading; WARM=false
+# times the first uploads too.
+#
 # BASELINE=<git revision> also builds the receiver at that revision (git
 # archive) and runs it interleaved with this tree's, on the same server:
 # the ratio line compares them on equal terms.
 #
-#   CLIENTS=8,32,128 INSTALLS=5000 DURATION=10s ROUNDS=1 POOL=0 bench/durable.sh
+#   CLIENTS=8,32,128 INSTALLS=5000 DURATION=10s ROUNDS=1 POOL=0 WARM=true bench/durable.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
@@ -26,5 +30,5 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 echo "load before: $(uptime)"
 bin/durable -receivers "$receivers" -clients "${CLIENTS:-8,32,128}" -installs "${INSTALLS:-5000}" \
-	-duration "${DURATION:-10s}" -rounds "${ROUNDS:-1}" -pool "${POOL:-0}"
+	-duration "${DURATION:-10s}" -rounds "${ROUNDS:-1}" -pool "${POOL:-0}" -warm="${WARM:-true}"
 echo "load after: $(uptime)"

@@ -46,6 +46,7 @@ func main() {
 	receivers := flag.String("receivers", "", "name=path of receiver binaries, comma separated (the first is compared with the second)")
 	clientList := flag.String("clients", "8,32,128", "numbers of concurrent clients")
 	installs := flag.Int("installs", 5000, "installs in the fleet, each with its own address")
+	warm := flag.Bool("warm", true, "store every install (its first upload) before the clock starts, so that what is timed is the fleet re-uploading")
 	dur := flag.Duration("duration", 10*time.Second, "length of one run")
 	rounds := flag.Int("rounds", 1, "runs of each receiver at each number of clients (the median is printed)")
 	poolConns := flag.Int("pool", 0, "pool_max_conns of the receiver's DSN (0: the receiver's default)")
@@ -78,7 +79,7 @@ func main() {
 		for r := 0; r < *rounds; r++ {
 			for i, b := range bins { // interleaved: each receiver under the same load of the machine
 				runN++
-				res, err := run(pg, fmt.Sprintf("bench%d", runN), b[1], clients, *installs, *dur, *poolConns, paths)
+				res, err := run(pg, fmt.Sprintf("bench%d", runN), b[1], clients, *installs, *warm, *dur, *poolConns, paths)
 				if err != nil {
 					pg.Stop()
 					fail(fmt.Errorf("%s at %d clients: %v", b[0], clients, err))
@@ -129,7 +130,7 @@ func fail(err error) {
 }
 
 // run starts bin on a fresh database db and loads it for dur.
-func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur time.Duration, poolConns int, paths []string) (result, error) {
+func run(pg *servertest.Postgres, db, bin string, clients, installs int, warm bool, dur time.Duration, poolConns int, paths []string) (result, error) {
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
 	if err != nil {
@@ -178,6 +179,34 @@ func run(pg *servertest.Postgres, db, bin string, clients, installs int, dur tim
 		addrs[i] = fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if warm {
+		// Each install's first upload, untimed, by as many clients.
+		first := make(chan int, installs)
+		for i := range installs {
+			first <- i
+		}
+		close(first)
+		errs := make(chan error, clients)
+		for range clients {
+			go func() {
+				c := &client{addr: addr}
+				defer c.close()
+				for i := range first {
+					if err := c.post(addrs[i], appendUpload(nil, i, 1, paths)); err != nil {
+						errs <- fmt.Errorf("warming up: %v", err)
+						return
+					}
+					acked[i] = 1
+				}
+				errs <- nil
+			}()
+		}
+		for range clients {
+			if err := <-errs; err != nil {
+				return result{}, err
+			}
+		}
+	}
 	lat := make([][]time.Duration, clients)
 	var failed atomic.Int64
 	var firstErr atomic.Value
