@@ -96,19 +96,25 @@ func killedMidBatch(t *testing.T, fault string) {
 		wg.Add(1)
 		go func() { defer wg.Done(); answers[i] = post(i, 2) }()
 	}
-	// Mid-batch: a writer's transaction waits for the lock, its installs'
-	// rows written.
-	deadline := time.Now().Add(20 * time.Second)
+	// Mid-batch: a writer's transaction waits for the held rows, its
+	// installs' rows written.
+	var holder int
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&holder); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var waiting int
-		if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active' AND query LIKE '%usage_daily%'`).Scan(&waiting); err != nil {
+		if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, holder).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no batch reached the held rows\n%s", log.String())
+			rows, _ := lock.Query(ctx, `SELECT format('%s %s %s %s %s', pid, state, wait_event_type, wait_event, left(query, 60)) FROM pg_stat_activity WHERE datname IS NOT NULL`)
+			activity, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+			t.Fatalf("no batch reached the held rows in 60 s; sessions:\n%s\n%s", strings.Join(activity, "\n"), log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
