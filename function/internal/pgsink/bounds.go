@@ -71,12 +71,11 @@ func (s *Sink) sourceKey(ctx context.Context, day time.Time, source string) ([]b
 		if _, err := cryptorand.Read(fresh); err != nil {
 			return nil, err
 		}
-		err := s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO source_salt (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING salt)
-			SELECT salt FROM ins UNION ALL SELECT salt FROM source_salt WHERE day = $1 LIMIT 1`, day, fresh).Scan(&salt)
+		err := s.pool.QueryRow(ctx, query("new_salt"), day, fresh).Scan(&salt)
 		if err == pgx.ErrNoRows {
 			// Another instance's salt committed while this statement
 			// waited on it, after its snapshot: read it now.
-			err = s.pool.QueryRow(ctx, `SELECT salt FROM source_salt WHERE day = $1`, day).Scan(&salt)
+			err = s.pool.QueryRow(ctx, query("salt"), day).Scan(&salt)
 		}
 		if err != nil {
 			return nil, err
@@ -93,8 +92,7 @@ func (s *Sink) sourceKey(ctx context.Context, day time.Time, source string) ([]b
 // queueHealthN adds uploads (and runs) to the hour's row of an outcome,
 // on a random shard.
 func queueHealthN(b *pgx.Batch, at time.Time, outcome, reason string, uploads, runs int64) {
-	b.Queue(`INSERT INTO receiver_health AS h (hour, outcome, reason, shard, uploads, runs) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (hour, outcome, reason, shard) DO UPDATE SET uploads = h.uploads + excluded.uploads, runs = h.runs + excluded.runs`,
+	b.Queue(query("add_health"),
 		at.UTC().Truncate(time.Hour), outcome, reason, rand.N(healthShards), uploads, runs)
 }
 

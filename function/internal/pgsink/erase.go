@@ -17,10 +17,7 @@ import (
 // so that erasure and key rotation cover tables added after them; and it
 // records the key's fingerprint, for telling when a rotation is over.
 func (s *Sink) readKeyed(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, `SELECT c.table_name::text FROM information_schema.columns c
-		JOIN information_schema.tables t USING (table_schema, table_name)
-		WHERE c.table_schema = current_schema() AND c.column_name = 'install_key' AND t.table_type = 'BASE TABLE'
-		ORDER BY 1`)
+	rows, err := s.pool.Query(ctx, query("keyed_tables"))
 	if err != nil {
 		return err
 	}
@@ -31,15 +28,14 @@ func (s *Sink) readKeyed(ctx context.Context) error {
 	// install_state last: rows elsewhere may reference it.
 	tables = slices.DeleteFunc(tables, func(t string) bool { return t == "install_state" })
 	s.keyed = append(tables, "install_state")
-	rows, err = s.pool.Query(ctx, `SELECT column_name::text FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name = 'install_state' AND column_name <> 'install_key' ORDER BY ordinal_position`)
+	rows, err = s.pool.Query(ctx, query("state_columns"))
 	if err != nil {
 		return err
 	}
 	if s.state, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO id_key (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING`, fingerprint(s.key))
+	_, err = s.pool.Exec(ctx, query("add_key_fingerprint"), fingerprint(s.key))
 	return err
 }
 
@@ -80,11 +76,10 @@ func (s *Sink) Erase(ctx context.Context, id string) (map[string]int64, error) {
 			// after it; each statement below sees what committed before
 			// it, so without the lock a row could slip between them.
 			var inserted bool
-			if err := tx.QueryRow(ctx, `INSERT INTO install_state AS s (install_key, last_received, last_day) VALUES ($1, now(), current_date)
-				ON CONFLICT (install_key) DO UPDATE SET last_day = s.last_day RETURNING xmax = 0`, keys[0]).Scan(&inserted); err != nil {
+			if err := tx.QueryRow(ctx, query("erase_lock_install"), keys[0]).Scan(&inserted); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM install_state WHERE install_key = ANY($1) FOR UPDATE`, keys); err != nil {
+			if _, err := tx.Exec(ctx, query("lock_install_keys"), keys); err != nil {
 				return err
 			}
 			for _, t := range s.keyed {
@@ -116,14 +111,14 @@ func (s *Sink) Erase(ctx context.Context, id string) (map[string]int64, error) {
 // so that nothing is counted twice and no day of activity is lost.
 func (s *Sink) adopt(ctx context.Context, tx pgx.Tx, key []byte, id string) error {
 	var here bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM install_state WHERE install_key = $1)`, key).Scan(&here); err != nil || here {
+	if err := tx.QueryRow(ctx, query("install_exists"), key).Scan(&here); err != nil || here {
 		return err
 	}
 	old := s.keys(id)[1]
 	// Locked, so that a parallel upload of the same install waits, then
 	// finds the row gone and the state under the new key.
 	var found int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM install_state WHERE install_key = $1 FOR UPDATE`, old).Scan(&found)
+	err := tx.QueryRow(ctx, query("lock_install"), old).Scan(&found)
 	if err == pgx.ErrNoRows {
 		return nil
 	}
@@ -142,7 +137,7 @@ func (s *Sink) adopt(ctx context.Context, tx pgx.Tx, key []byte, id string) erro
 			return err
 		}
 	}
-	_, err = tx.Exec(ctx, `DELETE FROM install_state WHERE install_key = $1`, old)
+	_, err = tx.Exec(ctx, query("delete_install"), old)
 	return err
 }
 
@@ -156,8 +151,7 @@ func (s *Sink) Rotating() bool { return s.prevKey != nil }
 // TELEMETRY_ID_KEY_PREVIOUS can be dropped.
 func (s *Sink) OldKeyStates(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM install_state
-		WHERE last_received < (SELECT first_used FROM id_key WHERE fingerprint = $1)`, fingerprint(s.key)).Scan(&n)
+	err := s.pool.QueryRow(ctx, query("old_key_states"), fingerprint(s.key)).Scan(&n)
 	return n, err
 }
 

@@ -3,10 +3,11 @@
 // writes only exact increments into daily aggregates whose size does not
 // grow with the number of installs.
 //
-// Per upload, in one transaction: the install's state row is locked
-// (INSERT … ON CONFLICT DO UPDATE, which holds the row lock until commit),
-// so parallel uploads of one install, on any number of receiver
-// instances, are applied one after the other and never double count.
+// Uploads are applied in batches, one transaction each (group.go,
+// setbatch.go): each install's state row is locked until commit (SELECT
+// … FOR UPDATE, or the INSERT of a new one), so parallel uploads of one
+// install, on any number of receiver instances, are applied one after the
+// other and never double count. The statements are in queries.sql.
 //
 // How an upload's counts are compared with the stored ones:
 //   - every counter ≥ stored: the increments are the differences; a resent
@@ -330,13 +331,13 @@ func writeCommands(ctx context.Context, pool *pgxpool.Pool, paths []string) erro
 		return nil
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		if _, err := tx.Exec(ctx, query("advisory_xact_lock"), int64(migrationLock)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM command_path WHERE path <> ALL($1::text[])`, paths); err != nil {
+		if _, err := tx.Exec(ctx, query("keep_commands"), paths); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO command_path SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, paths)
+		_, err := tx.Exec(ctx, query("add_commands"), paths)
 		return err
 	})
 }
@@ -404,13 +405,9 @@ const ExitPanic = payload.ExitPanic
 // where it is not set yet.
 func commandDailySQL(failed bool) string {
 	if failed {
-		return `INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
-		SELECT t.d::date, t.p, t.v, t.k, true FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(d, p, v, k)
-		ON CONFLICT (day, path, cli_version, install_key) DO UPDATE SET failed = true WHERE NOT c.failed`
+		return query("command_rows_failed")
 	}
-	return `INSERT INTO command_daily AS c (day, path, cli_version, install_key, failed)
-		SELECT t.d::date, t.p, t.v, t.k, false FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(d, p, v, k)
-		ON CONFLICT (day, path, cli_version, install_key) DO NOTHING`
+	return query("command_rows_ran")
 }
 
 // maybePrune drops, once a day per instance, aggregates past the retention
@@ -454,12 +451,8 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 	// go first, on their own: nothing reads them after their day, and
 	// their deletion must not wait on a rollup that fails.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM install_day WHERE day < $1`,
-			`DELETE FROM source_day WHERE day < $1`,
-			`DELETE FROM source_salt WHERE day < $1`,
-		} {
-			if _, err := tx.Exec(ctx, q, today); err != nil {
+		for _, q := range []string{"prune_install_day", "prune_source_day", "prune_source_salt"} {
+			if _, err := tx.Exec(ctx, query(q), today); err != nil {
 				return err
 			}
 		}
@@ -471,30 +464,30 @@ func (s *Sink) Prune(ctx context.Context, today time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// One pruner at a time, so that no activity is deleted that a
 		// rollup running elsewhere still reads.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pruneLock)); err != nil {
+		if _, err := tx.Exec(ctx, query("advisory_xact_lock"), int64(pruneLock)); err != nil {
 			return err
 		}
 		if err := rollup(ctx, tx, today); err != nil {
 			return fmt.Errorf("rollup: %w", err)
 		}
 		for _, q := range []struct {
-			sql    string
+			name   string
 			before time.Time
 		}{
-			{`DELETE FROM active_daily WHERE day < $1`, activity},
-			{`DELETE FROM command_daily WHERE day < $1`, activity},
-			{`UPDATE install_state SET commands_day = NULL, commands = '{}', commands_failed = '{}' WHERE commands_day < $1`, activity},
-			{`DELETE FROM crash_daily WHERE day < $1`, activity},
-			{`DELETE FROM crash_rollup WHERE day < $1`, keep},
-			{`DELETE FROM usage_daily WHERE day < $1`, keep},
-			{`DELETE FROM activity_rollup WHERE day < $1`, keep},
-			{`DELETE FROM installs_rollup WHERE day < $1`, keep},
-			{`DELETE FROM command_rollup WHERE day < $1`, keep},
-			{`DELETE FROM retention_rollup WHERE week < $1`, keep},
-			{`DELETE FROM install_state WHERE last_day < $1`, idle},
-			{`DELETE FROM receiver_health WHERE hour < $1`, keep},
+			{"prune_active_daily", activity},
+			{"prune_command_daily", activity},
+			{"prune_state_commands", activity},
+			{"prune_crash_daily", activity},
+			{"prune_crash_rollup", keep},
+			{"prune_usage_daily", keep},
+			{"prune_activity_rollup", keep},
+			{"prune_installs_rollup", keep},
+			{"prune_command_rollup", keep},
+			{"prune_retention_rollup", keep},
+			{"prune_install_state", idle},
+			{"prune_receiver_health", keep},
 		} {
-			if _, err := tx.Exec(ctx, q.sql, q.before); err != nil {
+			if _, err := tx.Exec(ctx, query(q.name), q.before); err != nil {
 				return err
 			}
 		}

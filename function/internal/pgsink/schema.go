@@ -73,18 +73,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+	if _, err := conn.Exec(ctx, query("advisory_lock"), int64(migrationLock)); err != nil {
 		return err
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-		version    integer PRIMARY KEY,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`); err != nil {
+	defer conn.Exec(context.WithoutCancel(ctx), query("advisory_unlock"), int64(migrationLock))
+	if _, err := conn.Exec(ctx, query("schema_version_table")); err != nil {
 		return err
 	}
 	var have int
-	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
+	if err := conn.QueryRow(ctx, query("schema_version")).Scan(&have); err != nil {
 		return err
 	}
 	if have > len(migrations) {
@@ -95,7 +92,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v)
+			_, err := tx.Exec(ctx, query("record_version"), v)
 			return err
 		})
 		if err != nil {

@@ -104,7 +104,7 @@ func (s *Sink) applySet(ctx context.Context, tx pgx.Tx, batch []*item, errs []er
 		}
 	}
 	if len(rejected) > 0 {
-		b.Queue(`DELETE FROM install_state WHERE install_key = ANY($1::bytea[])`, rejected)
+		b.Queue(query("delete_refused_installs"), rejected)
 	}
 	w.queue(b, installs)
 	if b.Len() == 0 {
@@ -122,9 +122,7 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 	// The stored installs, locked in key order (so that concurrent
 	// batches cannot deadlock on them) until commit: a lock, not a new
 	// version of the row, which the batch writes once, at its end.
-	rows, err := tx.Query(ctx, `SELECT install_key, counter_paths, counter_codes, counter_counts, crash_paths, crash_sites, crash_counts,
-			coalesce(commands_day::text, ''), commands, commands_failed
-		FROM install_state WHERE install_key = ANY($1::bytea[]) ORDER BY install_key FOR UPDATE`, keys)
+	rows, err := tx.Query(ctx, query("lock_installs"), keys)
 	if err != nil {
 		return err
 	}
@@ -169,9 +167,7 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 				nk, nr, nd = append(nk, ib.key), append(nr, ib.received), append(nd, ib.lastDay)
 			}
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO install_state (install_key, last_received, last_day)
-			SELECT k, r, d::date FROM unnest($1::bytea[], $2::timestamptz[], $3::text[]) AS t(k, r, d)
-			ON CONFLICT (install_key) DO NOTHING`, nk, nr, nd)
+		tag, err := tx.Exec(ctx, query("insert_new_installs"), nk, nr, nd)
 		if err != nil {
 			return err
 		}
@@ -196,9 +192,9 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 		}
 		// A batch mostly holds one day: then a plain lookup of its keys,
 		// which costs a fifth of the general statement's planning.
-		sql, args := `SELECT day::text, install_key, counted FROM install_day WHERE (day, install_key) IN (SELECT d::date, k FROM unnest($1::text[], $2::bytea[]) AS t(d, k))`, []any{dd, dk}
+		sql, args := query("counted_runs"), []any{dd, dk}
 		if !slices.ContainsFunc(dd, func(d string) bool { return d != dd[0] }) {
-			sql, args = `SELECT day::text, install_key, counted FROM install_day WHERE day = $1::date AND install_key = ANY($2::bytea[])`, []any{dd[0], dk}
+			sql, args = query("counted_runs_of_day"), []any{dd[0], dk}
 		}
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			var day string
@@ -236,8 +232,7 @@ func (s *Sink) readBatch(ctx context.Context, tx pgx.Tx, batch []*item, installs
 				dd[i], dk[i] = p.day, p.src
 			}
 			// Locks the addresses' rows (made at 0 if new) until commit.
-			b.Queue(`INSERT INTO source_day AS d (day, source_key, new_installs) SELECT d::date, k, 0 FROM unnest($1::text[], $2::bytea[]) AS t(d, k)
-				ON CONFLICT (day, source_key) DO UPDATE SET new_installs = d.new_installs RETURNING day::text, source_key, new_installs`, dd, dk).Query(func(rows pgx.Rows) error {
+			b.Queue(query("lock_sources"), dd, dk).Query(func(rows pgx.Rows) error {
 				var day string
 				var n int
 				_, err := pgx.ForEachRow(rows, []any{&day, &key, &n}, func() error {
@@ -467,8 +462,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		for i, k := range ks {
 			dd[i], dk[i], dn[i] = w.sourceKeys[k].day, w.sourceKeys[k].key, int32(w.sourceAdd[k])
 		}
-		b.Queue(`UPDATE source_day AS d SET new_installs = d.new_installs + t.n FROM unnest($1::text[], $2::bytea[], $3::int[]) AS t(d, k, n)
-			WHERE d.day = t.d::date AND d.source_key = t.k`, dd, dk, dn)
+		b.Queue(query("add_new_installs"), dd, dk, dn)
 	}
 	// The installs' state, each install's row once: its latest upload's
 	// time and day, and its counts, whole, as slices of flat arrays
@@ -508,14 +502,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		if mp == nil {
 			mp, mf = []string{}, []bool{}
 		}
-		b.Queue(`UPDATE install_state AS s SET
-				last_received = greatest(s.last_received, t.r), last_day = greatest(s.last_day, t.d::date),
-				counter_paths = ($11::text[])[t.clo:t.chi], counter_codes = ($12::int[])[t.clo:t.chi], counter_counts = ($13::bigint[])[t.clo:t.chi],
-				crash_paths = ($14::text[])[t.xlo:t.xhi], crash_sites = ($15::text[])[t.xlo:t.xhi], crash_counts = ($16::bigint[])[t.xlo:t.xhi],
-				commands_day = nullif(t.md, '')::date, commands = ($17::text[])[t.mlo:t.mhi], commands_failed = ($18::bool[])[t.mlo:t.mhi]
-			FROM unnest($1::bytea[], $2::timestamptz[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::text[])
-				AS t(k, r, d, clo, chi, xlo, xhi, mlo, mhi, md)
-			WHERE s.install_key = t.k`, keys, received, days, clo, chi, xlo, xhi, mlo, mhi, md, cp, cc, cn, xp, xs, xn, mp, mf)
+		b.Queue(query("write_installs"), keys, received, days, clo, chi, xlo, xhi, mlo, mhi, md, cp, cc, cn, xp, xs, xn, mp, mf)
 	}
 	if len(w.dayAdd) > 0 {
 		ks := sortedKeys(w.dayAdd, cmp.Compare[string])
@@ -523,8 +510,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		for i, k := range ks {
 			dd[i], dk[i], dn[i] = w.dayKeys[k].day, w.dayKeys[k].key, w.dayAdd[k]
 		}
-		b.Queue(`INSERT INTO install_day AS d (day, install_key, counted) SELECT t.d::date, t.k, t.n FROM unnest($1::text[], $2::bytea[], $3::bigint[]) AS t(d, k, n)
-			ON CONFLICT (day, install_key) DO UPDATE SET counted = d.counted + excluded.counted`, dd, dk, dn)
+		b.Queue(query("add_counted_runs"), dd, dk, dn)
 	}
 	if len(w.active) > 0 {
 		ks := sortedKeys(w.active, cmp.Compare[string])
@@ -533,9 +519,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 			a := w.active[k]
 			ad[i], ak[i], av[i], ao[i], at[i] = a.day, a.key, a.version, a.os, a.at
 		}
-		b.Queue(`INSERT INTO active_daily AS a (day, install_key, cli_version, os, last_at) SELECT t.d::date, t.k, t.v, t.o, t.l FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::timestamptz[]) AS t(d, k, v, o, l)
-			ON CONFLICT (day, install_key) DO UPDATE SET cli_version = excluded.cli_version, os = excluded.os, last_at = excluded.last_at
-			WHERE a.last_at <= excluded.last_at`, ad, ak, av, ao, at)
+		b.Queue(query("write_active"), ad, ak, av, ao, at)
 	}
 	if len(w.command) > 0 {
 		ks := sortedKeys(w.command, func(a, b commandRow) int {
@@ -562,8 +546,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		for i, r := range ks {
 			d[i], p[i], v[i], st[i], k[i], n[i] = r.day, r.path, r.version, r.site, []byte(r.key), w.crash[r]
 		}
-		b.Queue(`INSERT INTO crash_daily AS c (day, path, cli_version, site, install_key, crashes) SELECT t.d::date, t.p, t.v, t.s, t.k, t.n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[]) AS t(d, p, v, s, k, n)
-			ON CONFLICT (day, path, cli_version, site, install_key) DO UPDATE SET crashes = c.crashes + excluded.crashes`, d, p, v, st, k, n)
+		b.Queue(query("add_crashes"), d, p, v, st, k, n)
 	}
 	if len(w.usage) > 0 {
 		ks := sortedKeys(w.usage, func(a, b usageRow) int {
@@ -573,8 +556,7 @@ func (w *batchWrites) queue(b *pgx.Batch, installs []*installBatch) {
 		for i, r := range ks {
 			d[i], p[i], c[i], v[i], o[i], n[i] = r.day, r.path, r.code, r.version, r.os, w.usage[r]
 		}
-		b.Queue(`INSERT INTO usage_daily AS u (day, path, exit_code, cli_version, os, runs) SELECT t.d::date, t.p, t.c, t.v, t.o, t.n FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[]) AS t(d, p, c, v, o, n)
-			ON CONFLICT (day, path, exit_code, cli_version, os) DO UPDATE SET runs = u.runs + excluded.runs`, d, p, c, v, o, n)
+		b.Queue(query("add_usage"), d, p, c, v, o, n)
 	}
 	for _, k := range sortedKeys(w.healthN, func(a, b healthRow) int {
 		return cmp.Or(a.hour.Compare(b.hour), cmp.Compare(a.outcome, b.outcome), cmp.Compare(a.reason, b.reason))
