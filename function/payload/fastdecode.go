@@ -126,70 +126,24 @@ func exitCode(k string) (int, bool) {
 	return n, n <= MaxExitCode
 }
 
-// points reads metric_points.
+// points reads metric_points: command path -> exit code -> point.
 func (s *scanner) points() (map[string]map[int]Point, bool) {
-	if !s.byte1('{') {
-		return nil, false
-	}
-	all := map[string]map[int]Point{}
-	n := 0
-	for first := true; ; first = false {
-		more, ok := s.more(first)
-		if !ok {
-			return nil, false
-		}
-		if !more {
-			break
-		}
-		path, ok := s.key()
-		if !ok {
-			return nil, false
-		}
-		if _, dup := all[path]; dup || !s.byte1('{') {
-			return nil, false
-		}
-		codes := map[int]Point{}
-		for first := true; ; first = false {
-			more, ok := s.more(first)
-			if !ok {
-				return nil, false
-			}
-			if !more {
-				break
-			}
-			k, ok := s.key()
-			if !ok {
-				return nil, false
-			}
-			code, ok := exitCode(k)
-			if !ok {
-				return nil, false
-			}
-			if _, dup := codes[code]; dup {
-				return nil, false
-			}
-			if n++; n > MaxSeries {
-				return nil, false
-			}
-			pt, ok := s.point()
-			if !ok {
-				return nil, false
-			}
-			codes[code] = pt
-		}
-		s.i++ // '}'
-		all[path] = codes
-	}
-	s.i++ // '}'
-	return all, true
+	return nested(s, MaxSeries, exitCode)
 }
 
-// crashSites reads crash_sites.
+// crashSites reads crash_sites: command path -> crash site -> point.
 func (s *scanner) crashSites() (map[string]map[string]Point, bool) {
+	return nested(s, MaxCrashSites, func(site string) (string, bool) { return site, true })
+}
+
+// nested reads an object of objects of points, {"path": {"k": point}},
+// each inner key read by inner, at most limit points in all; no key
+// twice at either level.
+func nested[K comparable](s *scanner, limit int, inner func(string) (K, bool)) (map[string]map[K]Point, bool) {
 	if !s.byte1('{') {
 		return nil, false
 	}
-	all := map[string]map[string]Point{}
+	all := map[string]map[K]Point{}
 	n := 0
 	for first := true; ; first = false {
 		more, ok := s.more(first)
@@ -206,7 +160,7 @@ func (s *scanner) crashSites() (map[string]map[string]Point, bool) {
 		if _, dup := all[path]; dup || !s.byte1('{') {
 			return nil, false
 		}
-		sites := map[string]Point{}
+		points := map[K]Point{}
 		for first := true; ; first = false {
 			more, ok := s.more(first)
 			if !ok {
@@ -215,24 +169,28 @@ func (s *scanner) crashSites() (map[string]map[string]Point, bool) {
 			if !more {
 				break
 			}
-			site, ok := s.key()
+			raw, ok := s.key()
 			if !ok {
 				return nil, false
 			}
-			if _, dup := sites[site]; dup {
+			k, ok := inner(raw)
+			if !ok {
 				return nil, false
 			}
-			if n++; n > MaxCrashSites {
+			if _, dup := points[k]; dup {
+				return nil, false
+			}
+			if n++; n > limit {
 				return nil, false
 			}
 			pt, ok := s.point()
 			if !ok {
 				return nil, false
 			}
-			sites[site] = pt
+			points[k] = pt
 		}
 		s.i++ // '}'
-		all[path] = sites
+		all[path] = points
 	}
 	s.i++ // '}'
 	return all, true
