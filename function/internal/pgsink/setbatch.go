@@ -325,7 +325,7 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 	ipaths, icodes, incs = nonZero(ipaths, icodes, incs)
 	for i, p := range ipaths {
 		w.usage[usageRow{day, p, icodes[i], u.CLIVersion, u.OS}] += incs[i]
-		s.command(w, ib, day, p, u.CLIVersion, icodes[i] != 0)
+		ib.command(w, day, p, u.CLIVersion, icodes[i] != 0)
 	}
 	// Crash sites: increments against the counts stored before a reset,
 	// bounded by the counted runs of ExitPanic.
@@ -369,7 +369,7 @@ func (s *Sink) applyItem(it *item, ib *installBatch, w *batchWrites) error {
 // not: a command_daily row to write, unless the install's state says it
 // has it already (for its current day, with failed set if this run
 // failed).
-func (s *Sink) command(w *batchWrites, ib *installBatch, day, path, version string, failed bool) {
+func (ib *installBatch) command(w *batchWrites, day, path, version string, failed bool) {
 	if day > ib.cmdDay { // its first of a new day
 		ib.cmdDay, ib.cmds = day, map[string]bool{}
 	}
